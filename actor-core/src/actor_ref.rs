@@ -1,0 +1,204 @@
+//! Typed handles: [`ActorRef<M>`] = a [`Pid`] plus a route that can carry `M`.
+
+use crate::error::{CallError, SendError};
+use crate::exit::ExitReason;
+use crate::mailbox::{PushError, SysMsg};
+use crate::pid::Pid;
+use crate::process::{Cell, Process};
+use crate::reply::ReplyTo;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// A route to an actor on another node, made by the distribution layer for one message type.
+pub trait RemoteRoute<M>: Send + Sync + 'static {
+    /// Encodes and queues `msg` for the remote actor. Per-pair ordering must hold.
+    fn send(&self, msg: M) -> Result<(), SendError<M>>;
+    /// Why a call through this route got no reply (called after the reply handle was dropped),
+    /// e.g. `Exit(NoConnection)` when the node went down.
+    fn call_failure(&self) -> CallError;
+    /// Asks the remote actor to stop after its queued messages.
+    fn stop(&self, reason: ExitReason) -> bool;
+}
+
+enum Route<M> {
+    Local(Arc<Cell<M>>),
+    Remote(Arc<dyn RemoteRoute<M>>),
+}
+
+/// A typed reference to an actor that takes messages of type `M`.
+///
+/// Cloning is cheap. Sending to a local actor moves the value into its mailbox without
+/// serialising it; a remote route (installed by the distribution layer) encodes it. Equality,
+/// ordering and hashing follow the [`Pid`].
+pub struct ActorRef<M> {
+    pid: Pid,
+    route: Route<M>,
+}
+
+impl<M> Clone for ActorRef<M> {
+    fn clone(&self) -> Self {
+        ActorRef {
+            pid: self.pid,
+            route: match &self.route {
+                Route::Local(c) => Route::Local(c.clone()),
+                Route::Remote(r) => Route::Remote(r.clone()),
+            },
+        }
+    }
+}
+
+impl<M> fmt::Debug for ActorRef<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ActorRef({})", self.pid)
+    }
+}
+
+impl<M> PartialEq for ActorRef<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.pid == other.pid
+    }
+}
+impl<M> Eq for ActorRef<M> {}
+impl<M> std::hash::Hash for ActorRef<M> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.pid.hash(state)
+    }
+}
+
+impl<M: Send + 'static> ActorRef<M> {
+    pub(crate) fn local(cell: Arc<Cell<M>>) -> Self {
+        ActorRef {
+            pid: cell.core.pid,
+            route: Route::Local(cell),
+        }
+    }
+
+    /// A reference to an actor on another node through `route` (for the distribution layer).
+    pub fn remote(pid: Pid, route: Arc<dyn RemoteRoute<M>>) -> Self {
+        ActorRef {
+            pid,
+            route: Route::Remote(route),
+        }
+    }
+
+    /// The actor's pid.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Whether the actor is on this node.
+    pub fn is_local(&self) -> bool {
+        matches!(self.route, Route::Local(_))
+    }
+
+    /// Sends `msg` without waiting (OTP `!` / `gen_server:cast`).
+    ///
+    /// Fails with [`SendError::NoProc`] if the actor is dead and [`SendError::Full`] if its
+    /// bounded mailbox is full; the message is handed back either way.
+    #[inline]
+    pub fn tell(&self, msg: M) -> Result<(), SendError<M>> {
+        match &self.route {
+            Route::Local(cell) => cell.mailbox.push(msg).map_err(|e| match e {
+                PushError::Closed(env) => SendError::NoProc(unwrap_msg(env)),
+                PushError::Full(env) => SendError::Full(unwrap_msg(env)),
+            }),
+            Route::Remote(r) => r.send(msg),
+        }
+    }
+
+    /// Sends `msg`, waiting for room if the actor's mailbox is bounded and full.
+    pub async fn send(&self, msg: M) -> Result<(), SendError<M>> {
+        match &self.route {
+            Route::Local(cell) => cell.mailbox.push_wait(msg).await.map_err(SendError::NoProc),
+            Route::Remote(r) => r.send(msg),
+        }
+    }
+
+    /// Sends a request and waits for its reply (OTP `gen_server:call`).
+    ///
+    /// `make` builds the request around a [`ReplyTo`] handle, usually an enum variant
+    /// constructor. Fails fast with [`CallError::Exit`] (`noproc`) if the actor is dead or with
+    /// its exit reason if it dies before replying; after `timeout`, [`CallError::Timeout`],
+    /// and a late reply is dropped.
+    ///
+    /// ```
+    /// # use actor_core::{Actor, Context, Node, ReplyTo};
+    /// # use std::time::Duration;
+    /// struct Echo;
+    /// impl Actor for Echo {
+    ///     type Msg = (u64, ReplyTo<u64>);
+    ///     async fn handle(&mut self, (n, reply): Self::Msg, _: &mut Context<Self>) {
+    ///         reply.send(n + 1);
+    ///     }
+    /// }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let node = Node::new("a@localhost");
+    /// let echo = node.spawn(Echo).await.unwrap();
+    /// assert_eq!(echo.call(|r| (41, r), Duration::from_secs(1)).await, Ok(42));
+    /// # });
+    /// ```
+    pub async fn call<R: Send + 'static>(
+        &self,
+        make: impl FnOnce(ReplyTo<R>) -> M,
+        timeout: Duration,
+    ) -> Result<R, CallError> {
+        let (tx, rx) = oneshot::channel();
+        match self.tell(make(ReplyTo::local(tx))) {
+            Ok(()) => {}
+            Err(SendError::NoProc(_)) => return Err(CallError::Exit(ExitReason::NoProc)),
+            Err(SendError::Full(_)) => return Err(CallError::Full),
+            Err(SendError::NoConnection(_)) => {
+                return Err(CallError::Exit(ExitReason::NoConnection))
+            }
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(_)) => Err(self.failure()),
+            Err(_) => Err(CallError::Timeout),
+        }
+    }
+
+    fn failure(&self) -> CallError {
+        match &self.route {
+            Route::Local(cell) => match cell.core.exit_reason() {
+                Some(reason) => CallError::Exit(reason),
+                None => CallError::NoReply,
+            },
+            Route::Remote(r) => r.call_failure(),
+        }
+    }
+
+    /// Asks the actor to stop with `reason` after the messages already queued; its `stopped`
+    /// hook runs (OTP `gen_server:stop`). `false` if it is not alive.
+    pub fn stop(&self, reason: ExitReason) -> bool {
+        match &self.route {
+            Route::Local(cell) => cell.push_sys(SysMsg::Stop(reason)),
+            Route::Remote(r) => r.stop(reason),
+        }
+    }
+
+    /// Whether the actor is alive, as far as this node knows (remote: `true` unless known dead).
+    pub fn is_alive(&self) -> bool {
+        match &self.route {
+            Route::Local(cell) => cell.core.exit_reason().is_none(),
+            Route::Remote(_) => true,
+        }
+    }
+
+    /// Messages waiting in the actor's mailbox (local actors; 0 for remote ones).
+    pub fn backlog(&self) -> usize {
+        match &self.route {
+            Route::Local(cell) => cell.mailbox.len(),
+            Route::Remote(_) => 0,
+        }
+    }
+}
+
+fn unwrap_msg<M>(env: crate::mailbox::Envelope<M>) -> M {
+    match env {
+        crate::mailbox::Envelope::Msg(m) => m,
+        crate::mailbox::Envelope::Sys(_) => unreachable!("user pushes hand back user messages"),
+    }
+}

@@ -1,0 +1,83 @@
+//! # actor-core
+//!
+//! The local runtime of an OTP-grade actor framework: actors on tokio with [`Pid`]s that mean
+//! the same on every node, typed [`ActorRef`]s, links, monitors, exit signals, call/cast with
+//! timeouts, timers, and OTP [`supervisor`]s.
+//!
+//! ```
+//! use actor_core::{Actor, Context, Node, ReplyTo};
+//! use std::time::Duration;
+//!
+//! struct Counter(u64);
+//! enum Msg { Add(u64), Get(ReplyTo<u64>) }
+//!
+//! impl Actor for Counter {
+//!     type Msg = Msg;
+//!     async fn handle(&mut self, msg: Msg, _ctx: &mut Context<Self>) {
+//!         match msg {
+//!             Msg::Add(n) => self.0 += n,
+//!             Msg::Get(reply) => { reply.send(self.0); }
+//!         }
+//!     }
+//! }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let node = Node::new("demo@localhost");
+//! let counter = node.spawn(Counter(0)).await.unwrap();
+//! counter.tell(Msg::Add(40)).unwrap();
+//! counter.tell(Msg::Add(2)).unwrap();
+//! assert_eq!(counter.call(Msg::Get, Duration::from_secs(1)).await, Ok(42));
+//! # });
+//! ```
+//!
+//! ## Semantics, and where they differ from OTP
+//!
+//! - **Nodes are values.** A [`Node`] owns its process table, id counter and timers; there are
+//!   no process-wide statics, so several nodes can share an OS process without seeing each
+//!   other's actors. A pid carries its node's incarnation (`creation`): a pid of an earlier
+//!   incarnation is `noproc`, never another actor.
+//! - **Messages are typed.** An actor takes one message type; untyped [`Pid`]s become typed
+//!   refs through [`Node::actor_ref`], which checks the type and fails with
+//!   [`RefError::WrongType`] rather than dropping messages. Exit signals and `Down`s are not
+//!   mixed into the user's type: they arrive through [`Actor::handle_exit`] and
+//!   [`Actor::handle_down`], in order with the user's messages.
+//! - **Signals act on arrival.** `kill`, and any abnormal exit signal reaching an actor that does
+//!   not trap exits, ends it at once, even in the middle of a batch of queued messages. An actor
+//!   that traps exits gets them in order after the messages sent before them.
+//! - **Calls fail fast.** A request carries a [`ReplyTo`]; if the target is dead, dies before
+//!   replying, or drops the handle, the caller learns at once rather than at the timeout. A
+//!   late reply after a timeout is dropped.
+//! - **`link` to a dead process returns `Err(NoProc)`** instead of sending the caller an exit
+//!   signal: in Rust an error value is the clearer answer.
+//! - **`stopped` (OTP `terminate/2`)** runs on orderly stops: [`Context::stop`],
+//!   [`ActorRef::stop`], or an exit from the parent while trapping exits. It does not run when
+//!   a handler panics (the state may be inconsistent), as OTP skips `terminate` on kills.
+//! - **Bounded mailboxes** are an option ([`MailboxKind::Bounded`]); the bound applies to user
+//!   messages only, never to signals.
+//! - **Distribution** plugs in through one trait, [`Distribution`]; this crate has no network
+//!   code.
+#![warn(missing_docs)]
+
+mod actor;
+mod actor_ref;
+mod dist;
+mod error;
+mod exit;
+mod mailbox;
+mod node;
+mod pid;
+mod process;
+mod reply;
+pub mod supervisor;
+mod timer;
+
+pub use actor::{Actor, Context};
+pub use actor_ref::{ActorRef, RemoteRoute};
+pub use dist::{Distribution, RouteError, Signal};
+pub use error::{CallError, LinkError, RefError, SendError, SpawnError};
+pub use exit::{Down, ExitReason};
+pub use mailbox::MailboxKind;
+pub use node::{Node, NodeConfig, SpawnOpts};
+pub use pid::{MonitorRef, NodeId, Pid, Ref};
+pub use reply::{with_wire_context, ReplyDelivery, ReplySink, ReplyTo, WireContext};
+pub use timer::TimerRef;

@@ -1,0 +1,263 @@
+//! The mailbox: a multi-producer, single-consumer queue of [`Envelope`]s.
+//!
+//! Senders push under a short `parking_lot` lock. The owning actor takes the *whole* queue
+//! at once by swapping it with its own (empty) buffer, then works through the batch without
+//! touching the lock, so the consumer pays one lock per batch, not per message. Both
+//! `VecDeque`s keep their capacity between swaps: in the steady state there is no allocation
+//! per message. An empty mailbox allocates nothing, which keeps idle actors small.
+//!
+//! Invariants:
+//! - only the owning actor receives (single consumer);
+//! - once closed, every push fails and hands the message back; the queued messages are dropped
+//!   (which drops any reply handles they hold, so waiting callers learn at once);
+//! - with a bound, at most `bound` *user* messages wait in the queue. System messages
+//!   (trapped exits, `Down`, stop requests) are never refused: signals must not be lost.
+
+use crate::exit::{Down, ExitReason};
+use crate::pid::Pid;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::task::{Poll, Waker};
+
+/// What travels through a mailbox: a user message or a system message.
+pub(crate) enum Envelope<M> {
+    Msg(M),
+    Sys(Box<SysMsg>),
+}
+
+/// System messages, delivered in order with user messages.
+pub(crate) enum SysMsg {
+    /// A trapped exit signal.
+    Exit { from: Pid, reason: ExitReason },
+    /// A monitor fired.
+    Down(Down),
+    /// Stop after the messages queued before this one (OTP `proc_lib:stop`).
+    Stop(ExitReason),
+}
+
+/// How big a mailbox may grow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MailboxKind {
+    /// No limit (the default, as in Erlang).
+    #[default]
+    Unbounded,
+    /// At most this many user messages wait; `tell` then returns
+    /// [`SendError::Full`](crate::SendError::Full) and `send` waits for room.
+    Bounded(usize),
+}
+
+pub(crate) struct Mailbox<M> {
+    state: Mutex<State<M>>,
+    bound: usize,
+}
+
+struct State<M> {
+    queue: VecDeque<Envelope<M>>,
+    /// User messages in `queue` (only maintained for bounded mailboxes).
+    user_len: usize,
+    rx_waker: Option<Waker>,
+    tx_waiters: Vec<Waker>,
+    closed: bool,
+}
+
+/// Why a push failed; the envelope is handed back.
+pub(crate) enum PushError<M> {
+    Closed(Envelope<M>),
+    Full(Envelope<M>),
+}
+
+impl<M> Mailbox<M> {
+    pub(crate) fn new(kind: MailboxKind) -> Self {
+        let bound = match kind {
+            MailboxKind::Unbounded => usize::MAX,
+            MailboxKind::Bounded(n) => n.max(1),
+        };
+        Mailbox {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                user_len: 0,
+                rx_waker: None,
+                tx_waiters: Vec::new(),
+                closed: false,
+            }),
+            bound,
+        }
+    }
+
+    #[inline]
+    fn bounded(&self) -> bool {
+        self.bound != usize::MAX
+    }
+
+    /// Pushes a user message, failing if closed or (bounded) full.
+    #[inline]
+    pub(crate) fn push(&self, msg: M) -> Result<(), PushError<M>> {
+        let waker = {
+            let mut st = self.state.lock();
+            if st.closed {
+                return Err(PushError::Closed(Envelope::Msg(msg)));
+            }
+            if self.bounded() {
+                if st.user_len >= self.bound {
+                    return Err(PushError::Full(Envelope::Msg(msg)));
+                }
+                st.user_len += 1;
+            }
+            st.queue.push_back(Envelope::Msg(msg));
+            st.rx_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Pushes a user message, waiting for room in a bounded mailbox.
+    pub(crate) async fn push_wait(&self, msg: M) -> Result<(), M> {
+        let mut msg = Some(msg);
+        poll_fn(|cx| {
+            let m = msg.take().expect("polled after completion");
+            match self.push(m) {
+                Ok(()) => Poll::Ready(Ok(())),
+                Err(PushError::Closed(Envelope::Msg(m))) => Poll::Ready(Err(m)),
+                Err(PushError::Full(Envelope::Msg(m))) => {
+                    let mut st = self.state.lock();
+                    if st.closed {
+                        return Poll::Ready(Err(m));
+                    }
+                    if st.user_len < self.bound {
+                        // Room appeared between the two locks: try again at once.
+                        drop(st);
+                        msg = Some(m);
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    st.tx_waiters.push(cx.waker().clone());
+                    msg = Some(m);
+                    Poll::Pending
+                }
+                Err(_) => unreachable!("push only hands back user messages"),
+            }
+        })
+        .await
+    }
+
+    /// Pushes a system message; fails (handing it back) only when closed.
+    pub(crate) fn push_sys(&self, sys: SysMsg) -> Result<(), SysMsg> {
+        let waker = {
+            let mut st = self.state.lock();
+            if st.closed {
+                return Err(sys);
+            }
+            st.queue.push_back(Envelope::Sys(Box::new(sys)));
+            st.rx_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Waits until the queue is non-empty and moves all of it into `buf` (which must be empty).
+    pub(crate) async fn recv_batch(&self, buf: &mut VecDeque<Envelope<M>>) {
+        debug_assert!(buf.is_empty());
+        poll_fn(|cx| {
+            let mut st = self.state.lock();
+            if st.queue.is_empty() {
+                match &st.rx_waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => st.rx_waker = Some(cx.waker().clone()),
+                }
+                return Poll::Pending;
+            }
+            std::mem::swap(&mut st.queue, buf);
+            if self.bounded() {
+                st.user_len = 0;
+                let waiters = std::mem::take(&mut st.tx_waiters);
+                drop(st);
+                for w in waiters {
+                    w.wake();
+                }
+            }
+            Poll::Ready(())
+        })
+        .await
+    }
+
+    /// Closes the mailbox and drops everything queued. Idempotent.
+    pub(crate) fn close(&self) {
+        let (queue, waiters) = {
+            let mut st = self.state.lock();
+            st.closed = true;
+            st.rx_waker = None;
+            st.user_len = 0;
+            (
+                std::mem::take(&mut st.queue),
+                std::mem::take(&mut st.tx_waiters),
+            )
+        };
+        // Dropped outside the lock: dropping a message may run user code.
+        drop(queue);
+        for w in waiters {
+            w.wake();
+        }
+    }
+
+    /// Number of envelopes waiting (not counting a batch the actor is working through).
+    pub(crate) fn len(&self) -> usize {
+        self.state.lock().queue.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn batch_preserves_order_and_close_refuses() {
+        let mb = Mailbox::new(MailboxKind::Unbounded);
+        for i in 0..10u32 {
+            assert!(mb.push(i).is_ok());
+        }
+        let mut buf = VecDeque::new();
+        mb.recv_batch(&mut buf).await;
+        let got: Vec<u32> = buf
+            .drain(..)
+            .map(|e| match e {
+                Envelope::Msg(m) => m,
+                Envelope::Sys(_) => unreachable!(),
+            })
+            .collect();
+        assert_eq!(got, (0..10).collect::<Vec<_>>());
+        mb.close();
+        assert!(matches!(mb.push(1), Err(PushError::Closed(_))));
+        assert!(mb.push_sys(SysMsg::Stop(ExitReason::Normal)).is_err());
+    }
+
+    #[tokio::test]
+    async fn bounded_refuses_user_messages_but_never_signals() {
+        let mb = Mailbox::new(MailboxKind::Bounded(2));
+        assert!(mb.push(1u8).is_ok());
+        assert!(mb.push(2u8).is_ok());
+        assert!(matches!(mb.push(3u8), Err(PushError::Full(_))));
+        assert!(mb.push_sys(SysMsg::Stop(ExitReason::Normal)).is_ok());
+        assert_eq!(mb.len(), 3);
+        let mut buf = VecDeque::new();
+        mb.recv_batch(&mut buf).await;
+        assert!(mb.push(3u8).is_ok());
+    }
+
+    #[tokio::test]
+    async fn push_wait_resumes_when_room_appears() {
+        let mb = std::sync::Arc::new(Mailbox::new(MailboxKind::Bounded(1)));
+        assert!(mb.push(1u8).is_ok());
+        let mb2 = mb.clone();
+        let waiter = tokio::spawn(async move { mb2.push_wait(2u8).await.is_ok() });
+        tokio::task::yield_now().await;
+        let mut buf = VecDeque::new();
+        mb.recv_batch(&mut buf).await;
+        assert!(waiter.await.unwrap());
+        assert_eq!(mb.len(), 1);
+    }
+}

@@ -1,0 +1,611 @@
+//! The node: a runtime object that owns a process table, id allocation and timers.
+//!
+//! There are no process-wide statics: every [`Node`] is independent, so several nodes can live
+//! in one OS process (as the multi-node tests do) and never see each other's actors. A pid of
+//! another node, or of an earlier incarnation of this one, is never resolved locally.
+
+use crate::actor::{run, start, Actor, Context};
+use crate::actor_ref::ActorRef;
+use crate::dist::{Distribution, Signal};
+use crate::error::{LinkError, RefError, SpawnError};
+use crate::exit::ExitReason;
+use crate::mailbox::{MailboxKind, SysMsg};
+use crate::pid::{MonitorRef, NodeId, Pid, Ref};
+use crate::process::{down_message, Cell, Process, ProcessTable, Watcher};
+use crate::timer::TimerService;
+use parking_lot::RwLock;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// How to start a node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// The node's name, `name@host`. Default: `nonode@nohost`, as in Erlang.
+    pub name: String,
+    /// The incarnation number. Default: random and non-zero, so that two starts differ.
+    pub creation: Option<u32>,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            name: "nonode@nohost".to_string(),
+            creation: None,
+        }
+    }
+}
+
+/// Options for [`Node::spawn_opts`] and [`Context::spawn_opts`].
+#[derive(Clone, Debug, Default)]
+pub struct SpawnOpts {
+    /// Mailbox bound (default unbounded).
+    pub mailbox: MailboxKind,
+    /// Start with `trap_exit` on (it can be changed later with [`Context::trap_exit`]).
+    pub trap_exit: bool,
+    /// Link the new actor to this process before it starts.
+    pub link: Option<Pid>,
+    /// The parent (OTP's `proc_lib` parent): an exit signal from the parent to an actor that
+    /// traps exits stops the actor with that reason, running its `stopped` hook. Supervisors
+    /// set themselves as the parent of their children.
+    pub parent: Option<Pid>,
+}
+
+impl SpawnOpts {
+    /// Default options with a bounded mailbox.
+    pub fn bounded(capacity: usize) -> Self {
+        SpawnOpts {
+            mailbox: MailboxKind::Bounded(capacity),
+            ..SpawnOpts::default()
+        }
+    }
+}
+
+pub(crate) struct NodeInner {
+    pub(crate) name: String,
+    pub(crate) id: NodeId,
+    pub(crate) creation: u32,
+    next_id: AtomicU64,
+    next_ref: AtomicU64,
+    pub(crate) table: ProcessTable,
+    pub(crate) rt: tokio::runtime::Handle,
+    dist: RwLock<Option<Arc<dyn Distribution>>>,
+    pub(crate) timers: TimerService,
+}
+
+/// A node: the local runtime that actors live on.
+///
+/// Cheap to clone (a handle). Must be created inside a tokio runtime; actors run on that
+/// runtime whatever thread later spawns them.
+///
+/// ```
+/// use actor_core::{Actor, Context, Node, ReplyTo};
+/// use std::time::Duration;
+///
+/// struct Counter(u64);
+/// enum Msg { Add(u64), Get(ReplyTo<u64>) }
+///
+/// impl Actor for Counter {
+///     type Msg = Msg;
+///     async fn handle(&mut self, msg: Msg, _ctx: &mut Context<Self>) {
+///         match msg {
+///             Msg::Add(n) => self.0 += n,
+///             Msg::Get(reply) => { reply.send(self.0); }
+///         }
+///     }
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let node = Node::new("demo@localhost");
+/// let counter = node.spawn(Counter(0)).await.unwrap();
+/// counter.tell(Msg::Add(2)).unwrap();
+/// let n = counter.call(Msg::Get, Duration::from_secs(1)).await.unwrap();
+/// assert_eq!(n, 2);
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Node {
+    pub(crate) inner: Arc<NodeInner>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Node({}, creation {})",
+            self.inner.name, self.inner.creation
+        )
+    }
+}
+
+fn random_u64() -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0x5eed);
+    h.finish()
+}
+
+impl Node {
+    /// Starts a node called `name` (`name@host`) on the current tokio runtime.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime (like `tokio::spawn`). Use [`Node::with_handle`] to pass one.
+    pub fn new(name: impl Into<String>) -> Node {
+        Node::with_config(NodeConfig {
+            name: name.into(),
+            ..NodeConfig::default()
+        })
+    }
+
+    /// Starts a node with `config` on the current tokio runtime.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub fn with_config(config: NodeConfig) -> Node {
+        Node::with_handle(config, tokio::runtime::Handle::current())
+    }
+
+    /// Starts a node whose actors run on the runtime behind `handle`.
+    pub fn with_handle(config: NodeConfig, handle: tokio::runtime::Handle) -> Node {
+        let creation = config
+            .creation
+            .unwrap_or_else(|| (random_u64() as u32).max(1));
+        let inner = NodeInner {
+            id: NodeId::from_name(&config.name),
+            name: config.name,
+            creation,
+            next_id: AtomicU64::new(1),
+            next_ref: AtomicU64::new(1),
+            table: ProcessTable::new(),
+            rt: handle,
+            dist: RwLock::new(None),
+            timers: TimerService::new(),
+        };
+        Node {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The node's id (hash of its name).
+    pub fn id(&self) -> NodeId {
+        self.inner.id
+    }
+
+    /// The node's incarnation number.
+    pub fn creation(&self) -> u32 {
+        self.inner.creation
+    }
+
+    /// The pseudo-pid that stands for the node itself: the sender of exit signals made with
+    /// [`Node::exit`] from outside any actor. No actor ever has it.
+    pub fn pid(&self) -> Pid {
+        Pid {
+            node: self.inner.id,
+            id: 0,
+            creation: self.inner.creation,
+        }
+    }
+
+    /// A new unique reference (OTP `make_ref()`).
+    pub fn make_ref(&self) -> Ref {
+        Ref {
+            node: self.inner.id,
+            id: self.inner.next_ref.fetch_add(1, Ordering::Relaxed),
+            creation: self.inner.creation,
+        }
+    }
+
+    /// Whether `pid` names a process of this node's current incarnation.
+    #[inline]
+    pub fn is_local(&self, pid: Pid) -> bool {
+        pid.node == self.inner.id && pid.creation == self.inner.creation
+    }
+
+    pub(crate) fn lookup(&self, pid: Pid) -> Option<Arc<dyn Process>> {
+        if self.is_local(pid) {
+            self.inner.table.get(pid.id)
+        } else {
+            None
+        }
+    }
+
+    /// Whether `pid` is a live local process. Remote pids give `false`.
+    pub fn is_alive(&self, pid: Pid) -> bool {
+        self.lookup(pid)
+            .is_some_and(|p| p.core().state.lock().exit.is_none())
+    }
+
+    /// Number of live processes on this node.
+    pub fn process_count(&self) -> usize {
+        self.inner.table.len()
+    }
+
+    /// The pids of all live processes on this node.
+    pub fn processes(&self) -> Vec<Pid> {
+        let mut v: Vec<Pid> = self
+            .inner
+            .table
+            .snapshot()
+            .iter()
+            .map(|p| p.core().pid)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Messages waiting in all mailboxes of this node (a run-queue proxy for load reports).
+    pub fn backlog(&self) -> usize {
+        self.inner
+            .table
+            .snapshot()
+            .iter()
+            .map(|p| p.backlog())
+            .sum()
+    }
+
+    /// Spawns `actor` and waits until its `started` hook has returned.
+    pub async fn spawn<A: Actor>(&self, actor: A) -> Result<ActorRef<A::Msg>, SpawnError> {
+        self.spawn_opts(actor, SpawnOpts::default()).await
+    }
+
+    /// Spawns `actor` with options and waits until its `started` hook has returned.
+    ///
+    /// If `started` fails, the actor exits with that reason (its links and monitors fire as
+    /// for any exit) and the error is returned.
+    pub async fn spawn_opts<A: Actor>(
+        &self,
+        actor: A,
+        opts: SpawnOpts,
+    ) -> Result<ActorRef<A::Msg>, SpawnError> {
+        self.spawn_monitored(actor, opts, None).await
+    }
+
+    /// Spawns, with a monitor from `monitor.1` set up before the actor runs.
+    ///
+    /// `started` runs here, in the caller's task (the caller waits for it anyway); only then is
+    /// the message loop spawned. That saves a cross-thread hand-off per spawn.
+    pub(crate) async fn spawn_monitored<A: Actor>(
+        &self,
+        actor: A,
+        opts: SpawnOpts,
+        monitor: Option<(MonitorRef, Pid)>,
+    ) -> Result<ActorRef<A::Msg>, SpawnError> {
+        let pid = Pid {
+            node: self.inner.id,
+            id: self.inner.next_id.fetch_add(1, Ordering::Relaxed),
+            creation: self.inner.creation,
+        };
+        let cell = Arc::new(Cell::<A::Msg>::new(pid, opts.mailbox, opts.trap_exit));
+        if let Some(other) = opts.link {
+            self.link_pids(pid, other)
+                .map_err(|_| SpawnError::LinkNoProc(other))?;
+            cell.core.add_link(other);
+        }
+        if let Some((mref, watcher)) = monitor {
+            let _ = cell.core.add_monitor(mref, Watcher::Process(watcher));
+        }
+        self.inner.table.insert(pid.id, cell.clone());
+        let ctx = Context::new(self.clone(), cell.clone(), opts.parent);
+        let (actor, ctx, guard) = start(actor, ctx).await.map_err(SpawnError::Init)?;
+        let task = self.inner.rt.spawn(run(actor, ctx, guard));
+        let mut st = cell.core.state.lock();
+        if st.exit.is_some() {
+            // An exit signal arrived between `started` and now.
+            task.abort();
+        } else {
+            st.abort = Some(task.abort_handle());
+        }
+        drop(st);
+        Ok(ActorRef::local(cell))
+    }
+
+    /// Adds `other` to the links of the local process `pid` side: tells `other` about the link.
+    /// The caller records `other` in `pid`'s own link set.
+    pub(crate) fn link_pids(&self, pid: Pid, other: Pid) -> Result<(), LinkError> {
+        if self.is_local(other) {
+            match self.inner.table.get(other.id) {
+                Some(p) if p.core().add_link(pid) => Ok(()),
+                _ => Err(LinkError::NoProc(other)),
+            }
+        } else if other.node == self.inner.id {
+            Err(LinkError::NoProc(other))
+        } else {
+            self.route_remote(other, Signal::Link { from: pid })
+                .map_err(|_| LinkError::NoConnection(other))
+        }
+    }
+
+    /// Links two processes, as if `a` called `link(b)`.
+    pub fn link(&self, a: Pid, b: Pid) -> Result<(), LinkError> {
+        let pa = self.lookup(a).ok_or(LinkError::NoProc(a))?;
+        self.link_pids(a, b)?;
+        if !pa.core().add_link(b) {
+            // `a` is exiting: undo so that `b` does not keep a link to a dead process.
+            self.unlink(b, a);
+            return Err(LinkError::NoProc(a));
+        }
+        Ok(())
+    }
+
+    /// Removes the link between `a` and `b` (either may be remote).
+    pub fn unlink(&self, a: Pid, b: Pid) {
+        if let Some(pa) = self.lookup(a) {
+            pa.core().remove_link(b);
+        }
+        self.signal(b, Signal::Unlink { from: a });
+    }
+
+    /// Monitors `target` on behalf of the process `watcher`; the `Down` goes to `watcher`.
+    /// A dead target gives a `Down` with `noproc` at once.
+    pub(crate) fn monitor_for(&self, watcher: Pid, target: Pid) -> MonitorRef {
+        let mref = self.make_ref();
+        if self.is_local(target) {
+            let res = match self.inner.table.get(target.id) {
+                Some(p) => p
+                    .core()
+                    .add_monitor(mref, Watcher::Process(watcher))
+                    .map_err(|(_, r)| r),
+                None => Err(ExitReason::NoProc),
+            };
+            if let Err(reason) = res {
+                self.signal(
+                    watcher,
+                    Signal::Down {
+                        mref,
+                        pid: target,
+                        reason,
+                    },
+                );
+            }
+        } else {
+            self.signal(
+                target,
+                Signal::Monitor {
+                    from: watcher,
+                    mref,
+                },
+            );
+        }
+        mref
+    }
+
+    /// Waits until the local process `pid` exits and returns its reason (`noproc` at once if it
+    /// is not alive). A monitor for code that is not an actor.
+    pub fn wait_exit(&self, pid: Pid) -> impl std::future::Future<Output = ExitReason> + Send {
+        let (tx, rx) = oneshot::channel();
+        let early = match self.lookup(pid) {
+            None => Some(ExitReason::NoProc),
+            Some(p) => p
+                .core()
+                .add_monitor(self.make_ref(), Watcher::Channel(tx))
+                .err()
+                .map(|(_, r)| r),
+        };
+        async move {
+            match early {
+                Some(r) => r,
+                None => rx.await.unwrap_or(ExitReason::NoProc),
+            }
+        }
+    }
+
+    /// Sends an exit signal to `pid` from the node itself (OTP `exit(Pid, Reason)`).
+    ///
+    /// `kill` cannot be trapped: the target exits with `killed` at once. Other reasons end a
+    /// target that does not trap exits at once, even with messages queued, except `normal`,
+    /// which it ignores; a target that traps exits gets them through `handle_exit`, in order.
+    pub fn exit(&self, pid: Pid, reason: ExitReason) {
+        self.signal(
+            pid,
+            Signal::Exit {
+                from: self.pid(),
+                reason,
+                link: false,
+            },
+        );
+    }
+
+    /// Asks `pid` to stop with `reason` after the messages already in its mailbox, running
+    /// its `stopped` hook (OTP `proc_lib:stop`). `false` if it is not a live local process.
+    pub fn stop(&self, pid: Pid, reason: ExitReason) -> bool {
+        self.lookup(pid)
+            .is_some_and(|p| p.push_sys(SysMsg::Stop(reason)))
+    }
+
+    /// Installs the distribution layer that reaches other nodes. Replaces any earlier one.
+    pub fn install_distribution(&self, dist: Arc<dyn Distribution>) {
+        *self.inner.dist.write() = Some(dist);
+    }
+
+    /// The installed distribution layer, if any.
+    pub fn distribution(&self) -> Option<Arc<dyn Distribution>> {
+        self.inner.dist.read().clone()
+    }
+
+    fn route_remote(&self, to: Pid, signal: Signal) -> Result<(), crate::dist::RouteError> {
+        let dist = self.inner.dist.read().clone();
+        match dist {
+            Some(d) => d.signal(to, signal),
+            None => Err(crate::dist::RouteError::NoConnection(to.node)),
+        }
+    }
+
+    /// Sends `signal` to `to`, local or remote. The one place where a signal's route is chosen.
+    pub(crate) fn signal(&self, to: Pid, signal: Signal) {
+        if to.node == self.inner.id {
+            self.deliver_signal(to, signal);
+        } else if let Err(e) = self.route_remote(to, signal.clone()) {
+            // Unreachable node: answer as OTP does for a lost connection.
+            tracing::debug!(%to, error = %e, "signal to unreachable node");
+            self.undeliverable(to, signal, ExitReason::NoConnection);
+        }
+    }
+
+    /// What a signal to an unreachable or dead process turns into for its sender.
+    fn undeliverable(&self, to: Pid, signal: Signal, reason: ExitReason) {
+        match signal {
+            Signal::Link { from } => self.signal(
+                from,
+                Signal::Exit {
+                    from: to,
+                    reason,
+                    link: true,
+                },
+            ),
+            Signal::Monitor { from, mref } => self.signal(
+                from,
+                Signal::Down {
+                    mref,
+                    pid: to,
+                    reason,
+                },
+            ),
+            _ => {}
+        }
+    }
+
+    /// Delivers a signal to a process of this node. The distribution layer calls this for
+    /// signals arriving from the network. Signals to dead or unknown pids are answered as in
+    /// OTP (a link gets an exit with `noproc`, a monitor a `Down` with `noproc`) or dropped.
+    pub fn deliver_signal(&self, to: Pid, signal: Signal) {
+        let Some(target) = self.lookup(to) else {
+            self.undeliverable(to, signal, ExitReason::NoProc);
+            return;
+        };
+        let core = target.core();
+        match signal {
+            Signal::Link { from } => {
+                if !core.add_link(from) {
+                    let reason = core.exit_reason().unwrap_or(ExitReason::NoProc);
+                    self.undeliverable(to, Signal::Link { from }, reason);
+                }
+            }
+            Signal::Unlink { from } => {
+                core.remove_link(from);
+            }
+            Signal::Exit { from, reason, link } => self.deliver_exit(&*target, from, reason, link),
+            Signal::Monitor { from, mref } => {
+                if let Err((_, reason)) = core.add_monitor(mref, Watcher::Process(from)) {
+                    self.undeliverable(to, Signal::Monitor { from, mref }, reason);
+                }
+            }
+            Signal::Demonitor { mref, .. } => core.remove_monitor(mref),
+            Signal::Down { mref, pid, reason } => {
+                target.push_sys(down_message(mref, pid, reason));
+            }
+        }
+    }
+
+    /// OTP's exit-signal rules, applied on arrival.
+    fn deliver_exit(&self, target: &dyn Process, from: Pid, reason: ExitReason, link: bool) {
+        let core = target.core();
+        if link && !core.remove_link(from) {
+            // Unlinked in the meantime: the signal no longer applies.
+            return;
+        }
+        if !link && reason == ExitReason::Kill {
+            core.decide_exit(ExitReason::Killed, true);
+        } else if core.traps_exit() {
+            target.push_sys(SysMsg::Exit { from, reason });
+        } else if !reason.is_normal() || from == core.pid {
+            core.decide_exit(reason, true);
+        }
+    }
+
+    /// Runs once per actor when it ends, by any path: decides the reason, closes the mailbox,
+    /// leaves the table, then fires links and monitors.
+    pub(crate) fn finish(&self, proc_: &dyn Process, reason: ExitReason) {
+        let core = proc_.core();
+        let (reason, links, monitors) = {
+            let mut st = core.state.lock();
+            let reason = st.exit.get_or_insert(reason).clone();
+            st.abort = None;
+            (
+                reason,
+                std::mem::take(&mut st.links),
+                std::mem::take(&mut st.monitors),
+            )
+        };
+        proc_.close();
+        self.inner.table.remove(core.pid.id);
+        let pid = core.pid;
+        for other in links {
+            self.signal(
+                other,
+                Signal::Exit {
+                    from: pid,
+                    reason: reason.clone(),
+                    link: true,
+                },
+            );
+        }
+        for (mref, watcher) in monitors {
+            match watcher {
+                Watcher::Process(w) => self.signal(
+                    w,
+                    Signal::Down {
+                        mref,
+                        pid,
+                        reason: reason.clone(),
+                    },
+                ),
+                Watcher::Channel(tx) => {
+                    let _ = tx.send(reason.clone());
+                }
+            }
+        }
+    }
+
+    /// A typed reference to the process `pid`, checked against its message type.
+    ///
+    /// Local pids are checked at once: a dead pid gives [`RefError::NoProc`] and an actor with
+    /// another message type gives [`RefError::WrongType`]. Remote pids need the distribution
+    /// layer, which offers its own typed lookup.
+    pub fn actor_ref<M: Send + 'static>(&self, pid: Pid) -> Result<ActorRef<M>, RefError> {
+        if pid.node != self.inner.id {
+            return Err(RefError::Remote(pid, pid.node));
+        }
+        let p = self.lookup(pid).ok_or(RefError::NoProc(pid))?;
+        let actual = p.msg_type();
+        match p.into_any().downcast::<Cell<M>>() {
+            Ok(cell) => Ok(ActorRef::local(cell)),
+            Err(_) => Err(RefError::WrongType {
+                pid,
+                expected: std::any::type_name::<M>(),
+                actual,
+            }),
+        }
+    }
+
+    /// Kills every actor on the node (reason `killed`). The node can still be used afterwards.
+    pub fn shutdown(&self) {
+        for p in self.inner.table.snapshot() {
+            p.core().decide_exit(ExitReason::Killed, true);
+        }
+    }
+
+    pub(crate) fn monitor_pid(&self, watcher: Pid, target: Pid) -> MonitorRef {
+        self.monitor_for(watcher, target)
+    }
+
+    pub(crate) fn demonitor_pid(&self, watcher: Pid, target: Pid, mref: MonitorRef) {
+        if self.is_local(target) {
+            if let Some(p) = self.inner.table.get(target.id) {
+                p.core().remove_monitor(mref);
+            }
+        } else if target.node != self.inner.id {
+            let _ = self.route_remote(
+                target,
+                Signal::Demonitor {
+                    from: watcher,
+                    mref,
+                },
+            );
+        }
+    }
+}

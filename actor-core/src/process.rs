@@ -1,0 +1,260 @@
+//! The per-actor shared cell and the node's process table.
+//!
+//! A [`Cell<M>`] is what an [`ActorRef<M>`](crate::ActorRef) points at and what the table holds
+//! (type-erased as `dyn Process`). It owns the mailbox and the *core* state that signals act
+//! on: links, monitors held on this actor, the exit reason once decided, and the abort handle
+//! that makes a kill act at once.
+//!
+//! Invariants:
+//! - `exit` is written once (first writer wins); after that, links and monitors are empty and
+//!   no new ones are added, so nothing that arrives later can be lost silently: a late
+//!   `link`/`monitor` sees the reason and reports `noproc` at once.
+//! - The table holds a pid exactly while its cell's `exit` is `None` or its cleanup is running.
+
+use crate::exit::{Down, ExitReason};
+use crate::mailbox::{Mailbox, MailboxKind, SysMsg};
+use crate::pid::{MonitorRef, Pid};
+use parking_lot::Mutex;
+use std::any::Any;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tokio::task::AbortHandle;
+
+/// Who is told when a monitored process exits.
+pub(crate) enum Watcher {
+    /// A process (local or remote) gets a [`Down`] message.
+    Process(Pid),
+    /// Code outside any actor (e.g. [`Node::wait_exit`](crate::Node::wait_exit)) gets the reason.
+    Channel(oneshot::Sender<ExitReason>),
+}
+
+#[derive(Default)]
+pub(crate) struct CoreState {
+    pub(crate) exit: Option<ExitReason>,
+    pub(crate) links: Vec<Pid>,
+    pub(crate) monitors: Vec<(MonitorRef, Watcher)>,
+    pub(crate) abort: Option<AbortHandle>,
+}
+
+/// Signal-related state common to every actor, whatever its message type.
+pub(crate) struct ProcCore {
+    pub(crate) pid: Pid,
+    pub(crate) trap_exit: AtomicBool,
+    /// Set when a signal ends the actor from outside; the run loop checks it between messages
+    /// so a kill takes effect even in the middle of a large batch.
+    pub(crate) killed: AtomicBool,
+    pub(crate) state: Mutex<CoreState>,
+}
+
+impl ProcCore {
+    pub(crate) fn new(pid: Pid, trap_exit: bool) -> Self {
+        ProcCore {
+            pid,
+            trap_exit: AtomicBool::new(trap_exit),
+            killed: AtomicBool::new(false),
+            state: Mutex::new(CoreState::default()),
+        }
+    }
+
+    pub(crate) fn traps_exit(&self) -> bool {
+        self.trap_exit.load(Ordering::Acquire)
+    }
+
+    /// The exit reason, once decided.
+    pub(crate) fn exit_reason(&self) -> Option<ExitReason> {
+        self.state.lock().exit.clone()
+    }
+
+    /// Adds a link to `other`; `false` if this process is already exiting.
+    pub(crate) fn add_link(&self, other: Pid) -> bool {
+        let mut st = self.state.lock();
+        if st.exit.is_some() {
+            return false;
+        }
+        if !st.links.contains(&other) {
+            st.links.push(other);
+        }
+        true
+    }
+
+    /// Removes a link; `true` if it was there.
+    pub(crate) fn remove_link(&self, other: Pid) -> bool {
+        let mut st = self.state.lock();
+        match st.links.iter().position(|p| *p == other) {
+            Some(i) => {
+                st.links.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Adds a monitor; hands the watcher back if this process is already exiting.
+    pub(crate) fn add_monitor(
+        &self,
+        mref: MonitorRef,
+        watcher: Watcher,
+    ) -> Result<(), (Watcher, ExitReason)> {
+        let mut st = self.state.lock();
+        match &st.exit {
+            Some(r) => Err((watcher, r.clone())),
+            None => {
+                st.monitors.push((mref, watcher));
+                Ok(())
+            }
+        }
+    }
+
+    pub(crate) fn remove_monitor(&self, mref: MonitorRef) {
+        let mut st = self.state.lock();
+        if let Some(i) = st.monitors.iter().position(|(r, _)| *r == mref) {
+            st.monitors.swap_remove(i);
+        }
+    }
+
+    /// Decides the exit reason if not yet decided and returns the one that holds.
+    /// With `abort`, also aborts the task (a kill or an untrapped exit signal).
+    pub(crate) fn decide_exit(&self, reason: ExitReason, abort: bool) -> (ExitReason, bool) {
+        let mut st = self.state.lock();
+        if let Some(r) = &st.exit {
+            return (r.clone(), false);
+        }
+        st.exit = Some(reason.clone());
+        let handle = if abort {
+            self.killed.store(true, Ordering::Release);
+            st.abort.take()
+        } else {
+            None
+        };
+        drop(st);
+        if let Some(h) = handle {
+            h.abort();
+        }
+        (reason, true)
+    }
+}
+
+/// A live process as the node sees it, whatever its message type.
+pub(crate) trait Process: Send + Sync + 'static {
+    fn core(&self) -> &ProcCore;
+    /// Queues a system message; `false` if the mailbox is closed.
+    fn push_sys(&self, sys: SysMsg) -> bool;
+    /// Closes the mailbox, dropping what is queued.
+    fn close(&self);
+    /// Messages waiting in the mailbox.
+    fn backlog(&self) -> usize;
+    /// Name of the message type, for errors.
+    fn msg_type(&self) -> &'static str;
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+}
+
+/// The shared cell of one actor whose messages are `M`.
+pub(crate) struct Cell<M> {
+    pub(crate) core: ProcCore,
+    pub(crate) mailbox: Mailbox<M>,
+}
+
+impl<M: Send + 'static> Cell<M> {
+    pub(crate) fn new(pid: Pid, kind: MailboxKind, trap_exit: bool) -> Self {
+        Cell {
+            core: ProcCore::new(pid, trap_exit),
+            mailbox: Mailbox::new(kind),
+        }
+    }
+}
+
+impl<M: Send + 'static> Process for Cell<M> {
+    fn core(&self) -> &ProcCore {
+        &self.core
+    }
+    fn push_sys(&self, sys: SysMsg) -> bool {
+        self.mailbox.push_sys(sys).is_ok()
+    }
+    fn close(&self) {
+        self.mailbox.close()
+    }
+    fn backlog(&self) -> usize {
+        self.mailbox.len()
+    }
+    fn msg_type(&self) -> &'static str {
+        std::any::type_name::<M>()
+    }
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
+
+/// Delivers a `Down` to a watcher, wherever it is. Returns what must go through distribution.
+pub(crate) fn down_message(mref: MonitorRef, pid: Pid, reason: ExitReason) -> SysMsg {
+    SysMsg::Down(Down { mref, pid, reason })
+}
+
+/// Hasher for process ids: ids are unique and sequential, so a multiplicative mix is enough.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ *b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type Shard = Mutex<HashMap<u64, Arc<dyn Process>, BuildHasherDefault<IdHasher>>>;
+
+const SHARDS: usize = 32;
+
+/// The node's process table: id → live process, sharded to keep spawn and exit cheap.
+pub(crate) struct ProcessTable {
+    shards: Box<[Shard]>,
+}
+
+impl ProcessTable {
+    pub(crate) fn new() -> Self {
+        ProcessTable {
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::default()))
+                .collect(),
+        }
+    }
+
+    fn shard(&self, id: u64) -> &Shard {
+        &self.shards[(id as usize) % SHARDS]
+    }
+
+    pub(crate) fn insert(&self, id: u64, p: Arc<dyn Process>) {
+        let prev = self.shard(id).lock().insert(id, p);
+        debug_assert!(prev.is_none(), "process id {id} reused");
+    }
+
+    pub(crate) fn remove(&self, id: u64) {
+        self.shard(id).lock().remove(&id);
+    }
+
+    pub(crate) fn get(&self, id: u64) -> Option<Arc<dyn Process>> {
+        self.shard(id).lock().get(&id).cloned()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+
+    /// All live processes (a snapshot).
+    pub(crate) fn snapshot(&self) -> Vec<Arc<dyn Process>> {
+        let mut out = Vec::new();
+        for s in self.shards.iter() {
+            out.extend(s.lock().values().cloned());
+        }
+        out
+    }
+}
