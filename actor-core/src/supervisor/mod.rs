@@ -97,6 +97,12 @@ impl SupervisorRef {
         self.actor.pid()
     }
 
+    /// A handle to the supervisor `pid` on `node` (e.g. a child supervisor found through
+    /// `which_children`); fails if `pid` is not a live [`Supervisor`].
+    pub fn from_pid(node: &Node, pid: Pid) -> Result<SupervisorRef, crate::error::RefError> {
+        node.actor_ref(pid).map(|actor| SupervisorRef { actor })
+    }
+
     /// The underlying actor reference.
     pub fn actor_ref(&self) -> &ActorRef<SupervisorMsg> {
         &self.actor

@@ -10,6 +10,8 @@ use actor_core::{
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+pub mod sup;
+
 pub const T: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
