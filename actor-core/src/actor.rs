@@ -336,8 +336,8 @@ async fn drive<A: Actor>(
                             actor.handle_down(down, ctx).await;
                         }
                     }
-                    SysMsg::Stop(reason) => ctx.stop = Some(reason),
                 },
+                Envelope::Stop => ctx.stop = Some(cell.mailbox.take_stop()),
             }
             if let Some(reason) = ctx.stop.take() {
                 actor.stopped(&reason, ctx).await;

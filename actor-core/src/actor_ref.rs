@@ -2,7 +2,7 @@
 
 use crate::error::{CallError, SendError};
 use crate::exit::ExitReason;
-use crate::mailbox::{PushError, SysMsg};
+use crate::mailbox::PushError;
 use crate::pid::Pid;
 use crate::process::{Cell, Process};
 use crate::reply::ReplyTo;
@@ -174,7 +174,7 @@ impl<M: Send + 'static> ActorRef<M> {
     /// hook runs (OTP `gen_server:stop`). `false` if it is not alive.
     pub fn stop(&self, reason: ExitReason) -> bool {
         match &self.route {
-            Route::Local(cell) => cell.push_sys(SysMsg::Stop(reason)),
+            Route::Local(cell) => cell.request_stop(reason),
             Route::Remote(r) => r.stop(reason),
         }
     }
@@ -199,6 +199,6 @@ impl<M: Send + 'static> ActorRef<M> {
 fn unwrap_msg<M>(env: crate::mailbox::Envelope<M>) -> M {
     match env {
         crate::mailbox::Envelope::Msg(m) => m,
-        crate::mailbox::Envelope::Sys(_) => unreachable!("user pushes hand back user messages"),
+        _ => unreachable!("user pushes hand back user messages"),
     }
 }

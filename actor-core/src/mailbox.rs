@@ -24,6 +24,9 @@ use std::task::{Poll, Waker};
 pub(crate) enum Envelope<M> {
     Msg(M),
     Sys(Box<SysMsg>),
+    /// A stop request (OTP `proc_lib:stop`); its reason waits in the mailbox state. Kept
+    /// unboxed so that stopping an actor allocates nothing.
+    Stop,
 }
 
 /// System messages, delivered in order with user messages.
@@ -32,8 +35,6 @@ pub(crate) enum SysMsg {
     Exit { from: Pid, reason: ExitReason },
     /// A monitor fired.
     Down(Down),
-    /// Stop after the messages queued before this one (OTP `proc_lib:stop`).
-    Stop(ExitReason),
 }
 
 /// How big a mailbox may grow.
@@ -59,6 +60,8 @@ struct State<M> {
     rx_waker: Option<Waker>,
     tx_waiters: Vec<Waker>,
     closed: bool,
+    /// The reason of the first stop request; only the first one counts.
+    stop: Option<ExitReason>,
 }
 
 /// Why a push failed; the envelope is handed back.
@@ -80,6 +83,7 @@ impl<M> Mailbox<M> {
                 rx_waker: None,
                 tx_waiters: Vec::new(),
                 closed: false,
+                stop: None,
             }),
             bound,
         }
@@ -159,6 +163,30 @@ impl<M> Mailbox<M> {
         Ok(())
     }
 
+    /// Queues a stop request behind the messages already queued; `false` if closed.
+    pub(crate) fn push_stop(&self, reason: ExitReason) -> bool {
+        let waker = {
+            let mut st = self.state.lock();
+            if st.closed {
+                return false;
+            }
+            if st.stop.is_none() {
+                st.stop = Some(reason);
+                st.queue.push_back(Envelope::Stop);
+            }
+            st.rx_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        true
+    }
+
+    /// The reason of the stop request whose marker the actor has reached.
+    pub(crate) fn take_stop(&self) -> ExitReason {
+        self.state.lock().stop.take().unwrap_or(ExitReason::Normal)
+    }
+
     /// Waits until the queue is non-empty and moves all of it into `buf` (which must be empty).
     pub(crate) async fn recv_batch(&self, buf: &mut VecDeque<Envelope<M>>) {
         debug_assert!(buf.is_empty());
@@ -226,13 +254,13 @@ mod tests {
             .drain(..)
             .map(|e| match e {
                 Envelope::Msg(m) => m,
-                Envelope::Sys(_) => unreachable!(),
+                _ => unreachable!(),
             })
             .collect();
         assert_eq!(got, (0..10).collect::<Vec<_>>());
         mb.close();
         assert!(matches!(mb.push(1), Err(PushError::Closed(_))));
-        assert!(mb.push_sys(SysMsg::Stop(ExitReason::Normal)).is_err());
+        assert!(!mb.push_stop(ExitReason::Normal));
     }
 
     #[tokio::test]
@@ -241,8 +269,18 @@ mod tests {
         assert!(mb.push(1u8).is_ok());
         assert!(mb.push(2u8).is_ok());
         assert!(matches!(mb.push(3u8), Err(PushError::Full(_))));
-        assert!(mb.push_sys(SysMsg::Stop(ExitReason::Normal)).is_ok());
-        assert_eq!(mb.len(), 3);
+        assert!(mb.push_stop(ExitReason::Normal));
+        assert!(mb
+            .push_sys(SysMsg::Exit {
+                from: Pid {
+                    node: crate::NodeId(1),
+                    id: 1,
+                    creation: 1
+                },
+                reason: ExitReason::Normal
+            })
+            .is_ok());
+        assert_eq!(mb.len(), 4);
         let mut buf = VecDeque::new();
         mb.recv_batch(&mut buf).await;
         assert!(mb.push(3u8).is_ok());

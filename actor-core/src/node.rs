@@ -11,13 +11,12 @@ use crate::error::{LinkError, RefError, SpawnError};
 use crate::exit::ExitReason;
 use crate::mailbox::{MailboxKind, SysMsg};
 use crate::pid::{MonitorRef, NodeId, Pid, Ref};
-use crate::process::{down_message, Cell, Process, ProcessTable, Watcher};
+use crate::process::{down_message, Cell, Process, ProcessTable};
 use crate::timer::TimerService;
 use parking_lot::RwLock;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::sync::oneshot;
 
 /// How to start a node.
 #[derive(Clone, Debug)]
@@ -287,7 +286,7 @@ impl Node {
             cell.core.add_link(other);
         }
         if let Some((mref, watcher)) = monitor {
-            let _ = cell.core.add_monitor(mref, Watcher::Process(watcher));
+            let _ = cell.core.add_monitor(mref, watcher);
         }
         self.inner.table.insert(pid.id, cell.clone());
         let ctx = Context::new(self.clone(), cell.clone(), opts.parent);
@@ -346,10 +345,7 @@ impl Node {
         let mref = self.make_ref();
         if self.is_local(target) {
             let res = match self.inner.table.get(target.id) {
-                Some(p) => p
-                    .core()
-                    .add_monitor(mref, Watcher::Process(watcher))
-                    .map_err(|(_, r)| r),
+                Some(p) => p.core().add_monitor(mref, watcher),
                 None => Err(ExitReason::NoProc),
             };
             if let Err(reason) = res {
@@ -374,24 +370,15 @@ impl Node {
         mref
     }
 
-    /// Waits until the local process `pid` exits and returns its reason (`noproc` at once if it
-    /// is not alive). A monitor for code that is not an actor.
+    /// Waits until the local process `pid` has exited and its links and monitors have fired,
+    /// and returns its reason (`noproc` at once if it is not alive). A monitor for code that
+    /// is not an actor; it allocates nothing.
     pub fn wait_exit(&self, pid: Pid) -> impl std::future::Future<Output = ExitReason> + Send {
-        let (tx, rx) = oneshot::channel();
-        let early = match self.lookup(pid) {
-            None => Some(ExitReason::NoProc),
-            Some(p) => p
-                .core()
-                .add_monitor(self.make_ref(), Watcher::Channel(tx))
-                .err()
-                .map(|(_, r)| r),
-        };
-        async move {
-            match early {
-                Some(r) => r,
-                None => rx.await.unwrap_or(ExitReason::NoProc),
-            }
-        }
+        let target = self.lookup(pid);
+        std::future::poll_fn(move |cx| match &target {
+            None => std::task::Poll::Ready(ExitReason::NoProc),
+            Some(p) => p.core().poll_exited(cx),
+        })
     }
 
     /// Sends an exit signal to `pid` from the node itself (OTP `exit(Pid, Reason)`).
@@ -413,8 +400,7 @@ impl Node {
     /// Asks `pid` to stop with `reason` after the messages already in its mailbox, running
     /// its `stopped` hook (OTP `proc_lib:stop`). `false` if it is not a live local process.
     pub fn stop(&self, pid: Pid, reason: ExitReason) -> bool {
-        self.lookup(pid)
-            .is_some_and(|p| p.push_sys(SysMsg::Stop(reason)))
+        self.lookup(pid).is_some_and(|p| p.request_stop(reason))
     }
 
     /// Installs the distribution layer that reaches other nodes. Replaces any earlier one.
@@ -490,7 +476,7 @@ impl Node {
             }
             Signal::Exit { from, reason, link } => self.deliver_exit(&*target, from, reason, link),
             Signal::Monitor { from, mref } => {
-                if let Err((_, reason)) = core.add_monitor(mref, Watcher::Process(from)) {
+                if let Err(reason) = core.add_monitor(mref, from) {
                     self.undeliverable(to, Signal::Monitor { from, mref }, reason);
                 }
             }
@@ -545,20 +531,16 @@ impl Node {
             );
         }
         for (mref, watcher) in monitors {
-            match watcher {
-                Watcher::Process(w) => self.signal(
-                    w,
-                    Signal::Down {
-                        mref,
-                        pid,
-                        reason: reason.clone(),
-                    },
-                ),
-                Watcher::Channel(tx) => {
-                    let _ = tx.send(reason.clone());
-                }
-            }
+            self.signal(
+                watcher,
+                Signal::Down {
+                    mref,
+                    pid,
+                    reason: reason.clone(),
+                },
+            );
         }
+        core.mark_finished();
     }
 
     /// A typed reference to the process `pid`, checked against its message type.

@@ -20,23 +20,57 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokio::sync::oneshot;
+use std::task::{Context, Poll, Waker};
 use tokio::task::AbortHandle;
 
-/// Who is told when a monitored process exits.
-pub(crate) enum Watcher {
-    /// A process (local or remote) gets a [`Down`] message.
-    Process(Pid),
-    /// Code outside any actor (e.g. [`Node::wait_exit`](crate::Node::wait_exit)) gets the reason.
-    Channel(oneshot::Sender<ExitReason>),
+/// Tasks waiting in [`Node::wait_exit`](crate::Node::wait_exit); one inline, more in a Vec,
+/// so the usual single waiter costs no allocation.
+#[derive(Default)]
+pub(crate) enum ExitWaiters {
+    #[default]
+    None,
+    One(Waker),
+    Many(Vec<Waker>),
+}
+
+impl ExitWaiters {
+    fn register(&mut self, w: &Waker) {
+        match self {
+            ExitWaiters::None => *self = ExitWaiters::One(w.clone()),
+            ExitWaiters::One(old) if old.will_wake(w) => {}
+            ExitWaiters::One(_) => {
+                let ExitWaiters::One(old) = std::mem::take(self) else {
+                    unreachable!()
+                };
+                *self = ExitWaiters::Many(vec![old, w.clone()]);
+            }
+            ExitWaiters::Many(v) => {
+                if !v.iter().any(|o| o.will_wake(w)) {
+                    v.push(w.clone());
+                }
+            }
+        }
+    }
+
+    fn wake_all(self) {
+        match self {
+            ExitWaiters::None => {}
+            ExitWaiters::One(w) => w.wake(),
+            ExitWaiters::Many(v) => v.into_iter().for_each(Waker::wake),
+        }
+    }
 }
 
 #[derive(Default)]
 pub(crate) struct CoreState {
     pub(crate) exit: Option<ExitReason>,
+    /// Cleanup is complete: links and monitors have fired and the pid has left the table.
+    pub(crate) finished: bool,
     pub(crate) links: Vec<Pid>,
-    pub(crate) monitors: Vec<(MonitorRef, Watcher)>,
+    /// Monitors held on this process: reference and watcher (local or remote).
+    pub(crate) monitors: Vec<(MonitorRef, Pid)>,
     pub(crate) abort: Option<AbortHandle>,
+    pub(crate) exit_waiters: ExitWaiters,
 }
 
 /// Signal-related state common to every actor, whatever its message type.
@@ -93,14 +127,10 @@ impl ProcCore {
     }
 
     /// Adds a monitor; hands the watcher back if this process is already exiting.
-    pub(crate) fn add_monitor(
-        &self,
-        mref: MonitorRef,
-        watcher: Watcher,
-    ) -> Result<(), (Watcher, ExitReason)> {
+    pub(crate) fn add_monitor(&self, mref: MonitorRef, watcher: Pid) -> Result<(), ExitReason> {
         let mut st = self.state.lock();
         match &st.exit {
-            Some(r) => Err((watcher, r.clone())),
+            Some(r) => Err(r.clone()),
             None => {
                 st.monitors.push((mref, watcher));
                 Ok(())
@@ -113,6 +143,26 @@ impl ProcCore {
         if let Some(i) = st.monitors.iter().position(|(r, _)| *r == mref) {
             st.monitors.swap_remove(i);
         }
+    }
+
+    /// Polls for the end of cleanup; the reason once finished.
+    pub(crate) fn poll_exited(&self, cx: &mut Context<'_>) -> Poll<ExitReason> {
+        let mut st = self.state.lock();
+        if st.finished {
+            return Poll::Ready(st.exit.clone().unwrap_or(ExitReason::NoProc));
+        }
+        st.exit_waiters.register(cx.waker());
+        Poll::Pending
+    }
+
+    /// Marks cleanup complete and wakes every `wait_exit`.
+    pub(crate) fn mark_finished(&self) {
+        let waiters = {
+            let mut st = self.state.lock();
+            st.finished = true;
+            std::mem::take(&mut st.exit_waiters)
+        };
+        waiters.wake_all();
     }
 
     /// Decides the exit reason if not yet decided and returns the one that holds.
@@ -142,6 +192,8 @@ pub(crate) trait Process: Send + Sync + 'static {
     fn core(&self) -> &ProcCore;
     /// Queues a system message; `false` if the mailbox is closed.
     fn push_sys(&self, sys: SysMsg) -> bool;
+    /// Queues a stop request (after what is queued); `false` if the mailbox is closed.
+    fn request_stop(&self, reason: ExitReason) -> bool;
     /// Closes the mailbox, dropping what is queued.
     fn close(&self);
     /// Messages waiting in the mailbox.
@@ -173,6 +225,9 @@ impl<M: Send + 'static> Process for Cell<M> {
     fn push_sys(&self, sys: SysMsg) -> bool {
         self.mailbox.push_sys(sys).is_ok()
     }
+    fn request_stop(&self, reason: ExitReason) -> bool {
+        self.mailbox.push_stop(reason)
+    }
     fn close(&self) {
         self.mailbox.close()
     }
@@ -187,7 +242,7 @@ impl<M: Send + 'static> Process for Cell<M> {
     }
 }
 
-/// Delivers a `Down` to a watcher, wherever it is. Returns what must go through distribution.
+/// The `Down` system message for a watcher.
 pub(crate) fn down_message(mref: MonitorRef, pid: Pid, reason: ExitReason) -> SysMsg {
     SysMsg::Down(Down { mref, pid, reason })
 }
