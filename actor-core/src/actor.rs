@@ -298,7 +298,7 @@ pub(crate) async fn run<A: Actor>(mut actor: A, mut ctx: Context<A>, guard: Exit
         Err(payload) => panicked(&ctx, &*payload),
     };
     let (reason, _) = ctx.cell.core.decide_exit(reason, false);
-    drop(batch);
+    crate::reply::with_drop_reason(&reason, || drop(batch));
     drop(actor);
     guard.finish(reason);
 }

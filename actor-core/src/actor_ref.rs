@@ -20,6 +20,11 @@ pub trait RemoteRoute<M>: Send + Sync + 'static {
     fn call_failure(&self) -> CallError;
     /// Asks the remote actor to stop after its queued messages.
     fn stop(&self, reason: ExitReason) -> bool;
+    /// Resolves when [`send`](RemoteRoute::send) may succeed again after [`SendError::Full`]
+    /// (the connection's outbound buffer has drained).
+    fn ready(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async {})
+    }
 }
 
 enum Route<M> {
@@ -112,7 +117,18 @@ impl<M: Send + 'static> ActorRef<M> {
     pub async fn send(&self, msg: M) -> Result<(), SendError<M>> {
         match &self.route {
             Route::Local(cell) => cell.mailbox.push_wait(msg).await.map_err(SendError::NoProc),
-            Route::Remote(r) => r.send(msg),
+            Route::Remote(r) => {
+                let mut msg = msg;
+                loop {
+                    match r.send(msg) {
+                        Err(SendError::Full(m)) => {
+                            r.ready().await;
+                            msg = m;
+                        }
+                        other => return other,
+                    }
+                }
+            }
         }
     }
 
@@ -152,9 +168,11 @@ impl<M: Send + 'static> ActorRef<M> {
             Err(SendError::NoConnection(_)) => {
                 return Err(CallError::Exit(ExitReason::NoConnection))
             }
+            Err(SendError::Encode(_, why)) => return Err(CallError::Encode(why)),
         }
         match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(r)) => Ok(r),
+            Ok(Ok(Ok(r))) => Ok(r),
+            Ok(Ok(Err(reason))) => Err(CallError::Exit(reason)),
             Ok(Err(_)) => Err(self.failure()),
             Err(_) => Err(CallError::Timeout),
         }

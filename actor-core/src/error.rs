@@ -13,13 +13,18 @@ pub enum SendError<M> {
     Full(M),
     /// The target is on another node that cannot be reached.
     NoConnection(M),
+    /// The message cannot be encoded for the network (e.g. larger than the maximum frame).
+    Encode(M, String),
 }
 
 impl<M> SendError<M> {
     /// The message that was not delivered.
     pub fn into_inner(self) -> M {
         match self {
-            SendError::NoProc(m) | SendError::Full(m) | SendError::NoConnection(m) => m,
+            SendError::NoProc(m)
+            | SendError::Full(m)
+            | SendError::NoConnection(m)
+            | SendError::Encode(m, _) => m,
         }
     }
 }
@@ -32,11 +37,12 @@ impl<M> fmt::Debug for SendError<M> {
 
 impl<M> fmt::Display for SendError<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SendError::NoProc(_) => "send failed: noproc",
-            SendError::Full(_) => "send failed: mailbox full",
-            SendError::NoConnection(_) => "send failed: noconnection",
-        })
+        match self {
+            SendError::NoProc(_) => f.write_str("send failed: noproc"),
+            SendError::Full(_) => f.write_str("send failed: mailbox full"),
+            SendError::NoConnection(_) => f.write_str("send failed: noconnection"),
+            SendError::Encode(_, why) => write!(f, "send failed: message does not encode: {why}"),
+        }
     }
 }
 
@@ -58,6 +64,9 @@ pub enum CallError {
     /// The target's bounded mailbox is full.
     #[error("call failed: mailbox full")]
     Full,
+    /// The request cannot be encoded for the network.
+    #[error("call failed: request does not encode: {0}")]
+    Encode(String),
 }
 
 impl CallError {

@@ -79,5 +79,7 @@ pub use exit::{Down, ExitReason};
 pub use mailbox::MailboxKind;
 pub use node::{Node, NodeConfig, SpawnOpts};
 pub use pid::{MonitorRef, NodeId, Pid, Ref};
-pub use reply::{with_wire_context, ReplyDelivery, ReplySink, ReplyTo, WireContext};
+pub use reply::{
+    with_drop_reason, with_wire_context, ReplyDelivery, ReplySink, ReplyTo, WireContext,
+};
 pub use timer::TimerRef;

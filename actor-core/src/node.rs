@@ -517,7 +517,7 @@ impl Node {
                 std::mem::take(&mut st.monitors),
             )
         };
-        proc_.close();
+        crate::reply::with_drop_reason(&reason, || proc_.close());
         self.inner.table.remove(core.pid.id);
         let pid = core.pid;
         for other in links {

@@ -8,6 +8,7 @@
 //! still works when forwarded to a third node. Outside a wire context, serialising a handle is
 //! an error, never a panic or a silent drop.
 
+use crate::exit::ExitReason;
 use crate::pid::Ref;
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
@@ -17,20 +18,74 @@ use std::fmt;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-/// Delivers encoded reply bytes to a waiting caller; returns `false` if the caller is gone or
-/// the bytes do not decode.
-pub type ReplyDelivery = Box<dyn FnOnce(&[u8]) -> bool + Send>;
+/// A waiting caller, as the distribution layer keeps it while a reply may arrive.
+pub trait ReplyDelivery: Send + 'static {
+    /// Delivers encoded reply bytes; `false` if the caller is gone or the bytes do not decode.
+    fn deliver(self: Box<Self>, payload: &[u8]) -> bool;
+    /// The far side dropped the handle without replying; with the exit reason of the actor
+    /// that held it, when known (e.g. `noproc`). The caller fails at once.
+    fn abandon(self: Box<Self>, reason: Option<ExitReason>);
+    /// Whether the caller has given up (timed out or exited): the entry can be dropped.
+    fn is_closed(&self) -> bool;
+}
+
+/// What travels back to a caller: the reply, or the exit reason of the actor that dropped the
+/// request unanswered.
+pub(crate) type Answer<R> = Result<R, ExitReason>;
+
+struct LocalDelivery<R>(oneshot::Sender<Answer<R>>);
+
+impl<R: DeserializeOwned + Send + 'static> ReplyDelivery for LocalDelivery<R> {
+    fn deliver(self: Box<Self>, payload: &[u8]) -> bool {
+        match postcard::from_bytes::<R>(payload) {
+            Ok(v) => self.0.send(Ok(v)).is_ok(),
+            Err(e) => {
+                tracing::warn!(error = %e, "reply does not decode");
+                false
+            }
+        }
+    }
+    fn abandon(self: Box<Self>, reason: Option<ExitReason>) {
+        if let Some(r) = reason {
+            let _ = self.0.send(Err(r));
+        }
+    }
+    fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+}
+
+thread_local! {
+    static DROP_REASON: RefCell<Option<ExitReason>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` (which drops undeliverable messages) with `reason` as the reason their reply
+/// handles report to remote callers.
+pub fn with_drop_reason<T>(reason: &ExitReason, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<ExitReason>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let prev = self.0.take();
+            DROP_REASON.with(|r| *r.borrow_mut() = prev);
+        }
+    }
+    let prev = DROP_REASON.with(|r| r.borrow_mut().replace(reason.clone()));
+    let _restore = Restore(prev);
+    f()
+}
 
 /// Sends an encoded reply to the node that waits for it.
 pub trait ReplySink: Send + Sync + 'static {
     /// Sends `payload` (the postcard encoding of the reply) to the caller behind `addr`.
     fn send_reply(&self, addr: Ref, payload: Vec<u8>) -> bool;
+    /// Tells the caller behind `addr` that its request was dropped unanswered.
+    fn abandon(&self, addr: Ref, reason: Option<ExitReason>);
 }
 
 /// Installed by the distribution layer while it encodes or decodes a message.
 pub trait WireContext: Send + Sync {
     /// Keeps `delivery` until a reply for the returned address arrives (or the call is given up).
-    fn export_reply(&self, delivery: ReplyDelivery) -> Ref;
+    fn export_reply(&self, delivery: Box<dyn ReplyDelivery>) -> Ref;
     /// The sink that carries replies to the node that made `addr`.
     fn reply_sink(&self, addr: Ref) -> Arc<dyn ReplySink>;
 }
@@ -58,7 +113,7 @@ fn current_context() -> Option<Arc<dyn WireContext>> {
 }
 
 enum Inner<R> {
-    Local(Mutex<Option<oneshot::Sender<R>>>),
+    Local(Mutex<Option<oneshot::Sender<Answer<R>>>>),
     Remote {
         addr: Ref,
         sink: Arc<dyn ReplySink>,
@@ -72,41 +127,53 @@ enum Inner<R> {
 /// (with the target's exit reason if it died, [`CallError::NoReply`](crate::CallError::NoReply)
 /// otherwise) instead of waiting for the timeout.
 pub struct ReplyTo<R> {
-    inner: Inner<R>,
+    /// `None` once used.
+    inner: Option<Inner<R>>,
+}
+
+impl<R> Drop for ReplyTo<R> {
+    fn drop(&mut self) {
+        if let Some(Inner::Remote { addr, sink, .. }) = self.inner.take() {
+            let reason = DROP_REASON.with(|r| r.borrow().clone());
+            sink.abandon(addr, reason);
+        }
+    }
 }
 
 impl<R> fmt::Debug for ReplyTo<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.inner {
-            Inner::Local(_) => f.write_str("ReplyTo(local)"),
-            Inner::Remote { addr, .. } => write!(f, "ReplyTo({addr})"),
+            Some(Inner::Remote { addr, .. }) => write!(f, "ReplyTo({addr})"),
+            _ => f.write_str("ReplyTo(local)"),
         }
     }
 }
 
 impl<R: Send + 'static> ReplyTo<R> {
-    pub(crate) fn local(tx: oneshot::Sender<R>) -> Self {
+    pub(crate) fn local(tx: oneshot::Sender<Answer<R>>) -> Self {
         ReplyTo {
-            inner: Inner::Local(Mutex::new(Some(tx))),
+            inner: Some(Inner::Local(Mutex::new(Some(tx)))),
         }
     }
 
-    /// A new handle and the receiver its reply arrives on (for code that builds requests by
-    /// hand, e.g. a caller that is not an actor).
-    pub fn pair() -> (ReplyTo<R>, oneshot::Receiver<R>) {
+    /// A new handle and the receiver its answer arrives on (for code that builds requests by
+    /// hand, e.g. a caller that is not an actor): the reply, or the exit reason of a remote
+    /// actor that dropped the request unanswered.
+    pub fn pair() -> (ReplyTo<R>, oneshot::Receiver<Result<R, ExitReason>>) {
         let (tx, rx) = oneshot::channel();
         (ReplyTo::local(tx), rx)
     }
 
     /// Sends the reply. `false` if the caller has gone (timed out, exited, or its node is
     /// unreachable); the value is then dropped.
-    pub fn send(self, value: R) -> bool {
-        match self.inner {
-            Inner::Local(tx) => match tx.into_inner() {
-                Some(tx) => tx.send(value).is_ok(),
+    pub fn send(mut self, value: R) -> bool {
+        match self.inner.take() {
+            None => false,
+            Some(Inner::Local(tx)) => match tx.into_inner() {
+                Some(tx) => tx.send(Ok(value)).is_ok(),
                 None => false,
             },
-            Inner::Remote { addr, sink, encode } => match encode(&value) {
+            Some(Inner::Remote { addr, sink, encode }) => match encode(&value) {
                 Ok(bytes) => sink.send_reply(addr, bytes),
                 Err(e) => {
                     tracing::warn!(%addr, error = %e, "reply does not encode");
@@ -119,8 +186,9 @@ impl<R: Send + 'static> ReplyTo<R> {
     /// Whether the caller has given up waiting (local handles only; remote ones report `false`).
     pub fn is_closed(&self) -> bool {
         match &self.inner {
-            Inner::Local(tx) => tx.lock().as_ref().is_none_or(|t| t.is_closed()),
-            Inner::Remote { .. } => false,
+            Some(Inner::Local(tx)) => tx.lock().as_ref().is_none_or(|t| t.is_closed()),
+            Some(Inner::Remote { .. }) => false,
+            None => true,
         }
     }
 }
@@ -132,8 +200,9 @@ where
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::Error;
         match &self.inner {
-            Inner::Remote { addr, .. } => addr.serialize(serializer),
-            Inner::Local(tx) => {
+            None => Err(S::Error::custom("reply handle already used")),
+            Some(Inner::Remote { addr, .. }) => addr.serialize(serializer),
+            Some(Inner::Local(tx)) => {
                 let ctx = current_context().ok_or_else(|| {
                     S::Error::custom("a reply handle can only be encoded by a node's distribution")
                 })?;
@@ -141,13 +210,7 @@ where
                     .lock()
                     .take()
                     .ok_or_else(|| S::Error::custom("reply handle already encoded"))?;
-                let addr =
-                    ctx.export_reply(Box::new(move |bytes: &[u8]| {
-                        match postcard::from_bytes::<R>(bytes) {
-                            Ok(v) => tx.send(v).is_ok(),
-                            Err(_) => false,
-                        }
-                    }));
+                let addr = ctx.export_reply(Box::new(LocalDelivery(tx)));
                 addr.serialize(serializer)
             }
         }
@@ -165,11 +228,11 @@ where
             D::Error::custom("a reply handle can only be decoded by a node's distribution")
         })?;
         Ok(ReplyTo {
-            inner: Inner::Remote {
+            inner: Some(Inner::Remote {
                 addr,
                 sink: ctx.reply_sink(addr),
                 encode: postcard::to_allocvec::<R>,
-            },
+            }),
         })
     }
 }
@@ -184,23 +247,28 @@ mod tests {
     /// straight back into it, as a distribution layer would across the network.
     #[derive(Default)]
     struct Loopback {
-        pending: Mutex<HashMap<u64, ReplyDelivery>>,
+        pending: Mutex<HashMap<u64, Box<dyn ReplyDelivery>>>,
         next: Mutex<u64>,
         sent_remote: Mutex<Vec<Ref>>,
     }
     struct Sink(Arc<Loopback>);
     impl ReplySink for Sink {
+        fn abandon(&self, addr: Ref, reason: Option<ExitReason>) {
+            if let Some(d) = self.0.pending.lock().remove(&addr.id) {
+                d.abandon(reason);
+            }
+        }
         fn send_reply(&self, addr: Ref, payload: Vec<u8>) -> bool {
             self.0.sent_remote.lock().push(addr);
             match self.0.pending.lock().remove(&addr.id) {
-                Some(d) => d(&payload),
+                Some(d) => d.deliver(&payload),
                 None => false,
             }
         }
     }
     struct Ctx(Arc<Loopback>);
     impl WireContext for Ctx {
-        fn export_reply(&self, delivery: ReplyDelivery) -> Ref {
+        fn export_reply(&self, delivery: Box<dyn ReplyDelivery>) -> Ref {
             let mut n = self.0.next.lock();
             *n += 1;
             self.0.pending.lock().insert(*n, delivery);
@@ -228,8 +296,19 @@ mod tests {
         let again = with_wire_context(ctx.clone(), || postcard::to_allocvec(&far)).unwrap();
         assert_eq!(again, bytes);
         assert!(far.send("pong".to_string()));
-        assert_eq!(rx.try_recv().unwrap(), "pong");
+        assert_eq!(rx.try_recv().unwrap(), Ok("pong".to_string()));
         assert_eq!(wire.sent_remote.lock().len(), 1);
+    }
+
+    #[test]
+    fn a_remote_handle_dropped_unanswered_reports_the_drop_reason() {
+        let wire = Arc::new(Loopback::default());
+        let ctx: Arc<dyn WireContext> = Arc::new(Ctx(wire.clone()));
+        let (handle, mut rx) = ReplyTo::<u8>::pair();
+        let bytes = with_wire_context(ctx.clone(), || postcard::to_allocvec(&handle)).unwrap();
+        let far: ReplyTo<u8> = with_wire_context(ctx, || postcard::from_bytes(&bytes)).unwrap();
+        with_drop_reason(&ExitReason::NoProc, || drop(far));
+        assert_eq!(rx.try_recv().unwrap(), Err(ExitReason::NoProc));
     }
 
     #[test]

@@ -1,0 +1,331 @@
+//! The handshake: version, identity and a mutual HMAC-SHA256 challenge on the cookie.
+//!
+//! ```text
+//! initiator                                  acceptor
+//!   Hello{name, creation, challenge_i}  --->
+//!                                       <---  Hello{name, creation, challenge_a} | Refuse
+//!   Proof(HMAC(cookie, "I" challenge_a ..)) --->
+//!                                       <---  Proof(HMAC(cookie, "A" challenge_i ..)) | Refuse
+//! ```
+//!
+//! Each side proves knowledge of the cookie on a challenge the *other* side chose, bound to
+//! both names; digests are compared in constant time (`hmac`'s `verify_slice`). The cookie
+//! itself never crosses the wire.
+
+use crate::config::Cookie;
+use crate::wire::{
+    decode_handshake, encode_frame, frame_len, Handshake, WireError, PROTOCOL_VERSION,
+};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::net::SocketAddr;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Handshake messages are small; anything bigger is hostile.
+const MAX_HANDSHAKE: usize = 4096;
+
+/// Why a handshake failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    /// The peer does not know our cookie (or we do not know theirs).
+    #[error("authentication failed")]
+    AuthFailed,
+    /// The peer speaks another protocol version.
+    #[error("protocol version {0} not supported")]
+    Version(u32),
+    /// The peer refused us, with its reason.
+    #[error("refused by peer: {0}")]
+    Refused(String),
+    /// We refused the peer (e.g. a simultaneous connect we lost, or a duplicate name).
+    #[error("refused: {0}")]
+    WeRefused(String),
+    /// The peer sent something that is not the expected handshake message.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// Bad bytes.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// I/O error (including the peer closing).
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What we learn about the peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// Its name.
+    pub name: String,
+    /// Its incarnation.
+    pub creation: u32,
+    /// Whether it is hidden.
+    pub hidden: bool,
+    /// Where it listens.
+    pub listen: SocketAddr,
+    /// Its application version.
+    pub app_version: String,
+}
+
+/// Our side of a handshake.
+pub struct Identity<'a> {
+    /// Our node name.
+    pub name: &'a str,
+    /// Our incarnation.
+    pub creation: u32,
+    /// Whether we are hidden.
+    pub hidden: bool,
+    /// Where we listen.
+    pub listen: SocketAddr,
+    /// Our application version.
+    pub app_version: &'a str,
+    /// The cookie.
+    pub cookie: &'a Cookie,
+}
+
+fn proof(
+    cookie: &Cookie,
+    role: u8,
+    challenge: &[u8; 32],
+    prover: &str,
+    verifier: &str,
+) -> Hmac<Sha256> {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(cookie.as_bytes()).expect("HMAC takes any key length");
+    mac.update(&[role]);
+    mac.update(challenge);
+    mac.update(prover.as_bytes());
+    mac.update(&[0]);
+    mac.update(verifier.as_bytes());
+    mac
+}
+
+async fn send<S: AsyncWrite + Unpin>(s: &mut S, msg: &Handshake) -> Result<(), HandshakeError> {
+    let mut buf = Vec::new();
+    encode_frame(msg, MAX_HANDSHAKE, &mut buf)?;
+    s.write_all(&buf).await?;
+    s.flush().await?;
+    Ok(())
+}
+
+async fn recv<S: AsyncRead + Unpin>(s: &mut S) -> Result<Handshake, HandshakeError> {
+    let mut prefix = [0u8; 4];
+    s.read_exact(&mut prefix).await?;
+    let len = frame_len(prefix, MAX_HANDSHAKE)?;
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).await?;
+    match decode_handshake(&body)? {
+        Handshake::Refuse(r) => Err(HandshakeError::Refused(r)),
+        h => Ok(h),
+    }
+}
+
+fn hello(me: &Identity<'_>, challenge: [u8; 32]) -> Handshake {
+    Handshake::Hello {
+        version: PROTOCOL_VERSION,
+        name: me.name.to_string(),
+        creation: me.creation,
+        hidden: me.hidden,
+        listen: me.listen,
+        app_version: me.app_version.to_string(),
+        challenge,
+    }
+}
+
+fn parse_hello(h: Handshake) -> Result<(PeerInfo, [u8; 32]), HandshakeError> {
+    match h {
+        Handshake::Hello {
+            version,
+            name,
+            creation,
+            hidden,
+            listen,
+            app_version,
+            challenge,
+        } => {
+            if version != PROTOCOL_VERSION {
+                return Err(HandshakeError::Version(version));
+            }
+            Ok((
+                PeerInfo {
+                    name,
+                    creation,
+                    hidden,
+                    listen,
+                    app_version,
+                },
+                challenge,
+            ))
+        }
+        other => Err(HandshakeError::Protocol(format!(
+            "expected Hello, got {other:?}"
+        ))),
+    }
+}
+
+/// Runs the initiator's side.
+pub async fn initiate<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    me: &Identity<'_>,
+    challenge: [u8; 32],
+) -> Result<PeerInfo, HandshakeError> {
+    send(s, &hello(me, challenge)).await?;
+    let (peer, their_challenge) = parse_hello(recv(s).await?)?;
+    let digest = proof(me.cookie, b'I', &their_challenge, me.name, &peer.name)
+        .finalize()
+        .into_bytes();
+    send(s, &Handshake::Proof(digest.into())).await?;
+    match recv(s).await {
+        Ok(Handshake::Proof(p)) => {
+            proof(me.cookie, b'A', &challenge, &peer.name, me.name)
+                .verify_slice(&p)
+                .map_err(|_| HandshakeError::AuthFailed)?;
+            Ok(peer)
+        }
+        Ok(other) => Err(HandshakeError::Protocol(format!(
+            "expected Proof, got {other:?}"
+        ))),
+        Err(HandshakeError::Refused(r)) if r == "auth" => Err(HandshakeError::AuthFailed),
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs the acceptor's side. `admit` decides, once the peer's identity is known, whether to
+/// go on (e.g. it loses a simultaneous connect); its `Err` is sent to the peer as the reason.
+pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    me: &Identity<'_>,
+    challenge: [u8; 32],
+    admit: impl FnOnce(&PeerInfo) -> Result<(), String>,
+) -> Result<PeerInfo, HandshakeError> {
+    accept_named(s, me, challenge, admit)
+        .await
+        .map_err(|(e, _)| e)
+}
+
+/// [`accept`], also telling the peer's claimed name when it failed after the `Hello`.
+pub async fn accept_named<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    me: &Identity<'_>,
+    challenge: [u8; 32],
+    admit: impl FnOnce(&PeerInfo) -> Result<(), String>,
+) -> Result<PeerInfo, (HandshakeError, Option<String>)> {
+    let (peer, their_challenge) = match recv(s).await.and_then(parse_hello) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = send(s, &Handshake::Refuse(e.to_string())).await;
+            return Err((e, None));
+        }
+    };
+    let name = Some(peer.name.clone());
+    if let Err(reason) = admit(&peer) {
+        let _ = send(s, &Handshake::Refuse(reason.clone())).await;
+        return Err((HandshakeError::WeRefused(reason), name));
+    }
+    let rest = async {
+        send(s, &hello(me, challenge)).await?;
+        match recv(s).await? {
+            Handshake::Proof(p) => {
+                if proof(me.cookie, b'I', &challenge, &peer.name, me.name)
+                    .verify_slice(&p)
+                    .is_err()
+                {
+                    let _ = send(s, &Handshake::Refuse("auth".into())).await;
+                    return Err(HandshakeError::AuthFailed);
+                }
+            }
+            other => {
+                return Err(HandshakeError::Protocol(format!(
+                    "expected Proof, got {other:?}"
+                )))
+            }
+        }
+        let digest = proof(me.cookie, b'A', &their_challenge, me.name, &peer.name)
+            .finalize()
+            .into_bytes();
+        send(s, &Handshake::Proof(digest.into())).await
+    };
+    match rest.await {
+        Ok(()) => Ok(peer),
+        Err(e) => Err((e, name)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id<'a>(name: &'a str, cookie: &'a Cookie) -> Identity<'a> {
+        Identity {
+            name,
+            creation: 1,
+            hidden: false,
+            listen: "127.0.0.1:1".parse().unwrap(),
+            app_version: "1",
+            cookie,
+        }
+    }
+
+    #[tokio::test]
+    async fn same_cookie_authenticates_both_ways() {
+        let c = Cookie::new("monster").unwrap();
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        let (ia, ib) = (id("a@h", &c), id("b@h", &c));
+        let (ra, rb) = tokio::join!(
+            initiate(&mut a, &ia, [1; 32]),
+            accept(&mut b, &ib, [2; 32], |_| Ok(()))
+        );
+        assert_eq!(ra.unwrap().name, "b@h");
+        assert_eq!(rb.unwrap().name, "a@h");
+    }
+
+    #[tokio::test]
+    async fn wrong_cookie_is_refused_on_both_sides() {
+        let c1 = Cookie::new("one").unwrap();
+        let c2 = Cookie::new("two").unwrap();
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        let (ia, ib) = (id("a@h", &c1), id("b@h", &c2));
+        let (ra, rb) = tokio::join!(
+            initiate(&mut a, &ia, [1; 32]),
+            accept(&mut b, &ib, [2; 32], |_| Ok(()))
+        );
+        assert!(matches!(ra, Err(HandshakeError::AuthFailed)), "{ra:?}");
+        assert!(matches!(rb, Err(HandshakeError::AuthFailed)), "{rb:?}");
+    }
+
+    #[tokio::test]
+    async fn admission_refusal_reaches_the_initiator() {
+        let c = Cookie::new("x").unwrap();
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        let (ia, ib) = (id("a@h", &c), id("b@h", &c));
+        let (ra, rb) = tokio::join!(
+            initiate(&mut a, &ia, [1; 32]),
+            accept(&mut b, &ib, [2; 32], |_| Err("simultaneous".into()))
+        );
+        assert!(matches!(ra, Err(HandshakeError::Refused(ref r)) if r == "simultaneous"));
+        assert!(matches!(rb, Err(HandshakeError::WeRefused(_))));
+    }
+
+    #[tokio::test]
+    async fn garbage_is_a_clean_error() {
+        let c = Cookie::new("x").unwrap();
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        let garbage = async move {
+            a.write_all(&[0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff])
+                .await
+                .unwrap();
+            a
+        };
+        let me = id("b@h", &c);
+        let (_a, rb) = tokio::join!(garbage, accept(&mut b, &me, [2; 32], |_| Ok(())));
+        assert!(matches!(rb, Err(HandshakeError::Wire(_))), "{rb:?}");
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        let huge = async move {
+            a.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
+            a
+        };
+        let (_a, rb) = tokio::join!(huge, accept(&mut b, &me, [2; 32], |_| Ok(())));
+        assert!(
+            matches!(rb, Err(HandshakeError::Wire(WireError::TooLarge { .. }))),
+            "{rb:?}"
+        );
+    }
+}

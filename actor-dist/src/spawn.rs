@@ -1,0 +1,224 @@
+//! Remote spawn: nodes register actor kinds by name; `spawn_on` starts one on another node.
+
+use crate::conn::Conn;
+use crate::dist::{Answer, Dist, Inner};
+use crate::events::DownReason;
+use crate::message::Message;
+use crate::wire::{Frame, RemoteSpawnError};
+use actor_core::{Actor, ActorRef, Node, Pid, SpawnOpts};
+use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+type StartFn = dyn Fn(Node, Vec<u8>, Option<Pid>) -> BoxFuture<'static, Result<Pid, RemoteSpawnError>>
+    + Send
+    + Sync;
+
+/// A registered actor kind.
+pub(crate) struct Kind {
+    msg_tag: u64,
+    msg_name: &'static str,
+    start: Box<StartFn>,
+}
+
+/// Why `spawn_on` failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpawnOnError {
+    /// The remote node refused or failed the spawn.
+    #[error(transparent)]
+    Remote(#[from] RemoteSpawnError),
+    /// The node is down or could not be reached.
+    #[error("node down: {0:?}")]
+    NodeDown(DownReason),
+    /// No answer in time.
+    #[error("spawn timed out")]
+    Timeout,
+    /// The arguments do not encode.
+    #[error("arguments do not encode: {0}")]
+    Encode(String),
+}
+
+/// Options for [`Dist::spawn_on`].
+#[derive(Clone, Debug)]
+pub struct SpawnOnOpts {
+    /// Link the new actor to this pid (usually the caller's own) before it runs.
+    pub link: Option<Pid>,
+    /// How long to wait for the remote node's answer.
+    pub timeout: Duration,
+}
+
+impl Default for SpawnOnOpts {
+    fn default() -> Self {
+        SpawnOnOpts {
+            link: None,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Dist {
+    /// Registers an actor kind that other nodes may spawn here by `name`, built from typed
+    /// arguments. Its message type is registered too. A node spawns only kinds it registered.
+    pub fn register_kind<A, Args>(
+        &self,
+        name: &str,
+        make: impl Fn(Args) -> A + Send + Sync + 'static,
+    ) where
+        A: Actor,
+        A::Msg: Message,
+        Args: DeserializeOwned + Send + 'static,
+    {
+        self.register::<A::Msg>();
+        let make = Arc::new(make);
+        let start: Box<StartFn> = Box::new(move |node: Node, args: Vec<u8>, link: Option<Pid>| {
+            let make = make.clone();
+            Box::pin(async move {
+                let args: Args = postcard::from_bytes(&args)
+                    .map_err(|e| RemoteSpawnError::BadArgs(e.to_string()))?;
+                let opts = SpawnOpts {
+                    link,
+                    ..SpawnOpts::default()
+                };
+                node.spawn_opts(make(args), opts)
+                    .await
+                    .map(|r| r.pid())
+                    .map_err(|e| match e {
+                        actor_core::SpawnError::Init(r) => RemoteSpawnError::Init(r),
+                        other => {
+                            RemoteSpawnError::Init(actor_core::ExitReason::Error(other.to_string()))
+                        }
+                    })
+            })
+        });
+        let kind = Kind {
+            msg_tag: A::Msg::tag(),
+            msg_name: A::Msg::NAME,
+            start,
+        };
+        self.inner
+            .kinds
+            .write()
+            .insert(name.to_string(), Arc::new(kind));
+    }
+
+    /// Spawns an actor of the registered `kind` on `node`, and returns once it is running and
+    /// addressable: it can be sent to, linked and monitored at once.
+    pub async fn spawn_on<M: Message, Args: Serialize>(
+        &self,
+        node: &str,
+        kind: &str,
+        args: &Args,
+        opts: SpawnOnOpts,
+    ) -> Result<ActorRef<M>, SpawnOnError> {
+        if node == self.name() {
+            return self.spawn_here(kind, args, opts).await;
+        }
+        let args = postcard::to_allocvec(args).map_err(|e| SpawnOnError::Encode(e.to_string()))?;
+        let inner = &self.inner;
+        let conn = tokio::time::timeout(opts.timeout, inner.conn_up_by_name(node))
+            .await
+            .map_err(|_| SpawnOnError::Timeout)?
+            .map_err(SpawnOnError::NodeDown)?;
+        let (req, rx) = inner.expect_answer(conn.peer);
+        let frame = Frame::Spawn {
+            req,
+            kind,
+            msg_tag: M::tag(),
+            args: &args,
+            link: opts.link,
+        };
+        if inner.send_frame(&conn, &frame, true).is_err() {
+            inner.forget_answer(req);
+            return Err(SpawnOnError::NodeDown(DownReason::ConnectionClosed));
+        }
+        match tokio::time::timeout(opts.timeout, rx).await {
+            Ok(Ok(Answer::Spawn(Ok(pid)))) => Ok(inner.remote_ref(pid)),
+            Ok(Ok(Answer::Spawn(Err(e)))) => Err(SpawnOnError::Remote(e)),
+            Ok(Ok(Answer::Down(r))) => Err(SpawnOnError::NodeDown(r)),
+            Ok(Ok(Answer::Rpc(_))) | Ok(Err(_)) => {
+                Err(SpawnOnError::NodeDown(DownReason::ConnectionClosed))
+            }
+            Err(_) => {
+                inner.forget_answer(req);
+                Err(SpawnOnError::Timeout)
+            }
+        }
+    }
+
+    /// Spawns a registered kind on this node (what `spawn_on` does for the local node).
+    async fn spawn_here<M: Message, Args: Serialize>(
+        &self,
+        kind: &str,
+        args: &Args,
+        opts: SpawnOnOpts,
+    ) -> Result<ActorRef<M>, SpawnOnError> {
+        let args = postcard::to_allocvec(args).map_err(|e| SpawnOnError::Encode(e.to_string()))?;
+        let pid = start_kind(
+            &self.inner,
+            kind,
+            M::tag(),
+            std::any::type_name::<M>(),
+            args,
+            opts.link,
+        )
+        .await?;
+        self.node().actor_ref(pid).map_err(|e| {
+            SpawnOnError::Remote(RemoteSpawnError::Init(actor_core::ExitReason::Error(
+                e.to_string(),
+            )))
+        })
+    }
+}
+
+async fn start_kind(
+    inner: &Arc<Inner>,
+    kind: &str,
+    msg_tag: u64,
+    expected: &str,
+    args: Vec<u8>,
+    link: Option<Pid>,
+) -> Result<Pid, RemoteSpawnError> {
+    let k = inner
+        .kinds
+        .read()
+        .get(kind)
+        .cloned()
+        .ok_or_else(|| RemoteSpawnError::UnknownKind(kind.to_string()))?;
+    if k.msg_tag != msg_tag {
+        return Err(RemoteSpawnError::WrongMessageType {
+            kind: kind.to_string(),
+            expected: expected.to_string(),
+            actual: k.msg_name.to_string(),
+        });
+    }
+    (k.start)(inner.node.clone(), args, link).await
+}
+
+/// Serves a spawn request from `conn` (in its own task, so the reader keeps going).
+pub(crate) fn serve(
+    inner: Arc<Inner>,
+    conn: Arc<Conn>,
+    req: u64,
+    kind: String,
+    msg_tag: u64,
+    args: Vec<u8>,
+    link: Option<Pid>,
+) {
+    tokio::spawn(async move {
+        let result = start_kind(
+            &inner,
+            &kind,
+            msg_tag,
+            &format!("tag {msg_tag:#x}"),
+            args,
+            link,
+        )
+        .await;
+        if let Err(e) = &result {
+            tracing::warn!(peer = %conn.name, %kind, error = %e, "remote spawn refused");
+        }
+        let _ = inner.send_frame(&conn, &Frame::SpawnResult { req, result }, true);
+    });
+}

@@ -1,0 +1,236 @@
+//! Helpers for multi-node tests: nodes on 127.0.0.1 in this process, a test actor, and a TCP
+//! proxy that can blackhole a connection.
+#![allow(dead_code)]
+
+use actor_core::{Actor, Context, Down, ExitReason, Node, Pid, ReplyTo};
+use actor_dist::{Cookie, Dist, DistConfig, Message, NodeEvent};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+pub const T: Duration = Duration::from_secs(5);
+
+pub fn cookie() -> Cookie {
+    Cookie::new("test-cookie").unwrap()
+}
+
+pub async fn start(name: &str) -> Dist {
+    start_with(name, DistConfig::new(cookie())).await
+}
+
+pub async fn start_with(name: &str, cfg: DistConfig) -> Dist {
+    let node = Node::new(name);
+    let d = Dist::start(&node, cfg).await.unwrap();
+    d.register::<Cmd>();
+    let me = d.clone();
+    d.register_kind("probe", move |trap: bool| Probe {
+        trap,
+        events: None,
+        dist: Some(me.clone()),
+    });
+    d
+}
+
+pub async fn connect(a: &Dist, b: &Dist) {
+    a.connect(b.name(), b.local_addr()).await.unwrap();
+}
+
+/// What a probe records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    Msg(u64),
+    Exit(Pid, ExitReason),
+    Down(Pid, ExitReason),
+}
+
+#[derive(Serialize, Deserialize)]
+pub enum Cmd {
+    Note(u64),
+    Echo(u64, ReplyTo<u64>),
+    /// Forward a reply handle to another actor, which answers it.
+    Forward(Pid, u64, ReplyTo<u64>),
+    Link(Pid, ReplyTo<bool>),
+    Monitor(Pid, ReplyTo<()>),
+    Log(ReplyTo<Vec<Event>>),
+    Stop(ExitReason),
+    Swallow(ReplyTo<u64>),
+    Panic,
+}
+
+impl Message for Cmd {
+    const NAME: &'static str = "test.Cmd";
+}
+
+pub struct Probe {
+    pub trap: bool,
+    pub events: Option<mpsc::UnboundedSender<Event>>,
+    /// To resolve pids of other nodes (e.g. forwarding a reply handle to a third node).
+    pub dist: Option<Dist>,
+}
+
+impl Probe {
+    pub fn new() -> Probe {
+        Probe {
+            trap: false,
+            events: None,
+            dist: None,
+        }
+    }
+}
+
+impl Actor for Probe {
+    type Msg = Cmd;
+    async fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        ctx.trap_exit(self.trap);
+        Ok(())
+    }
+    async fn handle(&mut self, msg: Cmd, ctx: &mut Context<Self>) {
+        match msg {
+            Cmd::Note(n) => self.record(Event::Msg(n)),
+            Cmd::Echo(n, r) => {
+                r.send(n + 1);
+            }
+            Cmd::Forward(to, n, r) => {
+                // The reply handle travels on to `to`, which may be on a third node.
+                let target = match &self.dist {
+                    Some(d) => d.actor_ref::<Cmd>(to).ok(),
+                    None => ctx.node().actor_ref::<Cmd>(to).ok(),
+                };
+                if let Some(t) = target {
+                    let _ = t.tell(Cmd::Echo(n, r));
+                }
+            }
+            Cmd::Link(p, r) => {
+                r.send(ctx.link(p).is_ok());
+            }
+            Cmd::Monitor(p, r) => {
+                ctx.monitor(p);
+                r.send(());
+            }
+            Cmd::Log(r) => {
+                r.send(self.log());
+            }
+            Cmd::Stop(reason) => ctx.stop(reason),
+            Cmd::Swallow(r) => std::mem::forget(r),
+            Cmd::Panic => panic!("probe panic"),
+        }
+    }
+    async fn handle_exit(&mut self, from: Pid, reason: ExitReason, _: &mut Context<Self>) {
+        self.record(Event::Exit(from, reason));
+    }
+    async fn handle_down(&mut self, d: Down, _: &mut Context<Self>) {
+        self.record(Event::Down(d.pid, d.reason));
+    }
+}
+
+static LOGS: std::sync::OnceLock<parking_lot::Mutex<std::collections::HashMap<usize, Vec<Event>>>> =
+    std::sync::OnceLock::new();
+
+impl Probe {
+    fn key(&self) -> usize {
+        self as *const _ as usize
+    }
+    fn record(&mut self, e: Event) {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(e.clone());
+        }
+        LOGS.get_or_init(Default::default)
+            .lock()
+            .entry(self.key())
+            .or_default()
+            .push(e);
+    }
+    fn log(&self) -> Vec<Event> {
+        LOGS.get_or_init(Default::default)
+            .lock()
+            .get(&self.key())
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// Waits for the next node event matching `pred`.
+pub async fn wait_event(
+    rx: &mut mpsc::Receiver<NodeEvent>,
+    pred: impl Fn(&NodeEvent) -> bool,
+) -> NodeEvent {
+    loop {
+        let ev = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+            .await
+            .expect("node event in time")
+            .expect("event channel open");
+        if pred(&ev) {
+            return ev;
+        }
+    }
+}
+
+/// A TCP proxy in front of `target`. `blackhole()` stops forwarding without closing;
+/// `heal()` resumes; `cut()` closes every proxied connection.
+pub struct Proxy {
+    pub addr: SocketAddr,
+    blackholed: Arc<AtomicBool>,
+    cut: Arc<tokio::sync::Notify>,
+}
+
+impl Proxy {
+    pub async fn start(target: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let blackholed = Arc::new(AtomicBool::new(false));
+        let cut = Arc::new(tokio::sync::Notify::new());
+        let (b, c) = (blackholed.clone(), cut.clone());
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = TcpStream::connect(target).await else {
+                    continue;
+                };
+                let (ri, wi) = inbound.into_split();
+                let (ro, wo) = outbound.into_split();
+                let c2 = c.clone();
+                tokio::spawn(pump(ri, wo, b.clone(), c.clone()));
+                tokio::spawn(pump(ro, wi, b.clone(), c2));
+            }
+        });
+        Proxy {
+            addr,
+            blackholed,
+            cut,
+        }
+    }
+    pub fn blackhole(&self) {
+        self.blackholed.store(true, Ordering::SeqCst);
+    }
+    pub fn heal(&self) {
+        self.blackholed.store(false, Ordering::SeqCst);
+    }
+    pub fn cut(&self) {
+        self.cut.notify_waiters();
+    }
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    blackholed: Arc<AtomicBool>,
+    cut: Arc<tokio::sync::Notify>,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = tokio::select! {
+            r = from.read(&mut buf) => match r { Ok(0) | Err(_) => return, Ok(n) => n },
+            _ = cut.notified() => return,
+        };
+        if blackholed.load(Ordering::SeqCst) {
+            continue; // swallowed: the connection stays open but carries nothing
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
