@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cell::RefCell;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
@@ -118,6 +119,9 @@ enum Inner<R> {
         addr: Ref,
         sink: Arc<dyn ReplySink>,
         encode: fn(&R) -> Result<Vec<u8>, postcard::Error>,
+        /// Set once the handle has been encoded onward: the receiver of that copy answers,
+        /// so dropping this one must not tell the caller anything.
+        forwarded: AtomicBool,
     },
 }
 
@@ -133,9 +137,17 @@ pub struct ReplyTo<R> {
 
 impl<R> Drop for ReplyTo<R> {
     fn drop(&mut self) {
-        if let Some(Inner::Remote { addr, sink, .. }) = self.inner.take() {
-            let reason = DROP_REASON.with(|r| r.borrow().clone());
-            sink.abandon(addr, reason);
+        if let Some(Inner::Remote {
+            addr,
+            sink,
+            forwarded,
+            ..
+        }) = self.inner.take()
+        {
+            if !forwarded.into_inner() {
+                let reason = DROP_REASON.with(|r| r.borrow().clone());
+                sink.abandon(addr, reason);
+            }
         }
     }
 }
@@ -173,7 +185,9 @@ impl<R: Send + 'static> ReplyTo<R> {
                 Some(tx) => tx.send(Ok(value)).is_ok(),
                 None => false,
             },
-            Some(Inner::Remote { addr, sink, encode }) => match encode(&value) {
+            Some(Inner::Remote {
+                addr, sink, encode, ..
+            }) => match encode(&value) {
                 Ok(bytes) => sink.send_reply(addr, bytes),
                 Err(e) => {
                     tracing::warn!(%addr, error = %e, "reply does not encode");
@@ -201,7 +215,12 @@ where
         use serde::ser::Error;
         match &self.inner {
             None => Err(S::Error::custom("reply handle already used")),
-            Some(Inner::Remote { addr, .. }) => addr.serialize(serializer),
+            Some(Inner::Remote {
+                addr, forwarded, ..
+            }) => {
+                forwarded.store(true, Ordering::Release);
+                addr.serialize(serializer)
+            }
             Some(Inner::Local(tx)) => {
                 let ctx = current_context().ok_or_else(|| {
                     S::Error::custom("a reply handle can only be encoded by a node's distribution")
@@ -232,6 +251,7 @@ where
                 addr,
                 sink: ctx.reply_sink(addr),
                 encode: postcard::to_allocvec::<R>,
+                forwarded: AtomicBool::new(false),
             }),
         })
     }
@@ -295,6 +315,11 @@ mod tests {
             with_wire_context(ctx.clone(), || postcard::from_bytes(&bytes)).unwrap();
         let again = with_wire_context(ctx.clone(), || postcard::to_allocvec(&far)).unwrap();
         assert_eq!(again, bytes);
+        // The far side keeps a forwarded copy and drops it: the caller must not hear of it.
+        let forwarded: ReplyTo<String> =
+            with_wire_context(ctx.clone(), || postcard::from_bytes(&again)).unwrap();
+        drop(far);
+        let far = forwarded;
         assert!(far.send("pong".to_string()));
         assert_eq!(rx.try_recv().unwrap(), Ok("pong".to_string()));
         assert_eq!(wire.sent_remote.lock().len(), 1);
