@@ -30,6 +30,9 @@ use tokio::task::AbortHandle;
 /// Handshakes in progress at once; more wait (a silent peer holds a slot at most
 /// `setup_timeout`).
 const MAX_PENDING_HANDSHAKES: usize = 64;
+/// Refusal reasons the initiator understands as "the other connection wins".
+const SIMULTANEOUS: &str = "simultaneous connect";
+const ALREADY_CONNECTED: &str = "already connected";
 /// Capacity of each node-event subscription; a subscriber that falls this far behind loses
 /// events (counted in [`Stats::events_dropped`]).
 const EVENT_QUEUE: usize = 1024;
@@ -890,13 +893,24 @@ async fn accept_task(inner: Arc<Inner>, mut stream: TcpStream, from: SocketAddr)
             }
         }
         if let Some(c) = inner.conns.read().get(&id) {
-            if !c.is_closed() && matches!(c.phase(), Phase::Connecting) {
-                // Simultaneous connect: the connection initiated by the greater name survives.
-                if inner.node.name() > peer.name.as_str() {
-                    return Err("simultaneous connect".into());
+            if !c.is_closed() {
+                match c.phase() {
+                    // Simultaneous connect: the connection initiated by the greater name
+                    // survives, on both sides, so exactly one remains.
+                    Phase::Connecting => {
+                        if inner.node.name() > peer.name.as_str() {
+                            return Err(SIMULTANEOUS.into());
+                        }
+                        c.adopted.store(true, Ordering::Release);
+                        *adopted.lock() = Some(c.clone());
+                    }
+                    // Same incarnation already connected: keep the connection we have. A new
+                    // creation means the peer restarted; its new connection replaces the old.
+                    Phase::Up(info) if info.creation == peer.creation => {
+                        return Err(ALREADY_CONNECTED.into());
+                    }
+                    _ => {}
                 }
-                c.adopted.store(true, Ordering::Release);
-                *adopted.lock() = Some(c.clone());
             }
         }
         Ok(())
@@ -990,7 +1004,7 @@ async fn connect_task(inner: Arc<Inner>, conn: Arc<Conn>, addr: SocketAddr) {
                 peer.name, conn.name
             )),
         ),
-        Ok(Err(HandshakeError::Refused(r))) if r == "simultaneous connect" => {
+        Ok(Err(HandshakeError::Refused(r))) if r == SIMULTANEOUS || r == ALREADY_CONNECTED => {
             // The peer's own connection to us wins; wait for it to adopt `conn`.
             let mut rx = conn.phase.subscribe();
             let adopted = tokio::time::timeout(

@@ -223,7 +223,15 @@ async fn pump(
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = tokio::select! {
-            r = from.read(&mut buf) => match r { Ok(0) | Err(_) => return, Ok(n) => n },
+            r = from.read(&mut buf) => match r {
+                Ok(n) if n > 0 => n,
+                _ if blackholed.load(Ordering::SeqCst) => {
+                    // A partition carries no FIN either: hold the other side open.
+                    cut.notified().await;
+                    return;
+                }
+                _ => return,
+            },
             _ = cut.notified() => return,
         };
         if blackholed.load(Ordering::SeqCst) {
