@@ -222,3 +222,40 @@ pub(crate) fn serve(
         let _ = inner.send_frame(&conn, &Frame::SpawnResult { req, result }, true);
     });
 }
+
+impl Dist {
+    /// The least loaded of `nodes` (this node included if listed), by mailbox backlog, then
+    /// live actors, from the load reports peers send every second. Nodes with no report yet
+    /// count as unloaded only if connected; unknown nodes are skipped.
+    pub fn least_loaded(&self, nodes: &[String]) -> Option<String> {
+        let loads = self.loads();
+        nodes
+            .iter()
+            .filter_map(|n| {
+                let l = if n == self.name() {
+                    Some(self.local_load())
+                } else {
+                    loads.get(n).copied()
+                };
+                l.map(|l| (n, l))
+            })
+            .min_by_key(|(n, l)| (l.backlog, l.actors, (*n).clone()))
+            .map(|(n, _)| n.clone())
+    }
+
+    /// Spawns `kind` on the least loaded node of the cluster (this node and every visible
+    /// connected node).
+    pub async fn spawn_on_least_loaded<M: Message, Args: Serialize>(
+        &self,
+        kind: &str,
+        args: &Args,
+        opts: SpawnOnOpts,
+    ) -> Result<ActorRef<M>, SpawnOnError> {
+        let mut candidates = self.nodes();
+        candidates.push(self.name().to_string());
+        let target = self
+            .least_loaded(&candidates)
+            .unwrap_or_else(|| self.name().to_string());
+        self.spawn_on(&target, kind, args, opts).await
+    }
+}

@@ -1,103 +1,168 @@
-//! `demo`: a supervision tree on one node. A worker crashes and is restarted by its
-//! supervisor; a call to the dead incarnation fails fast; a timer drives a heartbeat.
+//! `demo`: a three-node cluster on loopback, as three OS processes.
+//!
+//! The parent starts two child node processes, spawns accounts on them, calls them from
+//! here, then kills one node with SIGKILL: the node-down event arrives, the link and the
+//! monitor to the dead node's actor fire with `noconnection`, a pending call fails at once,
+//! and the survivors carry on. Then it exits by itself.
 //!
 //! Run with `cargo run --release -p examples --bin demo`.
 
-use actor_core::supervisor::{ChildSpec, Strategy, Supervisor, SupervisorSpec};
-use actor_core::{Actor, CallError, Context, ExitReason, Node, ReplyTo};
-use std::time::Duration;
+use actor_core::{Actor, Context, Down, ExitReason, Pid};
+use actor_dist::{NodeEvent, SpawnOnOpts};
+use examples::{run_node_process, start_demo_node, AccountMsg};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
 
-struct Account {
-    balance: i64,
+const TICK: Duration = Duration::from_secs(2);
+const T: Duration = Duration::from_secs(5);
+
+/// Links to and monitors `target` (on another node), trapping exits: prints what arrives.
+struct Watcher {
+    target: Pid,
 }
 
-enum AccountMsg {
-    Deposit(i64),
-    Balance(ReplyTo<i64>),
-    Corrupt,
-}
-
-impl Actor for Account {
-    type Msg = AccountMsg;
-
+impl Actor for Watcher {
+    type Msg = ();
     async fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
-        println!(
-            "  account {} started with balance {}",
-            ctx.pid(),
-            self.balance
-        );
+        ctx.trap_exit(true);
+        ctx.link(self.target)
+            .map_err(|e| ExitReason::error(e.to_string()))?;
+        ctx.monitor(self.target);
         Ok(())
     }
-
-    async fn handle(&mut self, msg: AccountMsg, _ctx: &mut Context<Self>) {
-        match msg {
-            AccountMsg::Deposit(n) => self.balance += n,
-            AccountMsg::Balance(r) => {
-                r.send(self.balance);
-            }
-            AccountMsg::Corrupt => panic!("ledger corrupted"),
-        }
+    async fn handle(&mut self, _: (), _: &mut Context<Self>) {}
+    async fn handle_exit(&mut self, from: Pid, reason: ExitReason, _: &mut Context<Self>) {
+        println!("  watcher: linked actor {from} exited: {reason}");
     }
+    async fn handle_down(&mut self, d: Down, _: &mut Context<Self>) {
+        println!("  watcher: monitor fired for {}: {}", d.pid, d.reason);
+    }
+}
+
+async fn start_child(name: &str) -> (Child, std::net::SocketAddr) {
+    let exe = std::env::current_exe().expect("own path");
+    let mut child = Command::new(exe)
+        .args(["--node", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start node process");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next_line().await.unwrap().expect("LISTEN line");
+    let addr = line
+        .strip_prefix("LISTEN ")
+        .expect("LISTEN line")
+        .parse()
+        .unwrap();
+    println!(
+        "started node {name} as OS process {} on {addr}",
+        child.id().unwrap_or(0)
+    );
+    (child, addr)
 }
 
 #[tokio::main]
 async fn main() {
-    // A panic in a handler becomes the actor's exit reason; keep the default hook's backtrace
-    // out of the demo's output.
-    std::panic::set_hook(Box::new(|info| eprintln!("  (panic in an actor: {info})")));
-    let node = Node::new("demo@localhost");
-    println!("node {} (creation {})", node.name(), node.creation());
-
-    let spec = SupervisorSpec::new(Strategy::OneForOne)
-        .intensity(3, Duration::from_secs(5))
-        .child(ChildSpec::worker("account", || Account { balance: 100 }));
-    let sup = Supervisor::start(&node, spec)
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() >= 3 && args[1] == "--node" {
+        return run_node_process(&args[2], TICK).await;
+    }
+    let t0 = Instant::now();
+    let me = start_demo_node("main@127.0.0.1", TICK).await;
+    let mut events = me.subscribe();
+    let (_n1, addr1) = start_child("alpha@127.0.0.1").await;
+    let (mut n2, addr2) = start_child("beta@127.0.0.1").await;
+    me.connect("alpha@127.0.0.1", addr1)
         .await
-        .expect("supervisor starts");
-    println!("supervisor {} started", sup.pid());
-
-    let first = sup.which_children().await.unwrap()[0].pid.unwrap();
-    let account = node.actor_ref::<AccountMsg>(first).unwrap();
-    account.tell(AccountMsg::Deposit(50)).unwrap();
-    let b = account
-        .call(AccountMsg::Balance, Duration::from_secs(1))
+        .expect("connect alpha");
+    me.connect("beta@127.0.0.1", addr2)
         .await
-        .unwrap();
-    println!("balance of {first}: {b}");
+        .expect("connect beta");
+    // alpha and beta learn of each other through us (transitive connect).
+    println!("cluster up; this node sees {:?}", me.nodes());
 
-    println!("crashing {first} ...");
-    let exited = node.wait_exit(first);
-    account.tell(AccountMsg::Corrupt).unwrap();
-    println!("  {first} exited: {}", exited.await);
-
-    match account
-        .call(AccountMsg::Balance, Duration::from_secs(5))
+    let alice = me
+        .spawn_on::<AccountMsg, _>(
+            "alpha@127.0.0.1",
+            "account",
+            &("alice".to_string(), 100u64),
+            SpawnOnOpts::default(),
+        )
         .await
-    {
-        Err(CallError::Exit(reason)) => println!("call to the old pid fails fast: {reason}"),
-        other => println!("unexpected: {other:?}"),
+        .expect("spawn on alpha");
+    let bob = me
+        .spawn_on::<AccountMsg, _>(
+            "beta@127.0.0.1",
+            "account",
+            &("bob".to_string(), 50u64),
+            SpawnOnOpts::default(),
+        )
+        .await
+        .expect("spawn on beta");
+    alice.tell(AccountMsg::Deposit(25)).unwrap();
+    for (who, acc) in [("alice", &alice), ("bob", &bob)] {
+        let (bal, node) = acc.call(AccountMsg::Balance, T).await.unwrap();
+        println!(
+            "{who}'s account {} lives on {node}: balance {bal}",
+            acc.pid()
+        );
+    }
+    let who = me
+        .multicall::<_, (String, u64)>(&me.nodes(), "whoami", &(), T)
+        .await;
+    for (node, r) in &who.results {
+        println!("rpc whoami on {node}: {:?}", r.as_ref().unwrap());
     }
 
-    // The supervisor has restarted the account; find the new incarnation.
-    let restarted = loop {
-        if let Some(pid) = sup.which_children().await.unwrap()[0].pid {
-            if pid != first {
-                break pid;
-            }
-        }
-        tokio::task::yield_now().await;
-    };
-    let account = node.actor_ref::<AccountMsg>(restarted).unwrap();
-    let b = account
-        .call(AccountMsg::Balance, Duration::from_secs(1))
+    // A local watcher links to bob's account and monitors it, across the node boundary.
+    let _watcher = me
+        .node()
+        .spawn(Watcher { target: bob.pid() })
         .await
         .unwrap();
-    println!("restarted as {restarted}, balance {b} (state is rebuilt from the child spec)");
 
-    // An exit signal from a non-parent is only a message to a supervisor (it traps exits);
-    // an orderly stop is a stop request, as `gen_server:stop` in OTP.
-    let down = node.wait_exit(sup.pid());
-    sup.actor_ref().stop(ExitReason::Shutdown);
-    println!("supervisor stopped: {}", down.await);
-    println!("live processes: {}", node.process_count());
+    println!("killing beta with SIGKILL ...");
+    let killed_at = Instant::now();
+    n2.start_kill().expect("kill beta");
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
+            Ok(Some(NodeEvent::Down { node, reason })) if node == "beta@127.0.0.1" => {
+                println!(
+                    "nodedown {node}: {reason:?} after {:?}",
+                    killed_at.elapsed()
+                );
+                break;
+            }
+            Ok(Some(_)) => continue,
+            _ => panic!("no nodedown for beta"),
+        }
+    }
+    let asked = Instant::now();
+    let r = bob.call(AccountMsg::Balance, Duration::from_secs(60)).await;
+    println!(
+        "a call to bob's account fails at once: {r:?} in {:?}",
+        asked.elapsed()
+    );
+    // Let the watcher print what reached it.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // The survivors carry on.
+    let (bal, node) = alice.call(AccountMsg::Balance, T).await.unwrap();
+    println!("alice's account on {node} still answers: balance {bal}");
+    let carol = me
+        .spawn_on_least_loaded::<AccountMsg, _>(
+            "account",
+            &("carol".to_string(), 7u64),
+            SpawnOnOpts::default(),
+        )
+        .await
+        .unwrap();
+    let (_, node) = carol.call(AccountMsg::Balance, T).await.unwrap();
+    println!("carol's new account placed on the least loaded node: {node}");
+    println!("cluster now: {:?}", me.nodes());
+    me.shutdown();
+    println!("done in {:?}", t0.elapsed());
 }

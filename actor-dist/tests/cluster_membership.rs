@@ -1,0 +1,85 @@
+//! Full mesh through transitive connects, hidden nodes, node events and load reports.
+mod common;
+use actor_dist::{DistConfig, NodeEvent, SpawnOnOpts};
+use common::*;
+use std::time::Duration;
+
+async fn until(mut f: impl FnMut() -> bool) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !f() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("condition within 10 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transitive_connect_makes_a_full_mesh_and_hidden_nodes_stay_out() {
+    let a = start("a@127.0.0.1").await;
+    let b = start("b@127.0.0.1").await;
+    let c = start("c@127.0.0.1").await;
+    let mut c_events = c.subscribe();
+    connect(&a, &b).await;
+    connect(&c, &a).await;
+    // c learns b from a and connects by itself.
+    let up = wait_event(
+        &mut c_events,
+        |e| matches!(e, NodeEvent::Up(i) if i.name == "b@127.0.0.1"),
+    )
+    .await;
+    assert!(matches!(up, NodeEvent::Up(_)));
+    until(|| b.nodes().len() == 2).await;
+    assert_eq!(
+        c.nodes(),
+        vec!["a@127.0.0.1".to_string(), "b@127.0.0.1".to_string()]
+    );
+
+    // A hidden tool node connects to a but is not listed, and a does not introduce it.
+    let tool = start_with("tool@127.0.0.1", DistConfig::new(cookie()).hidden(true)).await;
+    connect(&tool, &a).await;
+    assert_eq!(tool.nodes(), vec!["a@127.0.0.1".to_string()]);
+    assert_eq!(
+        a.nodes(),
+        vec!["b@127.0.0.1".to_string(), "c@127.0.0.1".to_string()]
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        tool.nodes(),
+        vec!["a@127.0.0.1".to_string()],
+        "a hidden node makes no transitive connects"
+    );
+    assert_eq!(b.nodes().len(), 2, "b was not told about the hidden node");
+    // It can still talk to a's actors.
+    let on_a = a.node().spawn(Probe::new()).await.unwrap();
+    assert_eq!(
+        tool.actor_ref::<Cmd>(on_a.pid())
+            .unwrap()
+            .call(|r| Cmd::Echo(1, r), T)
+            .await,
+        Ok(2)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_reports_drive_least_loaded_placement() {
+    let a = start("a@127.0.0.1").await;
+    let b = start("b@127.0.0.1").await;
+    connect(&a, &b).await;
+    // Load a with actors; b stays idle.
+    let mut keep = Vec::new();
+    for _ in 0..200 {
+        keep.push(a.node().spawn(Probe::new()).await.unwrap());
+    }
+    until(|| a.loads().contains_key("b@127.0.0.1")).await;
+    assert_eq!(
+        a.least_loaded(&["a@127.0.0.1".to_string(), "b@127.0.0.1".to_string()]),
+        Some("b@127.0.0.1".to_string())
+    );
+    let placed = a
+        .spawn_on_least_loaded::<Cmd, _>("probe", &false, SpawnOnOpts::default())
+        .await
+        .unwrap();
+    assert_eq!(placed.pid().node, b.node().id());
+    assert!(a.local_load().actors >= 200);
+}
