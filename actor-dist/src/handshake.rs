@@ -328,4 +328,30 @@ mod tests {
             "{rb:?}"
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+        /// Whatever a peer sends, the acceptor ends with an error (or a clean refusal), never a
+        /// panic and never a hang.
+        #[test]
+        fn arbitrary_bytes_never_break_the_acceptor(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let c = Cookie::new("x").unwrap();
+                let (mut a, mut b) = tokio::io::duplex(1 << 16);
+                a.write_all(&bytes).await.unwrap();
+                drop(a); // EOF after the bytes
+                let me = id("b@h", &c);
+                let res = tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    accept(&mut b, &me, [2; 32], |_| Ok(())),
+                )
+                .await
+                .expect("no hang");
+                assert!(res.is_err());
+            });
+        }
+    }
 }
