@@ -220,3 +220,37 @@ fn unwrap_msg<M>(env: crate::mailbox::Envelope<M>) -> M {
         _ => unreachable!("user pushes hand back user messages"),
     }
 }
+
+/// Serialises as the pid. The receiving node turns it back into a typed reference: to its own
+/// actor (checked against `M`: a mismatch is a decode error), to an actor on another node
+/// (through its distribution), or to a dead pid (every send then fails with `noproc`).
+impl<M: crate::Message> serde::Serialize for ActorRef<M> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.pid.serialize(s)
+    }
+}
+
+impl<'de, M: crate::Message> serde::Deserialize<'de> for ActorRef<M> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let pid = Pid::deserialize(d)?;
+        let ctx = crate::reply::current_context().ok_or_else(|| {
+            D::Error::custom("an ActorRef can only be decoded by a node's distribution")
+        })?;
+        if let Some(node) = ctx.node() {
+            if pid.node == node.id() {
+                return match node.actor_ref::<M>(pid) {
+                    Ok(r) => Ok(r),
+                    Err(crate::RefError::WrongType { actual, .. }) => Err(D::Error::custom(
+                        format!("{pid} takes {actual}, not {}", M::NAME),
+                    )),
+                    Err(_) => Ok(ActorRef::remote(pid, Arc::new(crate::route::DeadRoute))),
+                };
+            }
+        }
+        let raw = ctx
+            .raw_route()
+            .ok_or_else(|| D::Error::custom("no route to other nodes"))?;
+        Ok(crate::route::EncodedRoute::actor_ref(pid, raw))
+    }
+}

@@ -64,10 +64,12 @@ mod dist;
 mod error;
 mod exit;
 mod mailbox;
+mod message;
 mod node;
 mod pid;
 mod process;
 mod reply;
+mod route;
 pub mod supervisor;
 mod timer;
 
@@ -77,9 +79,11 @@ pub use dist::{Distribution, RouteError, Signal};
 pub use error::{CallError, LinkError, RefError, SendError, SpawnError};
 pub use exit::{Down, ExitReason};
 pub use mailbox::MailboxKind;
+pub use message::{type_tag, Message};
 pub use node::{Node, NodeConfig, SpawnOpts};
 pub use pid::{MonitorRef, NodeId, Pid, Ref};
 pub use reply::{
     with_drop_reason, with_wire_context, ReplyDelivery, ReplySink, ReplyTo, WireContext,
 };
+pub use route::{EncodeFn, EncodedRoute, RawRoute, RawSendError};
 pub use timer::TimerRef;

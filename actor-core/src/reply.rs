@@ -89,6 +89,14 @@ pub trait WireContext: Send + Sync {
     fn export_reply(&self, delivery: Box<dyn ReplyDelivery>) -> Ref;
     /// The sink that carries replies to the node that made `addr`.
     fn reply_sink(&self, addr: Ref) -> Arc<dyn ReplySink>;
+    /// The local node, to resolve local pids of [`ActorRef`](crate::ActorRef)s in messages.
+    fn node(&self) -> Option<crate::Node> {
+        None
+    }
+    /// The route to other nodes, for remote pids of `ActorRef`s in messages.
+    fn raw_route(&self) -> Option<Arc<dyn crate::RawRoute>> {
+        None
+    }
 }
 
 thread_local! {
@@ -109,7 +117,7 @@ pub fn with_wire_context<T>(ctx: Arc<dyn WireContext>, f: impl FnOnce() -> T) ->
     f()
 }
 
-fn current_context() -> Option<Arc<dyn WireContext>> {
+pub(crate) fn current_context() -> Option<Arc<dyn WireContext>> {
     WIRE.with(|w| w.borrow().clone())
 }
 

@@ -9,15 +9,15 @@ use crate::wire::{
     decode_frame, encode_frame, frame_len, Frame, LoadReport, RemoteSpawnError, RpcFailure,
 };
 use actor_core::{
-    ActorRef, CallError, Distribution, ExitReason, Node, NodeId, Pid, Ref, RefError, RemoteRoute,
-    ReplyDelivery, ReplySink, RouteError, SendError, Signal, WireContext,
+    ActorRef, CallError, Distribution, EncodeFn, EncodedRoute, ExitReason, Node, NodeId, Pid,
+    RawRoute, RawSendError, Ref, RefError, ReplyDelivery, ReplySink, RouteError, Signal,
+    WireContext,
 };
 use parking_lot::{Mutex, RwLock};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -140,6 +140,14 @@ impl WireContext for Wire {
     }
     fn reply_sink(&self, _addr: Ref) -> Arc<dyn ReplySink> {
         Arc::new(Sink(self.inner.clone()))
+    }
+    fn node(&self) -> Option<Node> {
+        self.inner.upgrade().map(|i| i.node.clone())
+    }
+    fn raw_route(&self) -> Option<Arc<dyn RawRoute>> {
+        self.inner
+            .upgrade()
+            .map(|i| Arc::new(DistRoute(i)) as Arc<dyn RawRoute>)
     }
 }
 
@@ -402,14 +410,7 @@ impl Inner {
     }
 
     pub(crate) fn remote_ref<M: Message>(self: &Arc<Self>, pid: Pid) -> ActorRef<M> {
-        ActorRef::remote(
-            pid,
-            Arc::new(RemoteActor::<M> {
-                inner: self.clone(),
-                pid,
-                _m: PhantomData,
-            }),
-        )
+        EncodedRoute::actor_ref(pid, Arc::new(DistRoute(self.clone())))
     }
 
     fn new_conn(self: &Arc<Self>, id: NodeId, name: String) -> Arc<Conn> {
@@ -474,9 +475,12 @@ impl Inner {
             listen: peer.listen,
             app_version: peer.app_version,
         };
+        // An address we were given (seed, explicit connect) wins over the one the peer
+        // reports: it may be reachable only through a proxy or NAT.
         self.known
             .lock()
-            .insert(conn.peer, (info.name.clone(), info.listen));
+            .entry(conn.peer)
+            .or_insert((info.name.clone(), info.listen));
         let (rd, wr) = stream.into_split();
         let reader = tokio::spawn(read_loop(self.clone(), conn.clone(), rd));
         let writer = tokio::spawn(write_loop(self.clone(), conn.clone(), wr));
@@ -619,27 +623,22 @@ impl Inner {
     }
 
     /// Encodes a message for `to` and queues it (data: subject to backpressure).
-    fn send_msg<M: Message>(self: &Arc<Self>, to: Pid, msg: &M) -> Result<(), SendFail> {
+    fn send_encoded(
+        self: &Arc<Self>,
+        to: Pid,
+        tag: u64,
+        encode: EncodeFn<'_>,
+    ) -> Result<(), SendFail> {
         let conn = self.conn_for(to.node, true).ok_or(SendFail::NoConnection)?;
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
             let (payload, frame) = &mut *s;
             payload.clear();
             frame.clear();
-            let encoded = actor_core::with_wire_context(conn.wire.clone(), || {
-                postcard::to_extend(msg, std::mem::take(payload))
-            });
-            *payload = encoded.map_err(|e| SendFail::Encode(e.to_string()))?;
-            encode_frame(
-                &Frame::Send {
-                    to,
-                    tag: M::tag(),
-                    payload,
-                },
-                self.cfg.max_frame,
-                frame,
-            )
-            .map_err(|e| SendFail::Encode(e.to_string()))?;
+            actor_core::with_wire_context(conn.wire.clone(), || encode(payload))
+                .map_err(SendFail::Encode)?;
+            encode_frame(&Frame::Send { to, tag, payload }, self.cfg.max_frame, frame)
+                .map_err(|e| SendFail::Encode(e.to_string()))?;
             conn.push(frame, false).map_err(SendFail::from)
         })
     }
@@ -797,56 +796,47 @@ impl Inner {
     }
 }
 
-/// A typed route to an actor on another node.
-struct RemoteActor<M> {
-    inner: Arc<Inner>,
-    pid: Pid,
-    _m: PhantomData<fn(M)>,
-}
+/// The route to other nodes that typed references are built on.
+pub(crate) struct DistRoute(pub(crate) Arc<Inner>);
 
-impl<M: Message> RemoteRoute<M> for RemoteActor<M> {
-    fn send(&self, msg: M) -> Result<(), SendError<M>> {
-        match self.inner.send_msg(self.pid, &msg) {
-            Ok(()) => Ok(()),
-            Err(SendFail::Full) => Err(SendError::Full(msg)),
-            Err(SendFail::NoConnection) => Err(SendError::NoConnection(msg)),
-            Err(SendFail::Encode(why)) => Err(SendError::Encode(msg, why)),
-        }
+impl RawRoute for DistRoute {
+    fn send(&self, to: Pid, tag: u64, encode: EncodeFn<'_>) -> Result<(), RawSendError> {
+        self.0.send_encoded(to, tag, encode).map_err(|e| match e {
+            SendFail::Full => RawSendError::Full,
+            SendFail::NoConnection => RawSendError::NoConnection,
+            SendFail::Encode(why) => RawSendError::Encode(why),
+        })
     }
 
-    fn call_failure(&self) -> CallError {
-        match self.inner.conns.read().get(&self.pid.node) {
+    fn call_failure(&self, to: Pid) -> CallError {
+        match self.0.conns.read().get(&to.node) {
             Some(c) if c.is_up() => CallError::NoReply,
             _ => CallError::Exit(ExitReason::NoConnection),
         }
     }
 
-    fn stop(&self, reason: ExitReason) -> bool {
-        match self.inner.conn_for(self.pid.node, true) {
+    fn stop(&self, to: Pid, reason: ExitReason) -> bool {
+        match self.0.conn_for(to.node, true) {
             Some(c) => self
-                .inner
-                .send_frame(
-                    &c,
-                    &Frame::Stop {
-                        to: self.pid,
-                        reason,
-                    },
-                    true,
-                )
+                .0
+                .send_frame(&c, &Frame::Stop { to, reason }, true)
                 .is_ok(),
             None => false,
         }
     }
 
-    fn ready(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+    fn ready(
+        &self,
+        to: Pid,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
-            let Some(conn) = self.inner.conn_for(self.pid.node, true) else {
+            let Some(conn) = self.0.conn_for(to.node, true) else {
                 return;
             };
             let notified = conn.room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if conn.backlog() >= self.inner.cfg.outbound_limit / 2 && !conn.is_closed() {
+            if conn.backlog() >= self.0.cfg.outbound_limit / 2 && !conn.is_closed() {
                 notified.await;
             }
         })

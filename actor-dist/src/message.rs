@@ -1,43 +1,12 @@
 //! Message types that cross nodes, and how a node decodes them.
 
-use crate::wire::type_tag;
 use actor_core::{
     with_drop_reason, with_wire_context, ExitReason, Node, Pid, RefError, SendError, WireContext,
 };
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-/// A message type that can be sent to actors on other nodes.
-///
-/// `NAME` and `VERSION` form the stable tag carried by every payload, so a node that does not
-/// know the type, or knows another version of it, refuses it with a typed error instead of
-/// mis-decoding the bytes. Bump `VERSION` when the encoding changes.
-///
-/// ```
-/// use actor_dist::Message;
-/// use serde::{Deserialize, Serialize};
-///
-/// #[derive(Serialize, Deserialize)]
-/// enum Counter { Add(u64) }
-/// impl Message for Counter { const NAME: &'static str = "demo.Counter"; }
-/// ```
-pub trait Message: Serialize + DeserializeOwned + Send + 'static {
-    /// Stable, globally unique name of the type.
-    const NAME: &'static str;
-    /// Schema version.
-    const VERSION: u32 = 1;
-    /// The tag: FNV-1a of `NAME/VERSION`.
-    fn tag() -> u64 {
-        type_tag(Self::NAME, Self::VERSION)
-    }
-}
-
-macro_rules! builtin {
-    ($($t:ty => $n:literal),*) => { $(impl Message for $t { const NAME: &'static str = $n; })* };
-}
-builtin!(u64 => "u64", i64 => "i64", u32 => "u32", bool => "bool", String => "String", () => "()", Vec<u8> => "bytes");
+pub use actor_core::Message;
 
 /// Why an incoming message was not delivered.
 #[derive(Debug, thiserror::Error)]

@@ -229,27 +229,7 @@ pub fn decode_handshake(body: &[u8]) -> Result<Handshake, WireError> {
     postcard::from_bytes(body).map_err(|e| WireError::Decode(e.to_string()))
 }
 
-/// The stable tag of a message type: FNV-1a of `name/version`.
-pub const fn type_tag(name: &str, version: u32) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let bytes = name.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        hash ^= bytes[i] as u64;
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-        i += 1;
-    }
-    hash ^= b'/' as u64;
-    hash = hash.wrapping_mul(0x0100_0000_01b3);
-    let v = version.to_le_bytes();
-    let mut j = 0;
-    while j < 4 {
-        hash ^= v[j] as u64;
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-        j += 1;
-    }
-    hash
-}
+pub use actor_core::type_tag;
 
 #[cfg(test)]
 mod tests {
@@ -317,12 +297,6 @@ mod tests {
         assert!(matches!(err, WireError::TooLarge { .. }));
         assert_eq!(out, vec![9u8], "nothing half-written");
         assert!(frame_len(u32::MAX.to_be_bytes(), 1 << 20).is_err());
-    }
-
-    #[test]
-    fn tags_differ_by_name_and_version() {
-        assert_ne!(type_tag("a.Msg", 1), type_tag("a.Msg", 2));
-        assert_ne!(type_tag("a.Msg", 1), type_tag("b.Msg", 1));
     }
 
     proptest! {

@@ -69,3 +69,52 @@ async fn call_to_a_dead_remote_actor_fails_fast() {
         "failed fast: {res:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actor_refs_inside_messages_work_on_the_receiving_node() {
+    let a = start("a@127.0.0.1").await;
+    let b = start("b@127.0.0.1").await;
+    let c = start("c@127.0.0.1").await;
+    connect(&a, &b).await;
+    connect(&a, &c).await;
+    connect(&b, &c).await;
+    let relay_on_b = a
+        .actor_ref::<Cmd>(b.node().spawn(Probe::new()).await.unwrap().pid())
+        .unwrap();
+    let sink_on_c = c.node().spawn(Probe::new()).await.unwrap();
+    let sink_on_b = b.node().spawn(Probe::new()).await.unwrap();
+    // A reference to an actor on a third node, handed over in a message.
+    let to_c = a.actor_ref::<Cmd>(sink_on_c.pid()).unwrap();
+    assert_eq!(
+        relay_on_b.call(|r| Cmd::Relay(to_c, 7, r), T).await,
+        Ok(true)
+    );
+    // A reference to an actor on the receiving node itself becomes a local one there.
+    let to_b = a.actor_ref::<Cmd>(sink_on_b.pid()).unwrap();
+    assert_eq!(
+        relay_on_b.call(|r| Cmd::Relay(to_b, 8, r), T).await,
+        Ok(true)
+    );
+    assert_eq!(
+        sink_on_b.call(Cmd::Log, T).await.unwrap(),
+        vec![Event::Msg(8)]
+    );
+    assert_eq!(
+        a.actor_ref::<Cmd>(sink_on_c.pid())
+            .unwrap()
+            .call(Cmd::Log, T)
+            .await
+            .unwrap(),
+        vec![Event::Msg(7)]
+    );
+    // A reference to a dead actor arrives as a dead reference: sending through it is noproc.
+    let dead = b.node().spawn(Probe::new()).await.unwrap();
+    let dead_pid = dead.pid();
+    dead.tell(Cmd::Stop(ExitReason::Normal)).unwrap();
+    b.node().wait_exit(dead_pid).await;
+    let to_dead = a.actor_ref::<Cmd>(dead_pid).unwrap();
+    assert_eq!(
+        relay_on_b.call(|r| Cmd::Relay(to_dead, 9, r), T).await,
+        Ok(false)
+    );
+}

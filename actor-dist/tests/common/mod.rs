@@ -60,6 +60,8 @@ pub enum Cmd {
     Stop(ExitReason),
     Swallow(ReplyTo<u64>),
     Panic,
+    /// Tell `n` to the actor behind the reference (which may be on any node).
+    Relay(actor_core::ActorRef<Cmd>, u64, ReplyTo<bool>),
 }
 
 impl Message for Cmd {
@@ -118,6 +120,9 @@ impl Actor for Probe {
             Cmd::Stop(reason) => ctx.stop(reason),
             Cmd::Swallow(r) => std::mem::forget(r),
             Cmd::Panic => panic!("probe panic"),
+            Cmd::Relay(target, n, r) => {
+                r.send(target.tell(Cmd::Note(n)).is_ok());
+            }
         }
     }
     async fn handle_exit(&mut self, from: Pid, reason: ExitReason, _: &mut Context<Self>) {
@@ -160,13 +165,14 @@ pub async fn wait_event(
     pred: impl Fn(&NodeEvent) -> bool,
 ) -> NodeEvent {
     loop {
-        let ev = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+        let ev = tokio::time::timeout(Duration::from_secs(30), rx.recv())
             .await
             .expect("node event in time")
             .expect("event channel open");
         if pred(&ev) {
             return ev;
         }
+        eprintln!("wait_event: skipping {ev:?}");
     }
 }
 
