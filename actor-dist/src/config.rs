@@ -91,6 +91,24 @@ impl Cookie {
     }
 }
 
+/// TLS for node connections, with rustls. Both configurations verify the peer: the client
+/// checks the server's certificate against its roots for the host part of the peer's node
+/// name (`name@host`); the server may require client certificates too. The cookie handshake
+/// then runs inside the TLS session.
+#[derive(Clone)]
+pub struct TlsConfig {
+    /// Used when this node connects.
+    pub client: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+    /// Used when this node accepts.
+    pub server: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
+}
+
+impl fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TlsConfig { .. }")
+    }
+}
+
 /// How to start distribution on a node.
 #[derive(Clone, Debug)]
 pub struct DistConfig {
@@ -121,6 +139,8 @@ pub struct DistConfig {
     pub app_version: String,
     /// Seed of the node's random source (challenges, jitter); `None`: from the OS.
     pub rng_seed: Option<u64>,
+    /// TLS for every connection (both sides must use it); `None`: plain TCP.
+    pub tls: Option<TlsConfig>,
 }
 
 impl DistConfig {
@@ -141,6 +161,7 @@ impl DistConfig {
             backoff: (Duration::from_millis(100), Duration::from_secs(10)),
             app_version: env!("CARGO_PKG_VERSION").to_string(),
             rng_seed: None,
+            tls: None,
         }
     }
 

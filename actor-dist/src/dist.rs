@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::AbortHandle;
@@ -199,6 +199,50 @@ impl ReplySink for Sink {
             )
             .is_ok()
     }
+}
+
+/// A byte stream a connection runs over.
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
+
+type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
+type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// A connection's transport: plain TCP (split without locking) or TLS.
+enum Link {
+    Tcp(TcpStream),
+    Tls(Box<dyn Stream>),
+}
+
+impl Link {
+    fn stream(&mut self) -> &mut dyn Stream {
+        match self {
+            Link::Tcp(s) => s,
+            Link::Tls(s) => s.as_mut(),
+        }
+    }
+
+    fn split(self) -> (BoxRead, BoxWrite) {
+        match self {
+            Link::Tcp(s) => {
+                let (r, w) = s.into_split();
+                (Box::new(r), Box::new(w))
+            }
+            Link::Tls(s) => {
+                let (r, w) = tokio::io::split(s);
+                (Box::new(r), Box::new(w))
+            }
+        }
+    }
+}
+
+/// The TLS server name for a node called `name@host`.
+fn server_name(
+    node: &str,
+) -> Result<tokio_rustls::rustls::pki_types::ServerName<'static>, HandshakeError> {
+    let host = node.rsplit_once('@').map_or(node, |(_, h)| h);
+    tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| HandshakeError::Protocol(format!("no TLS server name in {node:?}: {e}")))
 }
 
 /// Why a frame could not be queued.
@@ -464,7 +508,7 @@ impl Inner {
     }
 
     /// Brings a handshaken connection up: starts its reader, writer and ticker.
-    fn conn_up(self: &Arc<Self>, conn: &Arc<Conn>, stream: TcpStream, peer: PeerInfo) {
+    fn conn_up(self: &Arc<Self>, conn: &Arc<Conn>, link: Link, peer: PeerInfo) {
         if conn.is_closed() {
             return;
         }
@@ -481,7 +525,7 @@ impl Inner {
             .lock()
             .entry(conn.peer)
             .or_insert((info.name.clone(), info.listen));
-        let (rd, wr) = stream.into_split();
+        let (rd, wr) = link.split();
         let reader = tokio::spawn(read_loop(self.clone(), conn.clone(), rd));
         let writer = tokio::spawn(write_loop(self.clone(), conn.clone(), wr));
         let ticker = tokio::spawn(tick_loop(self.clone(), conn.clone()));
@@ -864,8 +908,27 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
     }
 }
 
-async fn accept_task(inner: Arc<Inner>, mut stream: TcpStream, from: SocketAddr) {
-    let _ = stream.set_nodelay(true);
+async fn accept_task(inner: Arc<Inner>, tcp: TcpStream, from: SocketAddr) {
+    let _ = tcp.set_nodelay(true);
+    let mut link = match &inner.cfg.tls {
+        None => Link::Tcp(tcp),
+        Some(tls) => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.server.clone());
+            match tokio::time::timeout(inner.cfg.setup_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => Link::Tls(Box::new(s)),
+                Ok(Err(e)) => {
+                    inner.stats.setup_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%from, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    inner.stats.setup_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%from, "TLS handshake timed out");
+                    return;
+                }
+            }
+        }
+    };
     let challenge = inner.challenge();
     let me = inner.identity();
     let adopted: Mutex<Option<Arc<Conn>>> = Mutex::new(None);
@@ -907,7 +970,7 @@ async fn accept_task(inner: Arc<Inner>, mut stream: TcpStream, from: SocketAddr)
     };
     let res = tokio::time::timeout(
         inner.cfg.setup_timeout,
-        handshake::accept_named(&mut stream, &me, challenge, admit),
+        handshake::accept_named(link.stream(), &me, challenge, admit),
     )
     .await;
     let adopted = adopted.into_inner();
@@ -931,7 +994,7 @@ async fn accept_task(inner: Arc<Inner>, mut stream: TcpStream, from: SocketAddr)
                 // The peer connected again: its old connection is dead (e.g. it restarted).
                 inner.conn_down(&old, DownReason::ConnectionClosed);
             }
-            inner.conn_up(&conn, stream, peer);
+            inner.conn_up(&conn, link, peer);
         }
         Ok(Err((e, name))) => {
             if let Some(c) = adopted {
@@ -975,11 +1038,20 @@ fn refused(inner: &Arc<Inner>, from: SocketAddr, name: Option<String>, e: Handsh
 async fn connect_task(inner: Arc<Inner>, conn: Arc<Conn>, addr: SocketAddr) {
     let challenge = inner.challenge();
     let res = tokio::time::timeout(inner.cfg.setup_timeout, async {
-        let mut s = TcpStream::connect(addr).await?;
-        let _ = s.set_nodelay(true);
+        let tcp = TcpStream::connect(addr).await?;
+        let _ = tcp.set_nodelay(true);
+        let mut link = match &inner.cfg.tls {
+            None => Link::Tcp(tcp),
+            Some(tls) => {
+                let connector = tokio_rustls::TlsConnector::from(tls.client.clone());
+                Link::Tls(Box::new(
+                    connector.connect(server_name(&conn.name)?, tcp).await?,
+                ))
+            }
+        };
         let me = inner.identity();
-        let peer = handshake::initiate(&mut s, &me, challenge).await?;
-        Ok::<_, HandshakeError>((s, peer))
+        let peer = handshake::initiate(link.stream(), &me, challenge).await?;
+        Ok::<_, HandshakeError>((link, peer))
     })
     .await;
     if conn.adopted.load(Ordering::Acquire) {
@@ -1028,7 +1100,7 @@ async fn connect_task(inner: Arc<Inner>, conn: Arc<Conn>, addr: SocketAddr) {
     }
 }
 
-async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: tokio::net::tcp::OwnedReadHalf) {
+async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: BoxRead) {
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let mut body = Vec::new();
     let reason = loop {
@@ -1061,7 +1133,7 @@ async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: tokio::net::tcp::Owne
     inner.conn_down(&conn, reason);
 }
 
-async fn write_loop(inner: Arc<Inner>, conn: Arc<Conn>, mut wr: tokio::net::tcp::OwnedWriteHalf) {
+async fn write_loop(inner: Arc<Inner>, conn: Arc<Conn>, mut wr: BoxWrite) {
     let mut spare: Vec<u8> = Vec::new();
     let reason = loop {
         if conn.take_outbound(&mut spare).is_none() {

@@ -98,7 +98,10 @@ fn proof(
     mac
 }
 
-async fn send<S: AsyncWrite + Unpin>(s: &mut S, msg: &Handshake) -> Result<(), HandshakeError> {
+async fn send<S: AsyncWrite + Unpin + ?Sized>(
+    s: &mut S,
+    msg: &Handshake,
+) -> Result<(), HandshakeError> {
     let mut buf = Vec::new();
     encode_frame(msg, MAX_HANDSHAKE, &mut buf)?;
     s.write_all(&buf).await?;
@@ -106,7 +109,7 @@ async fn send<S: AsyncWrite + Unpin>(s: &mut S, msg: &Handshake) -> Result<(), H
     Ok(())
 }
 
-async fn recv<S: AsyncRead + Unpin>(s: &mut S) -> Result<Handshake, HandshakeError> {
+async fn recv<S: AsyncRead + Unpin + ?Sized>(s: &mut S) -> Result<Handshake, HandshakeError> {
     let mut prefix = [0u8; 4];
     s.read_exact(&mut prefix).await?;
     let len = frame_len(prefix, MAX_HANDSHAKE)?;
@@ -162,7 +165,7 @@ fn parse_hello(h: Handshake) -> Result<(PeerInfo, [u8; 32]), HandshakeError> {
 }
 
 /// Runs the initiator's side.
-pub async fn initiate<S: AsyncRead + AsyncWrite + Unpin>(
+pub async fn initiate<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
     s: &mut S,
     me: &Identity<'_>,
     challenge: [u8; 32],
@@ -190,7 +193,7 @@ pub async fn initiate<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// Runs the acceptor's side. `admit` decides, once the peer's identity is known, whether to
 /// go on (e.g. it loses a simultaneous connect); its `Err` is sent to the peer as the reason.
-pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
+pub async fn accept<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
     s: &mut S,
     me: &Identity<'_>,
     challenge: [u8; 32],
@@ -202,7 +205,7 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// [`accept`], also telling the peer's claimed name when it failed after the `Hello`.
-pub async fn accept_named<S: AsyncRead + AsyncWrite + Unpin>(
+pub async fn accept_named<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
     s: &mut S,
     me: &Identity<'_>,
     challenge: [u8; 32],

@@ -54,9 +54,13 @@
 //!   unknown tag is refused, logged and counted, never mis-decoded.
 //! - **Backpressure**: the outbound buffer is bounded; `ActorRef::send` waits, `tell` returns
 //!   `Full`. Control frames (signals, replies, ticks) are never refused.
-//! - **Not yet**: TLS, fragmentation of large messages, `spawn_on`'s monitor option (monitor
-//!   from the caller after the spawn), pids/refs inside messages are plain `Pid`s (turn them
-//!   into typed refs with [`Dist::actor_ref`]).
+//! - **TLS** ([`TlsConfig`], rustls with the `ring` provider): the cookie handshake runs inside
+//!   a verified TLS session; the client checks the server certificate for the host part of
+//!   the peer's node name.
+//! - **Not yet**: fragmentation of large messages, `spawn_on`'s monitor option (monitor
+//!   from the caller after the spawn).
+//! - **References in messages**: `Pid`s, `ActorRef<M>`s and `ReplyTo<R>`s inside messages
+//!   keep working on the receiving node, also when forwarded to a third node.
 #![warn(missing_docs)]
 
 pub mod config;
@@ -69,12 +73,13 @@ mod rpc;
 mod spawn;
 pub mod wire;
 
-pub use config::{Cookie, CookieError, DistConfig};
+pub use config::{Cookie, CookieError, DistConfig, TlsConfig};
 pub use dist::{Dist, Stats};
 pub use events::{DownReason, NodeEvent, NodeInfo};
 pub use message::{DeliverError, Message};
 pub use rpc::{Multicall, RpcError, RpcHandle};
 pub use spawn::{SpawnOnError, SpawnOnOpts};
+pub use tokio_rustls::rustls;
 pub use wire::{LoadReport, RemoteSpawnError};
 
 /// Resident memory of this process in bytes (Linux; 0 elsewhere).
