@@ -59,12 +59,12 @@ fn tls(issuer: &Ca, trust: &Ca) -> TlsConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_talk_over_verified_tls() {
-    let ca = ca();
+    let trusted = ca();
     let mut ca_cfg = DistConfig::new(cookie());
-    ca_cfg.tls = Some(tls(&ca, &ca));
+    ca_cfg.tls = Some(tls(&trusted, &trusted));
     let a = start_with("a@127.0.0.1", ca_cfg.clone()).await;
     let mut cb = DistConfig::new(cookie());
-    cb.tls = Some(tls(&ca, &ca));
+    cb.tls = Some(tls(&trusted, &trusted));
     let b = start_with("b@127.0.0.1", cb).await;
     connect(&a, &b).await;
     let on_b = b.node().spawn(Probe::new()).await.unwrap();
@@ -78,7 +78,7 @@ async fn nodes_talk_over_verified_tls() {
     // A node whose certificate comes from another CA is not trusted.
     let rogue_ca = ca();
     let mut cc = DistConfig::new(cookie());
-    cc.tls = Some(tls(&rogue_ca, &ca));
+    cc.tls = Some(tls(&rogue_ca, &trusted));
     let c = start_with("c@127.0.0.1", cc).await;
     assert!(matches!(
         a.connect(c.name(), c.local_addr()).await,
