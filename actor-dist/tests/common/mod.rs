@@ -60,7 +60,8 @@ pub enum Cmd {
     Stop(ExitReason),
     Swallow(ReplyTo<u64>),
     Panic,
-    /// Tell `n` to the actor behind the reference (which may be on any node).
+    /// Tell `n` to the actor behind the reference (which may be on any node) and confirm it
+    /// arrived.
     Relay(actor_core::ActorRef<Cmd>, u64, ReplyTo<bool>),
 }
 
@@ -121,7 +122,14 @@ impl Actor for Probe {
             Cmd::Swallow(r) => std::mem::forget(r),
             Cmd::Panic => panic!("probe panic"),
             Cmd::Relay(target, n, r) => {
-                r.send(target.tell(Cmd::Note(n)).is_ok());
+                // Tell through the reference, then read the target's log through the same
+                // route (ordered after the tell): true once the target has the note.
+                let ok = target.tell(Cmd::Note(n)).is_ok()
+                    && target
+                        .call(Cmd::Log, T)
+                        .await
+                        .is_ok_and(|log| log.contains(&Event::Msg(n)));
+                r.send(ok);
             }
         }
     }
