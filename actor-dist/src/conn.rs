@@ -99,6 +99,14 @@ impl Tracking {
     }
 }
 
+/// Why a frame could not be encoded into the outbound buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PushFrameError {
+    Full,
+    Closed,
+    Encode(String),
+}
+
 /// Why a frame could not be queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PushError {
@@ -122,6 +130,8 @@ pub(crate) struct Conn {
     pub(crate) adopted: AtomicBool,
     pub(crate) wire: Arc<dyn WireContext>,
     limit: usize,
+    /// Mirrors `Outbound::closed` so the send path can check it without the lock.
+    closed: AtomicBool,
 }
 
 impl Conn {
@@ -145,6 +155,7 @@ impl Conn {
             adopted: AtomicBool::new(false),
             wire,
             limit,
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -174,6 +185,30 @@ impl Conn {
         Ok(())
     }
 
+    /// Encodes `frame` straight into the outbound buffer (data: subject to the limit).
+    pub(crate) fn push_frame<T: serde::Serialize>(
+        &self,
+        frame: &T,
+        max: usize,
+        control: bool,
+    ) -> Result<(), PushFrameError> {
+        let mut o = self.out.lock();
+        if o.closed {
+            return Err(PushFrameError::Closed);
+        }
+        if !control && !o.buf.is_empty() && o.buf.len() >= self.limit {
+            return Err(PushFrameError::Full);
+        }
+        let was_empty = o.buf.is_empty();
+        crate::wire::encode_frame(frame, max, &mut o.buf)
+            .map_err(|e| PushFrameError::Encode(e.to_string()))?;
+        drop(o);
+        if was_empty {
+            self.wake_writer.notify_one();
+        }
+        Ok(())
+    }
+
     /// Moves the queued bytes into `spare` (which must be empty); `None` once closed.
     pub(crate) fn take_outbound(&self, spare: &mut Vec<u8>) -> Option<()> {
         let mut o = self.out.lock();
@@ -189,6 +224,7 @@ impl Conn {
         let mut o = self.out.lock();
         let was_open = !o.closed;
         o.closed = true;
+        self.closed.store(true, Ordering::Release);
         o.buf = Vec::new();
         drop(o);
         self.wake_writer.notify_one();
@@ -197,7 +233,7 @@ impl Conn {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.out.lock().closed
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Bytes waiting to be written.

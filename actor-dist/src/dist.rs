@@ -1,7 +1,7 @@
 //! [`Dist`]: distribution for one node: listener, connections, routing, node events.
 
 use crate::config::DistConfig;
-use crate::conn::{Conn, Phase, PushError};
+use crate::conn::{Conn, Phase, PushError, PushFrameError};
 use crate::events::{DownReason, NodeEvent, NodeInfo};
 use crate::handshake::{self, HandshakeError, Identity, PeerInfo};
 use crate::message::{Decoder, Message, Typed};
@@ -147,7 +147,7 @@ impl WireContext for Wire {
     fn raw_route(&self) -> Option<Arc<dyn RawRoute>> {
         self.inner
             .upgrade()
-            .map(|i| Arc::new(DistRoute(i)) as Arc<dyn RawRoute>)
+            .map(|i| Arc::new(DistRoute::new(i)) as Arc<dyn RawRoute>)
     }
 }
 
@@ -243,6 +243,13 @@ fn server_name(
     let host = node.rsplit_once('@').map_or(node, |(_, h)| h);
     tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|e| HandshakeError::Protocol(format!("no TLS server name in {node:?}: {e}")))
+}
+
+/// What a connection's reader remembers between frames.
+#[derive(Default)]
+struct ReaderCache {
+    decoder: Option<(u64, Arc<dyn Decoder>)>,
+    target: crate::message::TargetCache,
 }
 
 /// Why a frame could not be queued.
@@ -454,7 +461,7 @@ impl Inner {
     }
 
     pub(crate) fn remote_ref<M: Message>(self: &Arc<Self>, pid: Pid) -> ActorRef<M> {
-        EncodedRoute::actor_ref(pid, Arc::new(DistRoute(self.clone())))
+        EncodedRoute::actor_ref(pid, Arc::new(DistRoute::new(self.clone())))
     }
 
     fn new_conn(self: &Arc<Self>, id: NodeId, name: String) -> Arc<Conn> {
@@ -668,22 +675,24 @@ impl Inner {
 
     /// Encodes a message for `to` and queues it (data: subject to backpressure).
     fn send_encoded(
-        self: &Arc<Self>,
+        &self,
+        conn: &Conn,
         to: Pid,
         tag: u64,
         encode: EncodeFn<'_>,
     ) -> Result<(), SendFail> {
-        let conn = self.conn_for(to.node, true).ok_or(SendFail::NoConnection)?;
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
-            let (payload, frame) = &mut *s;
+            let payload = &mut s.0;
             payload.clear();
-            frame.clear();
             actor_core::with_wire_context(conn.wire.clone(), || encode(payload))
                 .map_err(SendFail::Encode)?;
-            encode_frame(&Frame::Send { to, tag, payload }, self.cfg.max_frame, frame)
-                .map_err(|e| SendFail::Encode(e.to_string()))?;
-            conn.push(frame, false).map_err(SendFail::from)
+            conn.push_frame(&Frame::Send { to, tag, payload }, self.cfg.max_frame, false)
+                .map_err(|e| match e {
+                    PushFrameError::Full => SendFail::Full,
+                    PushFrameError::Closed => SendFail::NoConnection,
+                    PushFrameError::Encode(why) => SendFail::Encode(why),
+                })
         })
     }
 
@@ -755,18 +764,32 @@ impl Inner {
     }
 
     /// Handles one frame from `conn`.
-    fn dispatch(self: &Arc<Self>, conn: &Arc<Conn>, frame: Frame<'_>) {
+    fn dispatch(self: &Arc<Self>, conn: &Arc<Conn>, frame: Frame<'_>, cache: &mut ReaderCache) {
         match frame {
             Frame::Tick => {}
             Frame::Send { to, tag, payload } => {
-                let dec = self.types.read().get(&tag).cloned();
+                let dec = match &cache.decoder {
+                    Some((t, d)) if *t == tag => Some(d.clone()),
+                    _ => {
+                        let d = self.types.read().get(&tag).cloned();
+                        cache.decoder = d.clone().map(|d| (tag, d));
+                        cache.target = None;
+                        d
+                    }
+                };
                 match dec {
                     None => {
                         self.stats.unknown_tags.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(peer = %conn.name, tag = format_args!("{tag:#x}"), "message of unknown type refused");
                     }
                     Some(d) => {
-                        if let Err(e) = d.deliver(&self.node, conn.wire.clone(), to, payload) {
+                        if let Err(e) = d.deliver(
+                            &self.node,
+                            conn.wire.clone(),
+                            to,
+                            payload,
+                            &mut cache.target,
+                        ) {
                             self.stats.undelivered.fetch_add(1, Ordering::Relaxed);
                             tracing::debug!(peer = %conn.name, %to, error = %e, "message not delivered");
                         }
@@ -840,16 +863,38 @@ impl Inner {
     }
 }
 
-/// The route to other nodes that typed references are built on.
-pub(crate) struct DistRoute(pub(crate) Arc<Inner>);
+/// The route to other nodes that typed references are built on. It remembers the last
+/// connection it used, so a stream of sends does no map lookup per message.
+pub(crate) struct DistRoute(pub(crate) Arc<Inner>, Mutex<Option<Arc<Conn>>>);
+
+impl DistRoute {
+    pub(crate) fn new(inner: Arc<Inner>) -> Self {
+        DistRoute(inner, Mutex::new(None))
+    }
+}
 
 impl RawRoute for DistRoute {
     fn send(&self, to: Pid, tag: u64, encode: EncodeFn<'_>) -> Result<(), RawSendError> {
-        self.0.send_encoded(to, tag, encode).map_err(|e| match e {
-            SendFail::Full => RawSendError::Full,
-            SendFail::NoConnection => RawSendError::NoConnection,
-            SendFail::Encode(why) => RawSendError::Encode(why),
-        })
+        let mut cached = self.1.lock();
+        let conn = match cached.as_ref() {
+            Some(c) if c.peer == to.node && !c.is_closed() => c.clone(),
+            _ => {
+                let c = self
+                    .0
+                    .conn_for(to.node, true)
+                    .ok_or(RawSendError::NoConnection)?;
+                *cached = Some(c.clone());
+                c
+            }
+        };
+        drop(cached);
+        self.0
+            .send_encoded(&conn, to, tag, encode)
+            .map_err(|e| match e {
+                SendFail::Full => RawSendError::Full,
+                SendFail::NoConnection => RawSendError::NoConnection,
+                SendFail::Encode(why) => RawSendError::Encode(why),
+            })
     }
 
     fn call_failure(&self, to: Pid) -> CallError {
@@ -1103,6 +1148,7 @@ async fn connect_task(inner: Arc<Inner>, conn: Arc<Conn>, addr: SocketAddr) {
 async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: BoxRead) {
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let mut body = Vec::new();
+    let mut cache = ReaderCache::default();
     let reason = loop {
         let mut prefix = [0u8; 4];
         if rd.read_exact(&mut prefix).await.is_err() {
@@ -1122,7 +1168,7 @@ async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: BoxRead) {
         }
         conn.received.fetch_add(1, Ordering::Relaxed);
         match decode_frame(&body) {
-            Ok(frame) => inner.dispatch(&conn, frame),
+            Ok(frame) => inner.dispatch(&conn, frame, &mut cache),
             Err(e) => {
                 // The length prefix keeps frame boundaries intact: skip this one.
                 inner.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
@@ -1158,18 +1204,24 @@ async fn write_loop(inner: Arc<Inner>, conn: Arc<Conn>, mut wr: BoxWrite) {
 }
 
 /// Heartbeats: a tick every quarter tick time when nothing else was sent; nodedown with
-/// `net_tick_timeout` after four quarters without receiving anything.
+/// `net_tick_timeout` once nothing has been received for a whole tick time. Liveness is
+/// checked every eighth of the tick time on a drift-free interval, so detection falls
+/// between 1 and 1.125 tick times after the last frame (Erlang: between 1 and 1.25).
 async fn tick_loop(inner: Arc<Inner>, conn: Arc<Conn>) {
-    let quarter = inner.cfg.tick_time / 4;
+    let eighth = inner.cfg.tick_time / 8;
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + eighth, eighth);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_rx = conn.received.load(Ordering::Relaxed);
     let mut last_tx = conn.sent_tick();
-    let mut silent = 0;
+    let mut silent = 0u32;
+    let mut step = 0u64;
     loop {
-        tokio::time::sleep(quarter).await;
+        every.tick().await;
+        step += 1;
         let rx = conn.received.load(Ordering::Relaxed);
         if rx == last_rx {
             silent += 1;
-            if silent >= 4 {
+            if silent >= 8 {
                 inner.conn_down(&conn, DownReason::NetTickTimeout);
                 return;
             }
@@ -1177,10 +1229,12 @@ async fn tick_loop(inner: Arc<Inner>, conn: Arc<Conn>) {
             silent = 0;
             last_rx = rx;
         }
-        if conn.sent_tick() == last_tx {
-            let _ = inner.send_frame(&conn, &Frame::Tick, true);
+        if step.is_multiple_of(2) {
+            if conn.sent_tick() == last_tx {
+                let _ = inner.send_frame(&conn, &Frame::Tick, true);
+            }
+            last_tx = conn.sent_tick();
         }
-        last_tx = conn.sent_tick();
     }
 }
 

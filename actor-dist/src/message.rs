@@ -30,6 +30,10 @@ pub enum DeliverError {
     Full(Pid),
 }
 
+/// The last target a connection's reader delivered to, kept so that a stream of messages to
+/// one actor needs no table lookup per message.
+pub(crate) type TargetCache = Option<(Pid, Box<dyn std::any::Any + Send>)>;
+
 /// Decodes payloads of one type and delivers them to local actors.
 pub(crate) trait Decoder: Send + Sync {
     fn deliver(
@@ -38,6 +42,7 @@ pub(crate) trait Decoder: Send + Sync {
         ctx: Arc<dyn WireContext>,
         to: Pid,
         payload: &[u8],
+        cache: &mut TargetCache,
     ) -> Result<(), DeliverError>;
     fn name(&self) -> &'static str;
 }
@@ -57,6 +62,7 @@ impl<M: Message> Decoder for Typed<M> {
         ctx: Arc<dyn WireContext>,
         to: Pid,
         payload: &[u8],
+        cache: &mut TargetCache,
     ) -> Result<(), DeliverError> {
         // Decode first: if the target is gone, the reply handles inside the message must
         // still tell their callers (with `noproc`) instead of leaving them to time out.
@@ -66,8 +72,25 @@ impl<M: Message> Decoder for Typed<M> {
                 err: e.to_string(),
             }
         })?;
+        // Fast path: the same target as the previous message on this connection.
+        if let Some((pid, r)) = cache.as_ref() {
+            if *pid == to {
+                if let Some(t) = r.downcast_ref::<actor_core::ActorRef<M>>() {
+                    return match t.tell(msg) {
+                        Ok(()) => Ok(()),
+                        Err(e) => {
+                            *cache = None;
+                            refused(to, e)
+                        }
+                    };
+                }
+            }
+        }
         let target = match node.actor_ref::<M>(to) {
-            Ok(t) => t,
+            Ok(t) => {
+                *cache = Some((to, Box::new(t.clone())));
+                t
+            }
             Err(e) => {
                 let reason = match &e {
                     RefError::WrongType { actual, .. } => {
@@ -81,18 +104,28 @@ impl<M: Message> Decoder for Typed<M> {
         };
         match target.tell(msg) {
             Ok(()) => Ok(()),
-            Err(SendError::Full(m)) => {
-                with_drop_reason(&ExitReason::error("mailbox full"), || drop(m));
-                Err(DeliverError::Full(to))
-            }
             Err(e) => {
-                with_drop_reason(&ExitReason::NoProc, || drop(e));
-                Err(DeliverError::Target(RefError::NoProc(to)))
+                *cache = None;
+                refused(to, e)
             }
         }
     }
 
     fn name(&self) -> &'static str {
         M::NAME
+    }
+}
+
+/// A local send refused: the reply handles in the message learn why.
+fn refused<M>(to: Pid, e: SendError<M>) -> Result<(), DeliverError> {
+    match e {
+        SendError::Full(m) => {
+            with_drop_reason(&ExitReason::error("mailbox full"), || drop(m));
+            Err(DeliverError::Full(to))
+        }
+        other => {
+            with_drop_reason(&ExitReason::NoProc, || drop(other));
+            Err(DeliverError::Target(RefError::NoProc(to)))
+        }
     }
 }
