@@ -259,3 +259,22 @@ impl Dist {
         self.spawn_on(&target, kind, args, opts).await
     }
 }
+
+impl Dist {
+    /// Spawns `kind` on `node` and monitors it from the calling actor (OTP
+    /// `spawn_monitor/4` on a remote node): a [`Down`](actor_core::Down) with the returned
+    /// reference arrives when it exits. The monitor is set as soon as the spawn returns; if
+    /// the actor died in that instant, the `Down` says `noproc`.
+    pub async fn spawn_monitor_on<A: Actor, M: Message, Args: Serialize>(
+        &self,
+        ctx: &mut actor_core::Context<A>,
+        node: &str,
+        kind: &str,
+        args: &Args,
+        opts: SpawnOnOpts,
+    ) -> Result<(ActorRef<M>, actor_core::MonitorRef), SpawnOnError> {
+        let r = self.spawn_on::<M, Args>(node, kind, args, opts).await?;
+        let mref = ctx.monitor(r.pid());
+        Ok((r, mref))
+    }
+}

@@ -72,3 +72,26 @@ async fn blackholed_link_gives_net_tick_timeout_then_reconnects_after_heal() {
 thread_local! {
     static A: std::cell::RefCell<Option<actor_dist::Dist>> = const { std::cell::RefCell::new(None) };
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_connection_is_connection_closed_and_the_seed_reconnects() {
+    let b = start("b@127.0.0.1").await;
+    let proxy = Proxy::start(b.local_addr()).await;
+    let mut cfg = DistConfig::new(cookie()).seed("b@127.0.0.1", proxy.addr);
+    cfg.backoff = (Duration::from_millis(20), Duration::from_millis(100));
+    let node = actor_core::Node::new("a@127.0.0.1");
+    let a = actor_dist::Dist::start(&node, cfg).await.unwrap();
+    let mut events = a.subscribe();
+    wait_event(&mut events, |e| matches!(e, NodeEvent::Up(_))).await;
+    proxy.cut();
+    let ev = wait_event(&mut events, |e| matches!(e, NodeEvent::Down { .. })).await;
+    assert_eq!(
+        ev,
+        NodeEvent::Down {
+            node: "b@127.0.0.1".into(),
+            reason: DownReason::ConnectionClosed
+        }
+    );
+    wait_event(&mut events, |e| matches!(e, NodeEvent::Up(_))).await;
+    assert_eq!(a.nodes(), vec!["b@127.0.0.1".to_string()]);
+}
