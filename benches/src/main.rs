@@ -1,11 +1,13 @@
 //! Side-by-side benchmarks of `actor-core` against ractor 0.16 and raw tokio.
 //!
-//! The workloads (W1 spawn, W2 local tell, W3 local ask, W4 ring, W7a raw mpsc) and their
-//! constants are fixed by `WORKLOADS.md`; the same run measures every peer, so every ratio can
-//! be read off one run.
+//! The workloads (W1 spawn, W2 local tell, W3 local ask, W4 ring, W7a raw mpsc, W8 statem
+//! call) and their constants are fixed by `WORKLOADS.md`; the same run measures every peer, so
+//! every ratio can be read off one run. W8 has no ractor peer; when W3 runs in the same
+//! invocation, a comment line gives W8's latencies over W3's plain actor call (`actor-core`),
+//! placement by placement.
 //!
 //! ```text
-//! cargo run --release -p benches                    # all of W1 W2 W3 W4 W7a
+//! cargo run --release -p benches                    # all of W1-W8, W11, W12
 //! cargo run --release -p benches -- W3 W4           # some of them
 //! cargo run --release -p benches -- --quick         # smoke run: counts / 100, one round
 //! ```
@@ -28,13 +30,24 @@
 //! - `-1t`: a current-thread runtime, everything on one thread (W3 only).
 //!
 //! W1 and W2 to W4 run in both multi-thread placements, W3 also in `-1t`; W7a (raw tokio) runs
-//! as `raw-tokio` and `raw-tokio-task`.
+//! as `raw-tokio` and `raw-tokio-task`; W8 as `statem` and `statem-task`.
+//!
+//! Distribution (`dist_peer.rs`): W5 remote tell, W6 remote ask, W11 remote spawn and W12
+//! failure detection run as `actor-dist` between two OS processes (the child re-executes this
+//! binary as node B with the hidden argument `--dist-node`); W5 and W6 also as
+//! `ractor_cluster`, a package of its own (`ractor-cluster-peer/`, built by this binary on
+//! first use, skipped under `--quick`; `ractor_cluster_runner.rs`). W7b/W7c are the raw TCP
+//! references (`raw_tcp.rs`).
 //!
 //! Lines starting with `#` are comments: the machine, the date, and actor-core/ractor ratios.
 
 mod actor_core_peer;
+mod dist_peer;
+mod ractor_cluster_runner;
 mod ractor_peer;
 mod raw;
+mod raw_tcp;
+mod statem_peer;
 
 use hdrhistogram::Histogram;
 use std::collections::HashMap;
@@ -99,6 +112,52 @@ const WORKLOADS: &[Workload] = &[
         peers: &["raw-tokio", "raw-tokio-task"],
         metrics: &[("throughput", "msg/s")],
     },
+    Workload {
+        id: "W8",
+        peers: &["statem", "statem-task"],
+        metrics: &[("mean", "ns"), ("p50", "ns"), ("p99", "ns")],
+    },
+    // Distribution: two OS processes on 127.0.0.1 (dist_peer.rs, ractor_cluster_runner.rs).
+    Workload {
+        id: "W5",
+        peers: &[
+            "actor-dist",
+            "ractor_cluster",
+            "actor-dist-task",
+            "ractor_cluster-task",
+        ],
+        metrics: &[("throughput", "msg/s")],
+    },
+    Workload {
+        id: "W6",
+        peers: &[
+            "actor-dist",
+            "ractor_cluster",
+            "actor-dist-task",
+            "ractor_cluster-task",
+        ],
+        metrics: &[("mean", "us"), ("p50", "us"), ("p99", "us")],
+    },
+    Workload {
+        id: "W7b",
+        peers: &["raw-tokio"],
+        metrics: &[("throughput", "frames/s")],
+    },
+    Workload {
+        id: "W7c",
+        peers: &["raw-tokio", "raw-tokio-task"],
+        metrics: &[("mean", "us"), ("p50", "us"), ("p99", "us")],
+    },
+    Workload {
+        id: "W11",
+        peers: &["actor-dist", "actor-dist-task"],
+        metrics: &[("p50", "us"), ("p99", "us"), ("throughput", "spawns/s")],
+    },
+    Workload {
+        id: "W12",
+        peers: &["actor-dist"],
+        metrics: &[("nodedown_after", "ms"), ("call_failed_after", "ms")],
+    },
 ];
 
 /// The workload constants of `WORKLOADS.md`, or a hundredth of them for `--quick`.
@@ -108,9 +167,9 @@ pub struct Counts {
     pub spawns: usize,
     /// W2: messages told to the counting actor.
     pub tells: u64,
-    /// W3: measured calls.
+    /// W3 and W8: measured calls.
     pub calls: u64,
-    /// W3: warm-up calls before the measured ones.
+    /// W3 and W8: warm-up calls before the measured ones.
     pub warmup: u64,
     /// W4: actors in the ring.
     pub ring: usize,
@@ -118,6 +177,20 @@ pub struct Counts {
     pub hops: u64,
     /// W7a: messages through the raw channel.
     pub raw_msgs: u64,
+    /// W5: messages told to the remote counting actor.
+    pub remote_tells: u64,
+    /// W6: measured remote calls.
+    pub remote_calls: u64,
+    /// W6 and W7c: warm-up calls or round trips before the measured ones.
+    pub remote_warmup: u64,
+    /// W11: measured remote spawns.
+    pub remote_spawns: u64,
+    /// W7b: frames through the raw TCP pipe.
+    pub tcp_frames: u64,
+    /// W7c: measured raw TCP round trips.
+    pub tcp_round_trips: u64,
+    /// W12: the tick time of both nodes.
+    pub tick: Duration,
 }
 
 impl Counts {
@@ -129,6 +202,13 @@ impl Counts {
         ring: 1_000,
         hops: 1_000_000,
         raw_msgs: 5_000_000,
+        remote_tells: 1_000_000,
+        remote_calls: 100_000,
+        remote_warmup: 1_000,
+        remote_spawns: 10_000,
+        tcp_frames: 1_000_000,
+        tcp_round_trips: 100_000,
+        tick: Duration::from_secs(2),
     };
 
     const QUICK: Counts = Counts {
@@ -139,6 +219,13 @@ impl Counts {
         ring: 100,
         hops: 10_000,
         raw_msgs: 50_000,
+        remote_tells: 10_000,
+        remote_calls: 1_000,
+        remote_warmup: 10,
+        remote_spawns: 100,
+        tcp_frames: 10_000,
+        tcp_round_trips: 1_000,
+        tick: Duration::from_millis(500),
     };
 }
 
@@ -255,11 +342,21 @@ fn driver(workload: &str, base: &str, c: Counts) -> Option<Driver> {
         ("W3", "ractor") => Box::pin(ractor_peer::w3_ask(c)),
         ("W4", "ractor") => Box::pin(ractor_peer::w4_ring(c)),
         ("W7a", "raw-tokio") => Box::pin(raw::w7a_mpsc(c)),
+        ("W8", "statem") => Box::pin(statem_peer::w8_statem_call(c)),
+        ("W5", "actor-dist") => Box::pin(dist_peer::w5_remote_tell(c)),
+        ("W6", "actor-dist") => Box::pin(dist_peer::w6_remote_ask(c)),
+        ("W11", "actor-dist") => Box::pin(dist_peer::w11_remote_spawn(c)),
+        ("W12", "actor-dist") => Box::pin(dist_peer::w12_failure_detection(c)),
+        ("W7b", "raw-tokio") => Box::pin(raw_tcp::w7b_pipe(c)),
+        ("W7c", "raw-tokio") => Box::pin(raw_tcp::w7c_req_resp(c)),
         _ => return None,
     })
 }
 
 fn run_child(workload: &str, peer: &str, quick: bool) -> ExitCode {
+    if ractor_cluster_runner::is_peer(peer) {
+        return ractor_cluster_runner::run_child(workload, peer, quick);
+    }
     let counts = if quick { Counts::QUICK } else { Counts::FULL };
     let (base, placement) = split_peer(peer);
     let Some(fut) = driver(workload, base, counts) else {
@@ -355,13 +452,20 @@ fn fmt_value(v: f64) -> String {
     }
 }
 
-/// Runs every round of `w` and prints its lines; returns whether every child succeeded.
-fn run_workload(w: &Workload, rounds: usize, quick: bool) -> bool {
+/// Medians of one invocation: `(workload, peer, metric)` to value.
+type Medians = HashMap<(&'static str, &'static str, &'static str), f64>;
+
+/// Runs every round of `w` and prints its lines; returns whether every child succeeded, and
+/// adds the medians to `all`.
+fn run_workload(w: &Workload, rounds: usize, quick: bool, all: &mut Medians) -> bool {
     // samples[peer][metric] = one value per successful run
     let mut samples: HashMap<&str, HashMap<&str, Vec<f64>>> = HashMap::new();
     let mut ok = true;
     for round in 1..=rounds {
         for &peer in w.peers {
+            if !ractor_cluster_runner::available(peer, quick) {
+                continue;
+            }
             match spawn_child(w.id, peer, quick) {
                 Ok(metrics) => {
                     for &(metric, _) in w.metrics {
@@ -401,6 +505,7 @@ fn run_workload(w: &Workload, rounds: usize, quick: bool) -> bool {
                 0.0
             };
             medians.insert((peer, metric), median);
+            all.insert((w.id, peer, metric), median);
             println!(
                 "peer={peer} workload={} metric={metric} value={} unit={unit} min={} max={} spread={spread:.2} runs={runs}",
                 w.id,
@@ -431,6 +536,28 @@ fn run_workload(w: &Workload, rounds: usize, quick: bool) -> bool {
     }
     let _ = std::io::stdout().flush();
     ok
+}
+
+/// W8 beside the same run's W3 plain actor call, when both ran: `# W8/W3 p50: ...`.
+fn print_w8_vs_w3(all: &Medians) {
+    for metric in ["mean", "p50", "p99"] {
+        let ratios: Vec<String> = ["", "-task"]
+            .iter()
+            .filter_map(|suffix| {
+                let (statem, actor) = (format!("statem{suffix}"), format!("actor-core{suffix}"));
+                let s = all.iter().find_map(|((w, p, m), v)| {
+                    (*w == "W8" && *p == statem && *m == metric).then_some(*v)
+                })?;
+                let a = all.iter().find_map(|((w, p, m), v)| {
+                    (*w == "W3" && *p == actor && *m == metric).then_some(*v)
+                })?;
+                Some(format!("W8 {statem}/W3 {actor}={:.2}", s / a))
+            })
+            .collect();
+        if !ratios.is_empty() {
+            println!("# W8/W3 {metric}: {}", ratios.join(" "));
+        }
+    }
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for now (UTC), without a date crate.
@@ -477,12 +604,15 @@ fn print_header(rounds: usize, quick: bool) {
     );
 }
 
-const USAGE: &str = "usage: benches [W1 W2 W3 W4 W7a ...] [--quick]";
+const USAGE: &str = "usage: benches [W1 W2 W3 W4 W5 W6 W7a W7b W7c W8 W11 W12 ...] [--quick]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
 
+    if args.first().map(String::as_str) == Some(dist_peer::NODE_ARG) {
+        return dist_peer::node_main(&args[1..]);
+    }
     if args.first().map(String::as_str) == Some("--child") {
         return match (args.get(1), args.get(2)) {
             (Some(w), Some(peer)) => run_child(w, peer, quick),
@@ -515,9 +645,12 @@ fn main() -> ExitCode {
     print_header(rounds, quick);
     let started = Instant::now();
     let mut ok = true;
+    let mut all = Medians::new();
     for w in selected {
-        ok &= run_workload(w, rounds, quick);
+        ok &= run_workload(w, rounds, quick, &mut all);
     }
+    print_w8_vs_w3(&all);
+    dist_peer::print_ratios(&all, quick);
     println!("# wall time {:.1} s", started.elapsed().as_secs_f64());
     if ok {
         ExitCode::SUCCESS
