@@ -1,5 +1,100 @@
-//! # actor-registry (planned)
+//! # actor-registry
 //!
-//! gproc-style names, properties, counters and aggregated counters in local and global scope,
-//! await, pub/sub, select, monitors and process groups. Not implemented yet (issue 5).
+//! A gproc-style process registry for actor-core: unique **names**, **properties** (many
+//! holders, each with its own value), **counters** and **aggregated counters** (the automatic
+//! sum of all counters with the same key), with await, pub/sub send, select by prefix or
+//! pattern, count, key monitors and a full listing for debugging tools.
+//!
+//! This release covers the **local scope** (one [`Registry`] per [`actor_core::Node`]); global
+//! scope, cluster replication and process groups come later.
+//!
+//! ```
+//! use actor_core::{Actor, Context, Node};
+//! use actor_registry::{Key, Kind, Pattern, Registry, Value};
+//! use std::time::Duration;
+//!
+//! struct Worker;
+//! #[derive(Clone)]
+//! struct Ping;
+//! impl Actor for Worker {
+//!     type Msg = Ping;
+//!     async fn handle(&mut self, _msg: Ping, _ctx: &mut Context<Self>) {}
+//! }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let node = Node::new("demo@localhost");
+//! let reg = Registry::new(&node);
+//! let a = node.spawn(Worker).await.unwrap();
+//! let b = node.spawn(Worker).await.unwrap();
+//!
+//! // A unique name, found with where_.
+//! reg.register(Kind::Name, ("worker", 1), a.pid(), ()).unwrap();
+//! assert_eq!(reg.where_(&Key::from(("worker", 1))), Some(a.pid()));
+//! assert!(reg.register(Kind::Name, ("worker", 1), b.pid(), ()).is_err());
+//!
+//! // Properties: pub/sub to every holder.
+//! reg.register(Kind::Property, "news", a.pid(), "sports").unwrap();
+//! reg.register(Kind::Property, "news", b.pid(), "weather").unwrap();
+//! assert_eq!(reg.send(Kind::Property, &Key::from("news"), Ping), Ok(2));
+//!
+//! // Counters and their aggregate.
+//! reg.register(Kind::AggregatedCounter, "jobs", a.pid(), ()).unwrap();
+//! reg.register(Kind::Counter, "jobs", a.pid(), 3).unwrap();
+//! reg.register(Kind::Counter, "jobs", b.pid(), 4).unwrap();
+//! reg.update_counter("jobs", b.pid(), 10).unwrap();
+//! assert_eq!(reg.lookup_value(Kind::AggregatedCounter, &Key::from("jobs")), Ok(Value::Int(17)));
+//!
+//! // Select by prefix.
+//! assert_eq!(reg.count(Kind::Name, &Pattern::prefix(&Key::from("worker"))), 1);
+//!
+//! // Await a name that someone registers later.
+//! let reg2 = reg.clone();
+//! let waiter = tokio::spawn(async move {
+//!     reg2.await_name(("worker", 2), Duration::from_secs(5)).await
+//! });
+//! reg.register(Kind::Name, ("worker", 2), b.pid(), ()).unwrap();
+//! assert_eq!(waiter.await.unwrap(), Ok(b.pid()));
+//! # });
+//! ```
+//!
+//! ## Semantics
+//!
+//! - **Keys** ([`Key`]) are tuples of strings and integers, ordered part by part, so keys
+//!   with a common prefix are contiguous; [`Pattern`] adds wildcards.
+//! - **Entries vanish when their actor exits**, by any path (return, stop, panic, kill,
+//!   node shutdown). Each registry runs one watcher task holding one exit future per pid
+//!   that holds keys (not per key, and no task per registration); on exit it removes all
+//!   that pid's entries in one critical section and notifies monitors with
+//!   [`Change::Exited`].
+//! - **Aggregated counters are exact**: counter updates and the aggregate move under one lock.
+//! - **Lookups are cheap**: names live in 64 `RwLock`ed hash shards and each key carries its
+//!   precomputed hash, so [`Registry::where_`] takes one shard read lock and never the
+//!   registry-wide lock. Everything else (and every write) goes through one mutex.
+//!
+//! ## Differences from gproc
+//!
+//! - **A registry is a value**, one per node, not a named server; there are no statics.
+//! - **Anyone may register on behalf of a pid** (gproc allows only the caller itself, apart
+//!   from `reg_other`); the pid must be a live process of this node.
+//! - **Errors are values**: a taken name, unregistering a key you do not hold, updating a
+//!   non-counter or awaiting past the timeout return a [`RegistryError`] or [`Timeout`]
+//!   instead of raising `badarg`.
+//! - **Values are a small enum** ([`Value`]) rather than any term; counters hold `i64`
+//!   (overflow is an error; the aggregate wraps).
+//! - **Messages are typed**: [`Registry::send`] resolves holders through
+//!   [`actor_core::Node::actor_ref`]; holders of another message type are skipped.
+//! - **Monitors** cover every kind and report both registration and unregistration through
+//!   a channel ([`KeyMonitor`]) rather than messages; `select` takes key patterns, not
+//!   match specifications.
+//! - **Key hashing is not keyed**: keys come from the application, not from the network.
+//! - **Local scope only** for now; no global scope, no `pg`-style groups yet.
 #![warn(missing_docs)]
+
+mod error;
+mod hash;
+mod key;
+mod registry;
+
+pub use error::{KeySendError, RegistryError, Timeout};
+pub use key::{Key, KeyPart, Kind, Pat, Pattern, Value};
+pub use registry::{Change, Entry, KeyEvent, KeyMonitor, Registry};
