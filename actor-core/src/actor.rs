@@ -7,6 +7,7 @@ use crate::mailbox::{Envelope, SysMsg};
 use crate::node::{Node, SpawnOpts};
 use crate::pid::{MonitorRef, Pid};
 use crate::process::{Cell, Process};
+use crate::reply::{DeferredList, DEFERRED};
 use crate::timer::TimerRef;
 use futures::FutureExt;
 use std::collections::{HashMap, VecDeque};
@@ -290,14 +291,22 @@ pub(crate) async fn run<A: Actor>(mut actor: A, mut ctx: Context<A>, guard: Exit
     // Held outside the unwind boundary so that queued requests are dropped only after the
     // exit reason is recorded: their callers then see the reason, not a bare drop.
     let mut batch: VecDeque<Envelope<A::Msg>> = VecDeque::new();
-    let outcome = AssertUnwindSafe(drive(&mut actor, &mut ctx, &mut batch))
-        .catch_unwind()
-        .await;
+    // Reply handles dropped unanswered while the actor runs wait here for its outcome (a
+    // panicking handler's callers learn the panic reason).
+    let deferred = DeferredList::default();
+    let outcome = deferring(
+        AssertUnwindSafe(drive(&mut actor, &mut ctx, &mut batch, &deferred)).catch_unwind(),
+        &deferred,
+    )
+    .await;
     let reason = match outcome {
         Ok(r) => r,
         Err(payload) => panicked(&ctx, &*payload),
     };
     let (reason, _) = ctx.cell.core.decide_exit(reason, false);
+    for n in deferred.take() {
+        n(Some(reason.clone()));
+    }
     crate::reply::with_drop_reason(&reason, || drop(batch));
     drop(actor);
     guard.finish(reason);
@@ -307,6 +316,7 @@ async fn drive<A: Actor>(
     actor: &mut A,
     ctx: &mut Context<A>,
     batch: &mut VecDeque<Envelope<A::Msg>>,
+    deferred: &DeferredList,
 ) -> ExitReason {
     if let Some(reason) = ctx.stop.take() {
         actor.stopped(&reason, ctx).await;
@@ -339,6 +349,13 @@ async fn drive<A: Actor>(
                 },
                 Envelope::Stop => ctx.stop = Some(cell.mailbox.take_stop()),
             }
+            // Reply handles the handler dropped unanswered: their callers learn the reason if
+            // this actor is stopping, `NoReply` otherwise.
+            if !deferred.is_empty() {
+                for n in deferred.take() {
+                    n(ctx.stop.clone());
+                }
+            }
             if let Some(reason) = ctx.stop.take() {
                 actor.stopped(&reason, ctx).await;
                 return reason;
@@ -350,6 +367,24 @@ async fn drive<A: Actor>(
             }
         }
     }
+}
+
+/// Polls the actor's loop with its `deferred` list installed as the thread's current one,
+/// poll by poll (other tasks run on this thread between polls), restoring the previous one
+/// after each poll, also when it unwinds.
+async fn deferring<F: Future>(fut: F, deferred: &DeferredList) -> F::Output {
+    struct Restore(*const DeferredList);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DEFERRED.with(|d| d.set(self.0));
+        }
+    }
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        let _restore = Restore(DEFERRED.with(|d| d.replace(deferred as *const _)));
+        fut.as_mut().poll(cx)
+    })
+    .await
 }
 
 pub(crate) struct ExitGuard {

@@ -121,7 +121,7 @@ pub(crate) fn current_context() -> Option<Arc<dyn WireContext>> {
     WIRE.with(|w| w.borrow().clone())
 }
 
-enum Inner<R> {
+enum Inner<R: Send + 'static> {
     Local(Mutex<Option<oneshot::Sender<Answer<R>>>>),
     Remote {
         addr: Ref,
@@ -138,29 +138,87 @@ enum Inner<R> {
 /// Dropping it without replying makes the caller's [`call`](crate::ActorRef::call) fail at once
 /// (with the target's exit reason if it died, [`CallError::NoReply`](crate::CallError::NoReply)
 /// otherwise) instead of waiting for the timeout.
-pub struct ReplyTo<R> {
+pub struct ReplyTo<R: Send + 'static> {
     /// `None` once used.
     inner: Option<Inner<R>>,
 }
 
-impl<R> Drop for ReplyTo<R> {
-    fn drop(&mut self) {
-        if let Some(Inner::Remote {
-            addr,
-            sink,
-            forwarded,
-            ..
-        }) = self.inner.take()
-        {
-            if !forwarded.into_inner() {
-                let reason = DROP_REASON.with(|r| r.borrow().clone());
-                sink.abandon(addr, reason);
-            }
-        }
+/// What must happen for a reply handle dropped unanswered: told, with the holder's exit
+/// reason if it is ending.
+pub(crate) type Deferred = Box<dyn FnOnce(Option<ExitReason>) + Send>;
+
+/// An actor's reply handles dropped unanswered during the current handler. The flag lets the
+/// actor loop check for work with one relaxed load per message.
+#[derive(Default)]
+pub(crate) struct DeferredList {
+    any: AtomicBool,
+    list: Mutex<Vec<Deferred>>,
+}
+
+impl DeferredList {
+    fn push(&self, n: Deferred) {
+        self.list.lock().push(n);
+        self.any.store(true, Ordering::Release);
+    }
+
+    /// Whether anything was deferred since the last [`take`](Self::take).
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        !self.any.load(Ordering::Acquire)
+    }
+
+    /// Takes what was deferred.
+    pub(crate) fn take(&self) -> Vec<Deferred> {
+        self.any.store(false, Ordering::Relaxed);
+        std::mem::take(&mut *self.list.lock())
     }
 }
 
-impl<R> fmt::Debug for ReplyTo<R> {
+thread_local! {
+    /// Points at the running actor's list while its task is being polled (null otherwise):
+    /// unanswered handles dropped then wait until the handler's outcome is known. Set and
+    /// restored around each poll by `actor::deferring`, the only writer.
+    pub(crate) static DEFERRED: std::cell::Cell<*const DeferredList> =
+        const { std::cell::Cell::new(std::ptr::null()) };
+}
+
+impl<R: Send + 'static> Drop for ReplyTo<R> {
+    fn drop(&mut self) {
+        let notify: Deferred = match self.inner.take() {
+            None => return,
+            Some(Inner::Local(tx)) => match tx.into_inner() {
+                Some(tx) => Box::new(move |reason: Option<ExitReason>| {
+                    if let Some(r) = reason {
+                        let _ = tx.send(Err(r));
+                    }
+                }),
+                None => return,
+            },
+            Some(Inner::Remote {
+                addr,
+                sink,
+                forwarded,
+                ..
+            }) => {
+                if forwarded.into_inner() {
+                    return;
+                }
+                Box::new(move |reason: Option<ExitReason>| sink.abandon(addr, reason))
+            }
+        };
+        let list = DEFERRED.with(|d| d.get());
+        if !list.is_null() {
+            // SAFETY: non-null only while `actor::deferring` polls the actor task that owns
+            // the list, which outlives that poll; the list is reached only through shared
+            // references.
+            unsafe { &*list }.push(notify);
+            return;
+        }
+        notify(DROP_REASON.with(|r| r.borrow().clone()));
+    }
+}
+
+impl<R: Send + 'static> fmt::Debug for ReplyTo<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.inner {
             Some(Inner::Remote { addr, .. }) => write!(f, "ReplyTo({addr})"),

@@ -98,3 +98,24 @@ async fn timeout_then_late_reply_is_dropped() {
     );
     assert!(node.is_alive(p.pid()));
 }
+
+#[tokio::test]
+async fn a_target_dying_with_the_request_in_hand_gives_its_reason() {
+    let node = Node::new("calls@localhost");
+    let p = probe(&node).await;
+    assert_eq!(
+        p.call(Cmd::PanicHolding, Duration::from_secs(30)).await,
+        Err(CallError::Exit(ExitReason::Panic(
+            "died holding a request".into()
+        )))
+    );
+    let p = probe(&node).await;
+    assert_eq!(
+        p.call(
+            |r| Cmd::DropAndStop(ExitReason::error("quit"), r),
+            Duration::from_secs(30)
+        )
+        .await,
+        Err(CallError::Exit(ExitReason::error("quit")))
+    );
+}

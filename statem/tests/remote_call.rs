@@ -94,15 +94,11 @@ async fn a_statem_on_another_node_is_called_like_a_local_one() {
         StatemRef::<Switch>::from(a.actor_ref::<StatemMsg<Switch>>(local_on_b.pid()).unwrap());
     assert_eq!(by_pid.call(Req::Flip, T).await, Ok(Pos::On));
 
-    // The machine drops the request unanswered and stops: the remote caller fails at once,
-    // not at the timeout. (Dropped before the stop is decided, the handle reports `NoReply`,
-    // exactly as a local caller sees it.)
+    // The machine drops the request unanswered and stops: the remote caller gets the exit
+    // reason at once, not at the timeout.
     let t0 = std::time::Instant::now();
     let res = sw.call(Req::Break, Duration::from_secs(30)).await;
-    assert!(
-        matches!(res, Err(CallError::NoReply) | Err(CallError::Exit(_))),
-        "{res:?}"
-    );
+    assert_eq!(res, Err(CallError::Exit(ExitReason::error("broken"))));
     assert!(t0.elapsed() < Duration::from_secs(2));
     // A call after the stop fails with the exit reason's `noproc`.
     assert_eq!(

@@ -46,6 +46,10 @@ pub enum Cmd {
     Drop(ReplyTo<u64>),
     /// Replies after a delay.
     SlowEcho(u64, Duration, ReplyTo<u64>),
+    /// Panics while holding the reply handle.
+    PanicHolding(ReplyTo<u64>),
+    /// Drops the reply handle and stops with the reason.
+    DropAndStop(ExitReason, ReplyTo<u64>),
 }
 
 pub struct Probe {
@@ -121,6 +125,14 @@ impl Actor for Probe {
             }
             Cmd::Swallow(r) => self.kept.push(r),
             Cmd::Drop(r) => drop(r),
+            Cmd::PanicHolding(r) => {
+                let _held = r;
+                panic!("died holding a request");
+            }
+            Cmd::DropAndStop(reason, r) => {
+                drop(r);
+                ctx.stop(reason);
+            }
             Cmd::SlowEcho(n, d, r) => {
                 tokio::time::sleep(d).await;
                 r.send(n + 1);
