@@ -189,7 +189,14 @@ pub async fn wait_event(
 pub struct Proxy {
     pub addr: SocketAddr,
     blackholed: Arc<AtomicBool>,
-    cut: Arc<tokio::sync::Notify>,
+    cut: Arc<Cut>,
+}
+
+/// A cut every pump sees, whether or not it is waiting at that moment.
+#[derive(Default)]
+pub struct Cut {
+    generation: std::sync::atomic::AtomicU64,
+    notify: tokio::sync::Notify,
 }
 
 impl Proxy {
@@ -197,7 +204,7 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let blackholed = Arc::new(AtomicBool::new(false));
-        let cut = Arc::new(tokio::sync::Notify::new());
+        let cut = Arc::new(Cut::default());
         let (b, c) = (blackholed.clone(), cut.clone());
         tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
@@ -223,8 +230,10 @@ impl Proxy {
     pub fn heal(&self) {
         self.blackholed.store(false, Ordering::SeqCst);
     }
+    /// Closes every connection proxied so far.
     pub fn cut(&self) {
-        self.cut.notify_waiters();
+        self.cut.generation.fetch_add(1, Ordering::SeqCst);
+        self.cut.notify.notify_waiters();
     }
 }
 
@@ -232,21 +241,28 @@ async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     blackholed: Arc<AtomicBool>,
-    cut: Arc<tokio::sync::Notify>,
+    cut: Arc<Cut>,
 ) {
+    let born = cut.generation.load(Ordering::SeqCst);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
+        let notified = cut.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if cut.generation.load(Ordering::SeqCst) != born {
+            return;
+        }
         let n = tokio::select! {
             r = from.read(&mut buf) => match r {
                 Ok(n) if n > 0 => n,
                 _ if blackholed.load(Ordering::SeqCst) => {
                     // A partition carries no FIN either: hold the other side open.
-                    cut.notified().await;
+                    notified.await;
                     return;
                 }
                 _ => return,
             },
-            _ = cut.notified() => return,
+            _ = &mut notified => return,
         };
         if blackholed.load(Ordering::SeqCst) {
             continue; // swallowed: the connection stays open but carries nothing
