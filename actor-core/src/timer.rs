@@ -89,7 +89,7 @@ async fn drive(state: Weak<Mutex<State>>, notify: Arc<Notify>) {
         let Some(state) = state.upgrade() else { return };
         let now = Instant::now();
         let mut due = Vec::new();
-        let next = {
+        {
             let mut st = state.lock();
             while let Some(entry) = st.queue.first_entry() {
                 if entry.key().0 > now {
@@ -99,8 +99,7 @@ async fn drive(state: Weak<Mutex<State>>, notify: Arc<Notify>) {
                 st.index.insert(id, None);
                 due.push((at, e));
             }
-            st.queue.keys().next().map(|(t, _)| *t)
-        };
+        }
         for (at, mut e) in due {
             let keep = (e.action)();
             let mut st = state.lock();
@@ -115,10 +114,8 @@ async fn drive(state: Weak<Mutex<State>>, notify: Arc<Notify>) {
                 }
             }
         }
-        let next = {
-            let st = state.lock();
-            st.queue.keys().next().map(|(t, _)| *t).or(next)
-        };
+        // The earliest deadline now, after intervals re-armed and cancels took effect.
+        let next = state.lock().queue.keys().next().map(|(t, _)| *t);
         drop(state);
         match next {
             Some(at) => {
