@@ -877,19 +877,18 @@ impl RawRoute for DistRoute {
     fn send(&self, to: Pid, tag: u64, encode: EncodeFn<'_>) -> Result<(), RawSendError> {
         let mut cached = self.1.lock();
         let conn = match cached.as_ref() {
-            Some(c) if c.peer == to.node && !c.is_closed() => c.clone(),
+            Some(c) if c.peer == to.node && !c.is_closed() => c,
             _ => {
                 let c = self
                     .0
                     .conn_for(to.node, true)
                     .ok_or(RawSendError::NoConnection)?;
-                *cached = Some(c.clone());
-                c
+                cached.insert(c)
             }
         };
-        drop(cached);
+        // Encoded under the route's own lock: no clone of the connection per send.
         self.0
-            .send_encoded(&conn, to, tag, encode)
+            .send_encoded(conn, to, tag, encode)
             .map_err(|e| match e {
                 SendFail::Full => RawSendError::Full,
                 SendFail::NoConnection => RawSendError::NoConnection,

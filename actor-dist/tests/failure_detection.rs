@@ -38,7 +38,7 @@ async fn blackholed_link_gives_net_tick_timeout_then_reconnects_after_heal() {
             (r, Instant::now())
         }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    until_swallowed(&remote).await;
 
     let cut = Instant::now();
     proxy.blackhole();

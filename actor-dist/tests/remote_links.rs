@@ -124,14 +124,16 @@ async fn nodedown_fires_links_monitors_and_fails_pending_calls_at_once() {
         .unwrap();
     // A call that b's actor never answers.
     let remote = a.actor_ref::<Cmd>(on_b.pid()).unwrap();
-    let pending =
-        tokio::spawn(async move { remote.call(Cmd::Swallow, Duration::from_secs(60)).await });
+    let pending = tokio::spawn({
+        let remote = remote.clone();
+        async move { remote.call(Cmd::Swallow, Duration::from_secs(60)).await }
+    });
     // Also: a remote actor linked to a local one is killed by the nodedown on b's side.
     let b_side = b.node().spawn(Probe::new()).await.unwrap();
     let a_side = a.node().spawn(Probe::new()).await.unwrap();
     b.node().link(b_side.pid(), a_side.pid()).unwrap();
     let b_side_gone = b.node().wait_exit(b_side.pid());
-    tokio::time::sleep(Duration::from_millis(50)).await; // let the Swallow arrive (not a sync point for the assertions)
+    until_swallowed(&remote).await;
     let t0 = Instant::now();
     a.disconnect("b@127.0.0.1");
     let mut got = vec![next(&mut events).await, next(&mut events).await];

@@ -15,6 +15,20 @@ use tokio::sync::mpsc;
 
 pub const T: Duration = Duration::from_secs(5);
 
+/// What a probe records when it takes a request it will never answer.
+pub const SWALLOWED: u64 = u64::MAX;
+
+/// Waits (by round trips, no sleeping) until `probe` holds a swallowed request.
+pub async fn until_swallowed(probe: &actor_core::ActorRef<Cmd>) {
+    loop {
+        let log = probe.call(Cmd::Log, T).await.unwrap();
+        if log.contains(&Event::Msg(SWALLOWED)) {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
 pub fn cookie() -> Cookie {
     Cookie::new("test-cookie").unwrap()
 }
@@ -119,7 +133,11 @@ impl Actor for Probe {
                 r.send(self.log());
             }
             Cmd::Stop(reason) => ctx.stop(reason),
-            Cmd::Swallow(r) => std::mem::forget(r),
+            Cmd::Swallow(r) => {
+                // Held unanswered for good; the marker lets a test know it has arrived.
+                std::mem::forget(r);
+                self.record(Event::Msg(SWALLOWED));
+            }
             Cmd::Panic => panic!("probe panic"),
             Cmd::Relay(target, n, r) => {
                 // Tell through the reference, then read the target's log through the same
