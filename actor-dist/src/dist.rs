@@ -532,6 +532,11 @@ impl Inner {
             .lock()
             .entry(conn.peer)
             .or_insert((info.name.clone(), info.listen));
+        // Up is published before the connection's tasks start, so that a connection dying at
+        // once can never have its Down delivered ahead of its Up.
+        conn.phase.send_replace(Phase::Up(info.clone()));
+        tracing::info!(node = %self.node.name(), peer = %info.name, "nodeup");
+        self.emit(NodeEvent::Up(info.clone()));
         let (rd, wr) = link.split();
         let reader = tokio::spawn(read_loop(self.clone(), conn.clone(), rd));
         let writer = tokio::spawn(write_loop(self.clone(), conn.clone(), wr));
@@ -541,14 +546,11 @@ impl Inner {
             writer.abort_handle(),
             ticker.abort_handle(),
         ]);
-        conn.phase.send_replace(Phase::Up(info.clone()));
-        tracing::info!(node = %self.node.name(), peer = %info.name, "nodeup");
         if self.cfg.transitive && !self.cfg.hidden && !info.hidden {
             let peers = self.visible_peers(conn.peer);
             let _ = self.send_frame(conn, &Frame::Peers(peers), true);
         }
         let _ = self.send_frame(conn, &Frame::Load(self.local_load()), true);
-        self.emit(NodeEvent::Up(info));
     }
 
     fn visible_peers(&self, except: NodeId) -> Vec<(String, SocketAddr)> {
