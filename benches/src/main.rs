@@ -1,13 +1,14 @@
 //! Side-by-side benchmarks of `actor-core` against ractor 0.16 and raw tokio.
 //!
 //! The workloads (W1 spawn, W2 local tell, W3 local ask, W4 ring, W7a raw mpsc, W8 statem
-//! call) and their constants are fixed by `WORKLOADS.md`; the same run measures every peer, so
-//! every ratio can be read off one run. W8 has no ractor peer; when W3 runs in the same
-//! invocation, a comment line gives W8's latencies over W3's plain actor call (`actor-core`),
-//! placement by placement.
+//! call, W9 local registry) and their constants are fixed by `WORKLOADS.md`; the same run
+//! measures every peer, so every ratio can be read off one run. W8 has no ractor peer; when W3
+//! runs in the same invocation, a comment line gives W8's latencies over W3's plain actor call
+//! (`actor-core`), placement by placement. W9 has no ractor peer either: ractor has no
+//! gproc-style registry.
 //!
 //! ```text
-//! cargo run --release -p benches                    # all of W1-W8, W11, W12
+//! cargo run --release -p benches                    # all of W1-W9, W11, W12
 //! cargo run --release -p benches -- W3 W4           # some of them
 //! cargo run --release -p benches -- --quick         # smoke run: counts / 100, one round
 //! ```
@@ -30,7 +31,8 @@
 //! - `-1t`: a current-thread runtime, everything on one thread (W3 only).
 //!
 //! W1 and W2 to W4 run in both multi-thread placements, W3 also in `-1t`; W7a (raw tokio) runs
-//! as `raw-tokio` and `raw-tokio-task`; W8 as `statem` and `statem-task`.
+//! as `raw-tokio` and `raw-tokio-task`; W8 as `statem` and `statem-task`; W9 as
+//! `actor-registry` and `actor-registry-task` (`registry_peer.rs`).
 //!
 //! Distribution (`dist_peer.rs`): W5 remote tell, W6 remote ask, W11 remote spawn and W12
 //! failure detection run as `actor-dist` between two OS processes (the child re-executes this
@@ -47,6 +49,7 @@ mod ractor_cluster_runner;
 mod ractor_peer;
 mod raw;
 mod raw_tcp;
+mod registry_peer;
 mod statem_peer;
 
 use hdrhistogram::Histogram;
@@ -116,6 +119,16 @@ const WORKLOADS: &[Workload] = &[
         id: "W8",
         peers: &["statem", "statem-task"],
         metrics: &[("mean", "ns"), ("p50", "ns"), ("p99", "ns")],
+    },
+    // W9 has no ractor peer: ractor has no gproc-style registry.
+    Workload {
+        id: "W9",
+        peers: &["actor-registry", "actor-registry-task"],
+        metrics: &[
+            ("register", "ops/s"),
+            ("where", "ops/s"),
+            ("unregister", "ops/s"),
+        ],
     },
     // Distribution: two OS processes on 127.0.0.1 (dist_peer.rs, ractor_cluster_runner.rs).
     Workload {
@@ -191,6 +204,10 @@ pub struct Counts {
     pub tcp_round_trips: u64,
     /// W12: the tick time of both nodes.
     pub tick: Duration,
+    /// W9: names registered (one per actor), then unregistered.
+    pub reg_names: usize,
+    /// W9: `where` lookups, split over the lookup tasks.
+    pub reg_lookups: u64,
 }
 
 impl Counts {
@@ -209,6 +226,8 @@ impl Counts {
         tcp_frames: 1_000_000,
         tcp_round_trips: 100_000,
         tick: Duration::from_secs(2),
+        reg_names: 100_000,
+        reg_lookups: 1_000_000,
     };
 
     const QUICK: Counts = Counts {
@@ -226,6 +245,8 @@ impl Counts {
         tcp_frames: 10_000,
         tcp_round_trips: 1_000,
         tick: Duration::from_millis(500),
+        reg_names: 1_000,
+        reg_lookups: 10_000,
     };
 }
 
@@ -343,6 +364,7 @@ fn driver(workload: &str, base: &str, c: Counts) -> Option<Driver> {
         ("W4", "ractor") => Box::pin(ractor_peer::w4_ring(c)),
         ("W7a", "raw-tokio") => Box::pin(raw::w7a_mpsc(c)),
         ("W8", "statem") => Box::pin(statem_peer::w8_statem_call(c)),
+        ("W9", "actor-registry") => Box::pin(registry_peer::w9_registry(c)),
         ("W5", "actor-dist") => Box::pin(dist_peer::w5_remote_tell(c)),
         ("W6", "actor-dist") => Box::pin(dist_peer::w6_remote_ask(c)),
         ("W11", "actor-dist") => Box::pin(dist_peer::w11_remote_spawn(c)),
@@ -604,7 +626,7 @@ fn print_header(rounds: usize, quick: bool) {
     );
 }
 
-const USAGE: &str = "usage: benches [W1 W2 W3 W4 W5 W6 W7a W7b W7c W8 W11 W12 ...] [--quick]";
+const USAGE: &str = "usage: benches [W1 W2 W3 W4 W5 W6 W7a W7b W7c W8 W9 W11 W12 ...] [--quick]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
