@@ -4,7 +4,7 @@ use crate::config::DistConfig;
 use crate::conn::{Conn, Phase, PushError, PushFrameError};
 use crate::events::{DownReason, NodeEvent, NodeInfo};
 use crate::handshake::{self, HandshakeError, Identity, PeerInfo};
-use crate::message::{Decoder, Message, Typed};
+use crate::message::{Decoder, DeliverError, Message, Typed};
 use crate::wire::{
     decode_frame, encode_frame, frame_len, Frame, LoadReport, RemoteSpawnError, RpcFailure,
 };
@@ -383,6 +383,31 @@ impl Dist {
             return self.inner.node.actor_ref(pid);
         }
         Ok(self.inner.remote_ref(pid))
+    }
+
+    /// Decodes `payload`, a message of the type registered under `tag` that came from node
+    /// `peer`, and delivers it to the local actor `to`, exactly as if it had arrived in a frame
+    /// on `peer`'s connection: pids, refs and reply handles inside it resolve through that
+    /// connection. This is for services that relay what a peer sent (a registry delivering a
+    /// published message once per node, then to each local subscriber).
+    ///
+    /// Fails with [`DeliverError::NotConnected`] when `peer` is not connected, and otherwise
+    /// as a frame would (unknown tag, bad payload, dead or wrong-typed target, full mailbox).
+    pub fn deliver_from(
+        &self,
+        peer: NodeId,
+        to: Pid,
+        tag: u64,
+        payload: &[u8],
+    ) -> Result<(), DeliverError> {
+        let wire = match self.inner.conns.read().get(&peer) {
+            Some(c) => c.wire.clone(),
+            None => return Err(DeliverError::NotConnected(peer)),
+        };
+        let dec = self.inner.types.read().get(&tag).cloned();
+        let dec = dec.ok_or(DeliverError::UnknownTag(tag))?;
+        let mut cache = None;
+        dec.deliver(&self.inner.node, wire, to, payload, &mut cache)
     }
 
     /// The counters of refused or dropped input.

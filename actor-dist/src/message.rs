@@ -25,6 +25,10 @@ pub enum DeliverError {
     /// The target is not a live actor taking this type.
     #[error(transparent)]
     Target(#[from] RefError),
+    /// The node the message is relayed from is not connected
+    /// ([`Dist::deliver_from`](crate::Dist::deliver_from)).
+    #[error("node {0:?} is not connected")]
+    NotConnected(actor_core::NodeId),
     /// The target's bounded mailbox is full.
     #[error("mailbox of {0} is full")]
     Full(Pid),

@@ -65,9 +65,39 @@ pub enum RegistryError {
     /// The process is not alive.
     #[error("{0} is not alive")]
     NoProc(Pid),
-    /// The local scope only takes processes of this node.
+    /// Processes register (and join groups) on their own node, in either scope.
     #[error("{0} is not a process of this node")]
     NotLocal(Pid),
+    /// `leave` for a process that is not a member of the group (as often as listed).
+    #[error("{pid} is not a member of group {group:?}")]
+    NotJoined {
+        /// The group.
+        group: Key,
+        /// The process.
+        pid: Pid,
+    },
+    /// Global scope: `node` already had the key for another process, and the resolver kept
+    /// that one; this registration is withdrawn everywhere and its holder told.
+    #[error("{kind:?} {key:?} lost a conflict on {node}")]
+    Conflict {
+        /// Kind of the key.
+        kind: Kind,
+        /// The key.
+        key: Key,
+        /// The node that reported the conflict.
+        node: String,
+    },
+    /// Global scope: these nodes did not confirm the registration in time (it stands, and
+    /// still propagates).
+    #[error("{kind:?} {key:?} not confirmed in time by {nodes:?}")]
+    SyncTimeout {
+        /// Kind of the key.
+        kind: Kind,
+        /// The key.
+        key: Key,
+        /// The nodes that did not answer.
+        nodes: Vec<String>,
+    },
 }
 
 /// [`Registry::await_name`](crate::Registry::await_name) gave up.
@@ -94,6 +124,9 @@ pub enum KeySendError {
     /// The holder could not be reached with this message type (dead, or another type).
     #[error(transparent)]
     Ref(#[from] RefError),
+    /// The message could not be encoded for another node.
+    #[error("message does not encode: {0}")]
+    Encode(String),
     /// The holder's mailbox refused the message (exited meanwhile, or full).
     #[error("{pid} did not accept the message: {reason}")]
     Undelivered {

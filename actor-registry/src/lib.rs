@@ -91,10 +91,21 @@
 #![warn(missing_docs)]
 
 mod error;
+mod global;
+mod groups;
 mod hash;
 mod key;
+mod monitor;
 mod registry;
+mod state;
+mod sync;
 
 pub use error::{KeySendError, RegistryError, Timeout};
+pub use global::{
+    Candidate, GlobalConfig, GlobalRegistry, GlobalStats, NameConflict, OnConflict, Resolver,
+};
 pub use key::{Key, KeyPart, Kind, Pat, Pattern, Value};
-pub use registry::{Change, Entry, KeyEvent, KeyMonitor, Registry};
+pub use monitor::{
+    Change, GroupChange, GroupEvent, GroupMonitor, KeyEvent, KeyMonitor, MONITOR_QUEUE,
+};
+pub use registry::{Entry, Registry};

@@ -1,18 +1,21 @@
-//! The local registry: state, operations and exit cleanup.
+//! A registry's public operations (one scope: local, or a replica of a global scope), and
+//! the exit watcher that removes what a process held when it exits.
 
 use crate::error::{KeySendError, RegistryError, Timeout};
-use crate::hash::{FxBuild, KeyHasher};
+use crate::hash::KeyHasher;
 use crate::key::{Key, Kind, Pattern, Value};
-use actor_core::{ExitReason, Node, NodeId, Pid};
+use crate::monitor::{Change, KeyMonitor, Sink};
+use crate::state::{min_pid, NameSlot, State};
+use crate::sync::{Op, Replication};
+use actor_core::{ExitReason, Node, Pid};
 use parking_lot::{Mutex, RwLock};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::ops::Bound;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{oneshot, Notify};
 
 const SHARDS: usize = 64;
 
@@ -29,131 +32,7 @@ pub struct Entry {
     pub value: Value,
 }
 
-/// What happened to a monitored key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Change {
-    /// `pid` registered the key.
-    Registered,
-    /// `pid` unregistered the key.
-    Unregistered,
-    /// The entry vanished because `pid` exited, with this reason.
-    Exited(ExitReason),
-}
-
-/// A notification from [`Registry::monitor`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyEvent {
-    /// Kind of the key.
-    pub kind: Kind,
-    /// The key.
-    pub key: Key,
-    /// The holder that registered or went away.
-    pub pid: Pid,
-    /// What happened.
-    pub change: Change,
-}
-
-/// The receiving end of a key monitor. Dropping it removes the monitor (lazily).
-#[derive(Debug)]
-pub struct KeyMonitor {
-    /// The holders of the key when the monitor was set, read atomically with setting it:
-    /// every later change arrives as an event.
-    pub holders: Vec<Pid>,
-    rx: mpsc::Receiver<KeyEvent>,
-    missed: Arc<AtomicU64>,
-}
-
-/// A key monitor's sending side and its count of missed events.
-type MonitorSink = (mpsc::Sender<KeyEvent>, Arc<AtomicU64>);
-
-/// Events queued per key monitor; a monitor that falls further behind misses events, and
-/// [`KeyMonitor::missed`] counts them.
-pub const MONITOR_QUEUE: usize = 1024;
-
-impl KeyMonitor {
-    /// The next event; `None` once the registry is gone.
-    pub async fn recv(&mut self) -> Option<KeyEvent> {
-        self.rx.recv().await
-    }
-
-    /// The next event if one is queued.
-    pub fn try_recv(&mut self) -> Option<KeyEvent> {
-        self.rx.try_recv().ok()
-    }
-
-    /// Events dropped because this monitor's queue was full.
-    pub fn missed(&self) -> u64 {
-        self.missed.load(Ordering::Relaxed)
-    }
-}
-
-struct NameSlot {
-    pid: Pid,
-    value: Value,
-}
-
 type NameShard = RwLock<HashMap<Key, NameSlot, KeyHasher>>;
-
-/// The keys one pid holds: a short vector (most pids hold a few keys), a set beyond that.
-enum PidKeys {
-    Few(Vec<(Kind, Key)>),
-    Many(HashSet<(Kind, Key)>),
-}
-
-const FEW: usize = 8;
-
-impl PidKeys {
-    fn one(k: (Kind, Key)) -> PidKeys {
-        PidKeys::Few(vec![k])
-    }
-    fn insert(&mut self, k: (Kind, Key)) {
-        match self {
-            PidKeys::Few(v) if v.len() < FEW => v.push(k),
-            PidKeys::Few(v) => {
-                let mut set: HashSet<_> = v.drain(..).collect();
-                set.insert(k);
-                *self = PidKeys::Many(set);
-            }
-            PidKeys::Many(set) => {
-                set.insert(k);
-            }
-        }
-    }
-    fn remove(&mut self, k: &(Kind, Key)) {
-        match self {
-            PidKeys::Few(v) => {
-                if let Some(i) = v.iter().position(|x| x == k) {
-                    v.swap_remove(i);
-                }
-            }
-            PidKeys::Many(set) => {
-                set.remove(k);
-            }
-        }
-    }
-    fn contains(&self, k: &(Kind, Key)) -> bool {
-        match self {
-            PidKeys::Few(v) => v.contains(k),
-            PidKeys::Many(set) => set.contains(k),
-        }
-    }
-    fn to_vec(&self) -> Vec<(Kind, Key)> {
-        match self {
-            PidKeys::Few(v) => v.clone(),
-            PidKeys::Many(set) => set.iter().cloned().collect(),
-        }
-    }
-}
-
-#[derive(Default)]
-struct State {
-    /// Every entry except names, ordered for prefix select.
-    entries: BTreeMap<(Kind, Key, Pid), Value>,
-    /// The keys each pid holds; a pid is here exactly while its exit watcher runs.
-    by_pid: HashMap<Pid, PidKeys, FxBuild>,
-    monitors: HashMap<(Kind, Key), Vec<MonitorSink>>,
-    awaiters: HashMap<Key, Vec<oneshot::Sender<Pid>>>,
-}
 
 type ExitFuture = Pin<Box<dyn Future<Output = ExitReason> + Send>>;
 
@@ -164,22 +43,29 @@ struct Watcher {
     wake: Notify,
 }
 
-struct Inner {
-    node: Node,
+pub(crate) struct Inner {
+    pub(crate) node: Node,
     watcher: Arc<Watcher>,
     /// Names, sharded by key hash: `where_` takes one shard's read lock and nothing else.
     /// Written only while `state` is held (lock order: state, then shard).
     names: Box<[NameShard]>,
-    state: Mutex<State>,
+    pub(crate) state: Mutex<State>,
+    /// Present in a replica of a global scope.
+    pub(crate) global: Option<Replication>,
 }
 
-/// A gproc-style local registry for one [`Node`]: names, properties, counters and
-/// aggregated counters, with await, pub/sub, select and monitors. Cheap to clone (a handle).
+/// A gproc-style registry for one [`Node`]: names, properties, counters and aggregated
+/// counters, with await, pub/sub, select and monitors, and `pg`-style process groups. Cheap
+/// to clone (a handle).
+///
+/// [`Registry::new`] makes the node's **local scope**; a
+/// [`GlobalRegistry`](crate::GlobalRegistry) is a replica of a **global scope** and offers
+/// the same operations (through `Deref`) on entries replicated across the cluster.
 ///
 /// See the [crate docs](crate) for an example.
 #[derive(Clone)]
 pub struct Registry {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -188,15 +74,7 @@ impl std::fmt::Debug for Registry {
     }
 }
 
-fn min_pid() -> Pid {
-    Pid {
-        node: NodeId(0),
-        id: 0,
-        creation: 0,
-    }
-}
-
-fn counter_value(value: Value) -> Result<i64, RegistryError> {
+pub(crate) fn counter_value(value: Value) -> Result<i64, RegistryError> {
     match value {
         Value::None => Ok(0),
         Value::Int(i) => Ok(i),
@@ -204,71 +82,14 @@ fn counter_value(value: Value) -> Result<i64, RegistryError> {
     }
 }
 
-impl State {
-    fn holders(&self, kind: Kind, key: &Key) -> impl Iterator<Item = (Pid, &Value)> + '_ {
-        let key2 = key.clone();
-        self.entries
-            .range((
-                Bound::Included((kind, key.clone(), min_pid())),
-                Bound::Unbounded,
-            ))
-            .take_while(move |((k, kk, _), _)| *k == kind && *kk == key2)
-            .map(|((_, _, p), v)| (*p, v))
-    }
-
-    fn aggregated_holder(&self, key: &Key) -> Option<Pid> {
-        self.holders(Kind::AggregatedCounter, key)
-            .next()
-            .map(|(p, _)| p)
-    }
-
-    fn add_to_aggregate(&mut self, key: &Key, delta: i64) {
-        if delta == 0 {
-            return;
-        }
-        if let Some(p) = self.aggregated_holder(key) {
-            if let Some(Value::Int(sum)) =
-                self.entries
-                    .get_mut(&(Kind::AggregatedCounter, key.clone(), p))
-            {
-                *sum = sum.wrapping_add(delta);
-            }
-        }
-    }
-
-    fn notify(&mut self, kind: Kind, key: &Key, pid: Pid, change: Change) {
-        if self.monitors.is_empty() {
-            return;
-        }
-        let mk = (kind, key.clone());
-        if let Some(list) = self.monitors.get_mut(&mk) {
-            list.retain(|(tx, missed)| {
-                let ev = KeyEvent {
-                    kind,
-                    key: key.clone(),
-                    pid,
-                    change: change.clone(),
-                };
-                match tx.try_send(ev) {
-                    Ok(()) => true,
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        missed.fetch_add(1, Ordering::Relaxed);
-                        true
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => false,
-                }
-            });
-            if list.is_empty() {
-                self.monitors.remove(&mk);
-            }
-        }
-    }
-}
-
 impl Drop for Inner {
     fn drop(&mut self) {
         // Let the watcher task see the registry is gone and end.
         self.watcher.wake.notify_one();
+        // A global scope's server goes with its registry.
+        if let Some(server) = self.global.as_ref().and_then(|g| g.server.get()) {
+            self.node.stop(*server, ExitReason::Shutdown);
+        }
     }
 }
 
@@ -304,15 +125,44 @@ impl Registry {
     /// # Panics
     /// Outside a tokio runtime (as [`Node::new`]): exit watchers run on the current runtime.
     pub fn new(node: &Node) -> Registry {
+        Registry::with_replication(node, None)
+    }
+
+    pub(crate) fn with_replication(node: &Node, global: Option<Replication>) -> Registry {
         let watcher = Arc::new(Watcher::default());
         let inner = Arc::new(Inner {
             node: node.clone(),
             watcher: watcher.clone(),
             names: (0..SHARDS).map(|_| RwLock::default()).collect(),
             state: Mutex::new(State::default()),
+            global,
         });
         tokio::spawn(watch_exits(watcher, Arc::downgrade(&inner)));
         Registry { inner }
+    }
+
+    /// Whether a change to what `pid` holds must be sent to the peers: in a global scope,
+    /// for the pids of this node (each node replicates its own processes' entries).
+    pub(crate) fn replicates(&self, pid: Pid) -> bool {
+        self.inner.global.is_some() && self.inner.node.is_local(pid)
+    }
+
+    /// A registration time for conflict resolution (global scope only; 0 in the local one).
+    pub(crate) fn stamp(&self) -> u64 {
+        if self.inner.global.is_none() {
+            return 0;
+        }
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0)
+    }
+
+    /// Sends the changes made under this lock to the peers (global scope), in order.
+    pub(crate) fn flush(&self, st: &mut State) {
+        if !st.outbox.is_empty() {
+            crate::sync::broadcast(self, st);
+        }
     }
 
     /// The node this registry serves.
@@ -320,7 +170,7 @@ impl Registry {
         &self.inner.node
     }
 
-    fn shard(&self, key: &Key) -> &NameShard {
+    pub(crate) fn shard(&self, key: &Key) -> &NameShard {
         &self.inner.names[(key.hash_value() >> 40) as usize % SHARDS]
     }
 
@@ -339,11 +189,14 @@ impl Registry {
         let key = key.into();
         let value = value.into();
         self.check_pid(pid)?;
+        let at = self.stamp();
         let mut st = self.inner.state.lock();
-        self.register_locked(&mut st, kind, key, pid, value)
+        let r = self.register_locked(&mut st, kind, key, pid, value, at);
+        self.flush(&mut st);
+        r
     }
 
-    fn check_pid(&self, pid: Pid) -> Result<(), RegistryError> {
+    pub(crate) fn check_pid(&self, pid: Pid) -> Result<(), RegistryError> {
         if !self.inner.node.is_local(pid) {
             return Err(RegistryError::NotLocal(pid));
         }
@@ -353,14 +206,16 @@ impl Registry {
         Ok(())
     }
 
-    fn register_locked(
+    pub(crate) fn register_locked(
         &self,
         st: &mut State,
         kind: Kind,
         key: Key,
         pid: Pid,
         value: Value,
+        at: u64,
     ) -> Result<(), RegistryError> {
+        let replicated = self.replicates(pid).then(|| value.clone());
         match kind {
             Kind::Name => {
                 let mut shard = self.shard(&key).write();
@@ -371,7 +226,7 @@ impl Registry {
                         holder: slot.pid,
                     });
                 }
-                shard.insert(key.clone(), NameSlot { pid, value });
+                shard.insert(key.clone(), NameSlot { pid, value, at });
             }
             Kind::Property | Kind::Counter => {
                 let ek = (kind, key.clone(), pid);
@@ -394,20 +249,15 @@ impl Registry {
                 if let Some(holder) = st.aggregated_holder(&key) {
                     return Err(RegistryError::AlreadyRegistered { kind, key, holder });
                 }
-                let sum = st
-                    .holders(Kind::Counter, &key)
-                    .fold(0i64, |s, (_, v)| s.wrapping_add(v.as_int().unwrap_or(0)));
+                let sum = st.counter_sum(&key);
                 st.entries.insert((kind, key.clone(), pid), Value::Int(sum));
+                if self.inner.global.is_some() {
+                    st.agg_at.insert(key.clone(), at);
+                }
             }
         }
-        match st.by_pid.entry(pid) {
-            std::collections::hash_map::Entry::Occupied(mut e) => {
-                e.get_mut().insert((kind, key.clone()));
-            }
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(PidKeys::one((kind, key.clone())));
-                self.watch(pid);
-            }
+        if st.hold(pid, kind, key.clone()) {
+            self.watch(pid);
         }
         if kind == Kind::Name && !st.awaiters.is_empty() {
             if let Some(waiters) = st.awaiters.remove(&key) {
@@ -417,11 +267,28 @@ impl Registry {
             }
         }
         st.notify(kind, &key, pid, Change::Registered);
+        if let Some(value) = replicated {
+            let value = match kind {
+                Kind::Counter => Value::Int(counter_value(value).unwrap_or(0)),
+                _ => value,
+            };
+            st.outbox.push(Op::Reg {
+                kind,
+                key,
+                pid,
+                value,
+                at,
+            });
+        }
         Ok(())
     }
 
-    /// Hands `pid` to the watcher task; called once per pid, shared by all its keys.
-    fn watch(&self, pid: Pid) {
+    /// Hands a local `pid` to the watcher task; called once per pid, shared by all it holds.
+    /// Remote pids (global scope) are not watched: their node reports their exits.
+    pub(crate) fn watch(&self, pid: Pid) {
+        if !self.inner.node.is_local(pid) {
+            return;
+        }
         let exited: ExitFuture = Box::pin(self.inner.node.wait_exit(pid));
         let w = &self.inner.watcher;
         let mut inbox = w.inbox.lock();
@@ -436,17 +303,45 @@ impl Registry {
 
     fn cleanup(&self, pid: Pid, reason: ExitReason) {
         let mut st = self.inner.state.lock();
-        let Some(keys) = st.by_pid.remove(&pid) else {
+        self.cleanup_locked(&mut st, pid, reason);
+        self.flush(&mut st);
+    }
+
+    /// Removes everything `pid` holds (its keys and its group memberships), notifying
+    /// monitors, because it exited with `reason` (or its node went down).
+    pub(crate) fn cleanup_locked(&self, st: &mut State, pid: Pid, reason: ExitReason) {
+        let Some(held) = st.by_pid.remove(&pid) else {
             return;
         };
-        for (kind, key) in keys.to_vec() {
-            self.remove_locked(&mut st, kind, &key, pid);
+        for (kind, key) in held.keys.to_vec() {
+            self.remove_locked(st, kind, &key, pid);
             st.notify(kind, &key, pid, Change::Exited(reason.clone()));
+        }
+        let mut groups = held.groups;
+        groups.sort();
+        let mut i = 0;
+        while i < groups.len() {
+            let group = groups[i].clone();
+            let mut n = 0;
+            while i < groups.len() && groups[i] == group {
+                n += 1;
+                i += 1;
+            }
+            if let Some(members) = st.groups.get_mut(&group) {
+                members.retain(|p| *p != pid);
+                if members.is_empty() {
+                    st.groups.remove(&group);
+                }
+            }
+            st.notify_group(&group, &vec![pid; n], crate::monitor::GroupChange::Left);
+        }
+        if self.replicates(pid) {
+            st.outbox.push(Op::Exit { pid, reason });
         }
     }
 
     /// Removes the entry if `pid` holds it; does not touch `by_pid` or monitors.
-    fn remove_locked(&self, st: &mut State, kind: Kind, key: &Key, pid: Pid) -> bool {
+    pub(crate) fn remove_locked(&self, st: &mut State, kind: Kind, key: &Key, pid: Pid) -> bool {
         match kind {
             Kind::Name => {
                 let mut shard = self.shard(key).write();
@@ -462,6 +357,9 @@ impl Registry {
                 Some(v) => {
                     if kind == Kind::Counter {
                         st.add_to_aggregate(key, v.as_int().unwrap_or(0).wrapping_neg());
+                    }
+                    if kind == Kind::AggregatedCounter && !st.agg_at.is_empty() {
+                        st.agg_at.remove(key);
                     }
                     true
                 }
@@ -482,10 +380,12 @@ impl Registry {
         if !self.remove_locked(&mut st, kind, &key, pid) {
             return Err(RegistryError::NotHolder { kind, key, pid });
         }
-        if let Some(set) = st.by_pid.get_mut(&pid) {
-            set.remove(&(kind, key.clone()));
-        }
+        st.unhold(pid, kind, &key);
         st.notify(kind, &key, pid, Change::Unregistered);
+        if self.replicates(pid) {
+            st.outbox.push(Op::Unreg { kind, key, pid });
+        }
+        self.flush(&mut st);
         Ok(())
     }
 
@@ -580,10 +480,38 @@ impl Registry {
         let key = key.into();
         let value = value.into();
         let mut st = self.inner.state.lock();
-        self.set_value_locked(&mut st, kind, key, pid, value)
+        let r = self.set_value_locked(&mut st, kind, key, pid, value);
+        self.flush(&mut st);
+        r
     }
 
-    fn set_value_locked(
+    /// Sets a value; on success in a global scope, queues the change for the peers.
+    pub(crate) fn set_value_locked(
+        &self,
+        st: &mut State,
+        kind: Kind,
+        key: Key,
+        pid: Pid,
+        value: Value,
+    ) -> Result<(), RegistryError> {
+        let replicated = self.replicates(pid).then(|| (key.clone(), value.clone()));
+        self.set_value_inner(st, kind, key, pid, value)?;
+        if let Some((key, value)) = replicated {
+            let value = match kind {
+                Kind::Counter => Value::Int(counter_value(value).unwrap_or(0)),
+                _ => value,
+            };
+            st.outbox.push(Op::Set {
+                kind,
+                key,
+                pid,
+                value,
+            });
+        }
+        Ok(())
+    }
+
+    fn set_value_inner(
         &self,
         st: &mut State,
         kind: Kind,
@@ -637,16 +565,19 @@ impl Registry {
         let key = key.into();
         let value = value.into();
         self.check_pid(pid)?;
+        let at = self.stamp();
         let mut st = self.inner.state.lock();
         let held = st
             .by_pid
             .get(&pid)
-            .is_some_and(|s| s.contains(&(kind, key.clone())));
-        if held {
+            .is_some_and(|s| s.keys.contains(&(kind, key.clone())));
+        let r = if held {
             self.set_value_locked(&mut st, kind, key, pid, value)
         } else {
-            self.register_locked(&mut st, kind, key, pid, value)
-        }
+            self.register_locked(&mut st, kind, key, pid, value, at)
+        };
+        self.flush(&mut st);
+        r
     }
 
     /// Adds `delta` to the counter `key` held by `pid` and returns the new value (gproc
@@ -676,7 +607,7 @@ impl Registry {
                 let actual = st.by_pid.get(&pid).and_then(|s| {
                     [Kind::Name, Kind::Property, Kind::AggregatedCounter]
                         .into_iter()
-                        .find(|k| s.contains(&(*k, key.clone())))
+                        .find(|k| s.keys.contains(&(*k, key.clone())))
                 });
                 return Err(match actual {
                     Some(actual) => RegistryError::NotACounter { key, pid, actual },
@@ -689,6 +620,15 @@ impl Registry {
             }
         };
         st.add_to_aggregate(&key, delta);
+        if self.replicates(pid) {
+            st.outbox.push(Op::Set {
+                kind: Kind::Counter,
+                key,
+                pid,
+                value: Value::Int(new),
+            });
+            self.flush(&mut st);
+        }
         Ok(new)
     }
 
@@ -833,7 +773,7 @@ impl Registry {
             .lock()
             .by_pid
             .get(&pid)
-            .map(PidKeys::to_vec)
+            .map(|s| s.keys.to_vec())
             .unwrap_or_default();
         v.sort();
         v
@@ -841,21 +781,17 @@ impl Registry {
 
     /// Monitors `key` of `kind`: every later registration and unregistration (including by
     /// exit) arrives as a [`KeyEvent`]. The current holders are returned with it, read
-    /// atomically with setting the monitor. At most [`MONITOR_QUEUE`] events wait; a slower
+    /// atomically with setting the monitor. At most [`MONITOR_QUEUE`](crate::MONITOR_QUEUE) events wait; a slower
     /// reader misses events and [`KeyMonitor::missed`] says how many.
     pub fn monitor(&self, kind: Kind, key: impl Into<Key>) -> KeyMonitor {
         let key = key.into();
-        let (tx, rx) = mpsc::channel(MONITOR_QUEUE);
-        let missed = Arc::new(AtomicU64::new(0));
+        let (sink, rx, missed) = Sink::new();
         let mut st = self.inner.state.lock();
         let holders = match kind {
             Kind::Name => self.where_(&key).into_iter().collect(),
             _ => st.holders(kind, &key).map(|(p, _)| p).collect(),
         };
-        st.monitors
-            .entry((kind, key))
-            .or_default()
-            .push((tx, missed.clone()));
+        st.monitors.entry((kind, key)).or_default().push(sink);
         KeyMonitor {
             holders,
             rx,

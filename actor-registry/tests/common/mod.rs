@@ -36,3 +36,4 @@ pub async fn spawn_with(node: &Node) -> (ActorRef<Msg>, mpsc::UnboundedReceiver<
     let (tx, rx) = mpsc::unbounded_channel();
     (node.spawn(Sink(Some(tx))).await.unwrap(), rx)
 }
+pub mod cluster;

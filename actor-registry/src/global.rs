@@ -1,0 +1,402 @@
+//! The global scope: a [`GlobalRegistry`] is this node's replica of a named scope that spans
+//! every connected node (gproc's `g` scope, replicated the way syn does it).
+
+use crate::error::{KeySendError, RegistryError};
+use crate::key::{Key, Kind, Value};
+use crate::registry::Registry;
+use crate::sync::{discover_loop, whereis_fn, Replication, Server, SyncMsg};
+use actor_core::{ExitReason, NodeId, Pid, ReplyTo, SpawnError};
+use actor_dist::{Dist, Message};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// One of two holders of a unique key that met after registering it on different nodes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The holder.
+    pub pid: Pid,
+    /// Its value.
+    pub value: Value,
+    /// When it registered: microseconds since the Unix epoch, by its own node's clock.
+    pub registered_at: u64,
+}
+
+/// Picks which of two holders of `key` keeps it; must return one of the two pids. It is given
+/// the candidates in pid order on every node, so a pure function picks the same winner
+/// everywhere (which is what makes the replicas agree).
+pub type Resolver = Arc<dyn Fn(&Key, &Candidate, &Candidate) -> Pid + Send + Sync>;
+
+/// A name conflict as its loser's node sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameConflict {
+    /// Kind of the key (name or aggregated counter).
+    pub kind: Kind,
+    /// The key.
+    pub key: Key,
+    /// The local process that lost the key.
+    pub loser: Pid,
+    /// The process that kept it (on another node).
+    pub winner: Pid,
+}
+
+/// How the loser of a name conflict is told. Either way its entry is gone everywhere.
+#[derive(Clone)]
+pub enum OnConflict {
+    /// An exit signal with this reason (syn's default kills the loser; a loser that traps
+    /// exits gets it in `handle_exit` and lives on without the name).
+    Exit(ExitReason),
+    /// A call on the loser's node, after the registry's lock is released; typically it sends
+    /// the loser a message of its own type.
+    Notify(Arc<dyn Fn(NameConflict) + Send + Sync>),
+}
+
+impl fmt::Debug for OnConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OnConflict::Exit(r) => f.debug_tuple("Exit").field(r).finish(),
+            OnConflict::Notify(_) => f.write_str("Notify(..)"),
+        }
+    }
+}
+
+/// How a global scope is set up.
+#[derive(Clone)]
+pub struct GlobalConfig {
+    /// The scope's name; replicas of the same name on different nodes form one scope.
+    pub scope: String,
+    /// Name-conflict resolver; `None` keeps the earlier registration (then the lower pid).
+    pub resolver: Option<Resolver>,
+    /// How a loser is told; by default an exit with reason `name_conflict`.
+    pub on_conflict: OnConflict,
+}
+
+impl GlobalConfig {
+    /// A scope named `scope`, with the default resolver and an exit for losers.
+    pub fn new(scope: impl Into<String>) -> GlobalConfig {
+        GlobalConfig {
+            scope: scope.into(),
+            resolver: None,
+            on_conflict: OnConflict::Exit(ExitReason::Error("name_conflict".into())),
+        }
+    }
+
+    /// Uses `f` to resolve name conflicts.
+    pub fn resolver(
+        mut self,
+        f: impl Fn(&Key, &Candidate, &Candidate) -> Pid + Send + Sync + 'static,
+    ) -> Self {
+        self.resolver = Some(Arc::new(f));
+        self
+    }
+
+    /// Tells conflict losers this way.
+    pub fn on_conflict(mut self, on: OnConflict) -> Self {
+        self.on_conflict = on;
+        self
+    }
+}
+
+/// Counters of a global scope's replica: what it refused and what it resolved.
+#[derive(Debug, Default)]
+pub struct GlobalStats {
+    /// Sync messages (or parts) that were invalid: another scope, a change about a process
+    /// of another node, a counter that is not an integer. Logged and skipped.
+    pub malformed: AtomicU64,
+    /// Messages from a server that is not (or no longer) the peer for its node. Skipped.
+    pub stale: AtomicU64,
+    /// Name conflicts met by this replica.
+    pub conflicts: AtomicU64,
+    /// Resolver answers that named neither candidate (the default decided).
+    pub bad_resolutions: AtomicU64,
+    /// Changes that could not be sent to a peer (which was then disconnected to resync).
+    pub send_failures: AtomicU64,
+    /// Published messages delivered here on behalf of another node.
+    pub relayed: AtomicU64,
+    /// Published messages for local holders that could not take them.
+    pub undelivered: AtomicU64,
+}
+
+impl GlobalStats {
+    /// A counter's current value.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// This node's replica of a global scope. It offers every [`Registry`] operation (through
+/// `Deref`), on entries that every connected node sees:
+///
+/// - **Lookups are local**: `where_`, `lookup_values`, `select`, `members` read this node's
+///   replica, with no network round trip.
+/// - **Registration returns once visible locally** and is sent to every peer at once;
+///   [`GlobalRegistry::register_sync`] also waits until every connected peer has applied it.
+/// - Processes register on their own node (the pid must be local), and **entries vanish
+///   everywhere** when their process exits or when their node goes down.
+/// - A node that joins receives the full state; after a partition heals the replicas
+///   converge, and a name held on both sides is resolved the same way everywhere.
+/// - [`GlobalRegistry::send`] reaches remote holders: one message per node, which that
+///   node's replica hands to its local holders (pub/sub fan-out).
+///
+/// ```
+/// use actor_core::{Actor, Context, Node};
+/// use actor_dist::{Cookie, Dist, DistConfig};
+/// use actor_registry::{GlobalConfig, GlobalRegistry, Key, Kind};
+/// use std::time::Duration;
+///
+/// struct W;
+/// impl Actor for W {
+///     type Msg = ();
+///     async fn handle(&mut self, _: (), _: &mut Context<Self>) {}
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let cookie = Cookie::new("secret").unwrap();
+/// let a = Dist::start(&Node::new("a@127.0.0.1"), DistConfig::new(cookie.clone())).await.unwrap();
+/// let b = Dist::start(&Node::new("b@127.0.0.1"), DistConfig::new(cookie)).await.unwrap();
+/// let ga = GlobalRegistry::start(&a, GlobalConfig::new("accounts")).await.unwrap();
+/// let gb = GlobalRegistry::start(&b, GlobalConfig::new("accounts")).await.unwrap();
+/// a.connect(b.name(), b.local_addr()).await.unwrap();
+///
+/// let w = a.node().spawn(W).await.unwrap();
+/// ga.register(Kind::Name, ("account", 42), w.pid(), ()).unwrap();
+/// // Visible on b once replicated; await_name waits for it.
+/// let found = gb.await_name(("account", 42), Duration::from_secs(5)).await.unwrap();
+/// assert_eq!(found, w.pid());
+/// assert_eq!(gb.where_(&Key::from(("account", 42))), Some(w.pid()));
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct GlobalRegistry {
+    reg: Registry,
+}
+
+impl fmt::Debug for GlobalRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "GlobalRegistry({:?}, {:?})",
+            self.scope(),
+            self.reg.node()
+        )
+    }
+}
+
+impl std::ops::Deref for GlobalRegistry {
+    type Target = Registry;
+    fn deref(&self) -> &Registry {
+        &self.reg
+    }
+}
+
+impl GlobalRegistry {
+    /// Starts this node's replica of the scope `cfg.scope`: spawns its server actor, makes it
+    /// findable by peers, and syncs with every node connected now and later.
+    pub async fn start(dist: &Dist, cfg: GlobalConfig) -> Result<GlobalRegistry, SpawnError> {
+        dist.register::<SyncMsg>();
+        let repl = Replication {
+            dist: dist.clone(),
+            scope: cfg.scope.clone(),
+            server: OnceLock::new(),
+            resolver: cfg.resolver,
+            on_conflict: cfg.on_conflict,
+            stats: Arc::new(GlobalStats::default()),
+        };
+        let reg = Registry::with_replication(dist.node(), Some(repl));
+        let server = dist
+            .node()
+            .spawn(Server {
+                reg: Arc::downgrade(&reg.inner),
+            })
+            .await?
+            .pid();
+        let g = reg.inner.global.as_ref().expect("just built");
+        let _ = g.server.set(server);
+        // Subscribe before listing the connected nodes, so no node falls in between.
+        let events = dist.subscribe();
+        let weak = Arc::downgrade(&reg.inner);
+        dist.register_rpc(&whereis_fn(&cfg.scope), move |()| {
+            let alive = weak.strong_count() > 0;
+            async move { alive.then_some(server) }
+        });
+        tokio::spawn(discover_loop(
+            Arc::downgrade(&reg.inner),
+            dist.clone(),
+            cfg.scope,
+            server,
+            events,
+        ));
+        Ok(GlobalRegistry { reg })
+    }
+
+    fn repl(&self) -> &Replication {
+        self.reg.inner.global.as_ref().expect("a global registry")
+    }
+
+    /// The scope's name.
+    pub fn scope(&self) -> &str {
+        &self.repl().scope
+    }
+
+    /// The registry (for code written against [`Registry`]).
+    pub fn registry(&self) -> &Registry {
+        &self.reg
+    }
+
+    /// This replica's counters.
+    pub fn stats(&self) -> &GlobalStats {
+        &self.repl().stats
+    }
+
+    /// The nodes whose replicas this one is synced with, ordered.
+    pub fn peers(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .reg
+            .inner
+            .state
+            .lock()
+            .peers
+            .values()
+            .map(|p| p.name.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Registers like [`Registry::register`], then waits until every node connected now has
+    /// applied the registration, at most `timeout`. A node that goes down meanwhile no
+    /// longer counts. Fails with [`RegistryError::Conflict`] if a peer already holds the
+    /// name for another process and the resolver kept that one (this process will then be
+    /// told, as configured), and with [`RegistryError::SyncTimeout`] naming the nodes that
+    /// did not answer in time (the registration stands, and still propagates).
+    pub async fn register_sync(
+        &self,
+        kind: Kind,
+        key: impl Into<Key>,
+        pid: Pid,
+        value: impl Into<Value>,
+        timeout: Duration,
+    ) -> Result<(), RegistryError> {
+        let key = key.into();
+        let value = value.into();
+        self.reg.check_pid(pid)?;
+        let at = self.reg.stamp();
+        let from = *self.repl().server.get().expect("server started");
+        let waits = {
+            let mut st = self.reg.inner.state.lock();
+            self.reg
+                .register_locked(&mut st, kind, key.clone(), pid, value, at)?;
+            let ops = std::mem::take(&mut st.outbox);
+            let mut waits = Vec::with_capacity(st.peers.len());
+            for peer in st.peers.values() {
+                let (ack, rx) = ReplyTo::pair();
+                let sent = peer.route.tell(SyncMsg::Ops {
+                    from,
+                    ops: ops.clone(),
+                    ack: Some(ack),
+                });
+                if sent.is_ok() {
+                    waits.push((peer.name.clone(), rx));
+                }
+            }
+            waits
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut late = Vec::new();
+        for (node, rx) in waits {
+            match tokio::time::timeout_at(deadline, rx).await {
+                Ok(Ok(Ok(true))) => {}
+                Ok(Ok(Ok(false))) => return Err(RegistryError::Conflict { kind, key, node }),
+                // The peer went away before answering: no longer connected, no longer counted.
+                Ok(_) => {}
+                Err(_) => late.push(node),
+            }
+        }
+        if late.is_empty() {
+            Ok(())
+        } else {
+            Err(RegistryError::SyncTimeout {
+                kind,
+                key,
+                nodes: late,
+            })
+        }
+    }
+
+    /// Sends `msg` to the holder of a unique key, or to every holder of a property or
+    /// counter key on every node (pub/sub), and returns how many holders it went to.
+    ///
+    /// Local holders get it directly. For the holders on another node, the message is
+    /// encoded once and sent once to that node's replica, which hands it to its local holders
+    /// (so a node with a thousand subscribers costs one network message). Remote holders are
+    /// counted as reached when the message is sent; a holder that is gone or takes another
+    /// type is skipped there (and counted in that node's [`GlobalStats::undelivered`]).
+    ///
+    /// `M` must be registered (`Dist::register`) on the receiving nodes. A message sent to a
+    /// property is encoded once for all nodes, so it may carry pids and refs but not reply
+    /// handles ([`ReplyTo`]); send those to a name.
+    pub fn send<M: Message + Clone>(
+        &self,
+        kind: Kind,
+        key: &Key,
+        msg: M,
+    ) -> Result<usize, KeySendError> {
+        let dist = &self.repl().dist;
+        let node = self.reg.node();
+        if kind.is_unique() {
+            let pid = self
+                .reg
+                .lookup_pids(kind, key)
+                .first()
+                .copied()
+                .ok_or_else(|| KeySendError::NotRegistered {
+                    kind,
+                    key: key.clone(),
+                })?;
+            let r = dist.actor_ref::<M>(pid)?;
+            r.tell(msg).map_err(|e| KeySendError::Undelivered {
+                pid,
+                reason: e.to_string(),
+            })?;
+            return Ok(1);
+        }
+        let mut n = 0;
+        let mut remote: BTreeMap<NodeId, usize> = BTreeMap::new();
+        for pid in self.reg.lookup_pids(kind, key) {
+            if node.is_local(pid) {
+                if let Ok(r) = node.actor_ref::<M>(pid) {
+                    if r.tell(msg.clone()).is_ok() {
+                        n += 1;
+                    }
+                }
+            } else {
+                *remote.entry(pid.node).or_default() += 1;
+            }
+        }
+        if remote.is_empty() {
+            return Ok(n);
+        }
+        let payload =
+            postcard::to_allocvec(&msg).map_err(|e| KeySendError::Encode(e.to_string()))?;
+        let from = *self.repl().server.get().expect("server started");
+        let st = self.reg.inner.state.lock();
+        for (node, holders) in remote {
+            let Some(peer) = st.peers.get(&node) else {
+                continue;
+            };
+            let sent = peer.route.tell(SyncMsg::Publish {
+                from,
+                kind,
+                key: key.clone(),
+                tag: M::tag(),
+                payload: payload.clone(),
+            });
+            if sent.is_ok() {
+                n += holders;
+            }
+        }
+        Ok(n)
+    }
+}

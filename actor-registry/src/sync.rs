@@ -1,0 +1,744 @@
+//! Replication of a global scope between nodes: the messages replicas exchange, the server
+//! actor that applies them, peer discovery, full-state sync and name-conflict resolution.
+//!
+//! The model is syn's, not gproc's `gen_leader`: every node owns the entries of its own
+//! processes and sends them to its peers; no leader, no global lock. A change is applied
+//! locally under the registry lock and sent to every peer before the lock is released, so
+//! each peer receives one node's changes in the order they were made (one ordered connection
+//! per pair). Sync between two replicas:
+//!
+//! 1. When a node comes up (or a scope starts), the discovery task finds the peer's server
+//!    (an rpc, `whereis`) and sends it `Discover`.
+//! 2. A server receiving `Discover` adds the sender as a peer (monitoring it) and answers
+//!    `Ack` with the full state of its own node's processes; from then on its changes follow.
+//! 3. A server receiving `Ack` from a sender it did not know adds it and answers with its
+//!    own `Ack`; either way it merges the sender's state (replacing what it had for that node).
+//! 4. When a peer's server goes down (its node disconnects: `noconnection`), everything its
+//!    node held is removed, with monitors told.
+//!
+//! A name registered on two nodes (concurrently, or on both sides of a partition) meets its
+//! twin on some node; that node asks the resolver, which sees the same two candidates in the
+//! same order everywhere and so picks the same winner everywhere. The loser's own node drops
+//! the loser's entry, tells the peers, and tells the loser.
+
+use crate::global::{Candidate, GlobalStats, NameConflict, OnConflict, Resolver};
+use crate::key::{Key, Kind, Value};
+use crate::monitor::Change;
+use crate::registry::{Inner, Registry};
+use crate::state::State;
+use actor_core::{Actor, ActorRef, Context, Down, ExitReason, NodeId, Pid, ReplyTo};
+use actor_dist::{Dist, Message, NodeEvent, RpcError};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How long discovery waits for a peer to say where its server is.
+const DISCOVER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One change to what a node's processes hold.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum Op {
+    Reg {
+        kind: Kind,
+        key: Key,
+        pid: Pid,
+        value: Value,
+        at: u64,
+    },
+    Unreg {
+        kind: Kind,
+        key: Key,
+        pid: Pid,
+    },
+    Set {
+        kind: Kind,
+        key: Key,
+        pid: Pid,
+        value: Value,
+    },
+    Exit {
+        pid: Pid,
+        reason: ExitReason,
+    },
+    Join {
+        group: Key,
+        pids: Vec<Pid>,
+    },
+    Leave {
+        group: Key,
+        pids: Vec<Pid>,
+    },
+}
+
+impl Op {
+    /// The pids the change is about (all must belong to the sending node).
+    fn pids(&self) -> &[Pid] {
+        match self {
+            Op::Reg { pid, .. } | Op::Unreg { pid, .. } | Op::Set { pid, .. } => {
+                std::slice::from_ref(pid)
+            }
+            Op::Exit { pid, .. } => std::slice::from_ref(pid),
+            Op::Join { pids, .. } | Op::Leave { pids, .. } => pids,
+        }
+    }
+}
+
+/// What replicas send each other's servers.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum SyncMsg {
+    /// "I am the scope's server on my node; send me your state."
+    Discover { from: Pid, scope: String },
+    /// The full state of the sender's own processes.
+    Ack {
+        from: Pid,
+        scope: String,
+        state: Vec<Op>,
+    },
+    /// Changes, in order; with `ack`, the receiver answers whether every registration in
+    /// `ops` is held after applying them (it may have lost a conflict there).
+    Ops {
+        from: Pid,
+        ops: Vec<Op>,
+        ack: Option<ReplyTo<bool>>,
+    },
+    /// A message for every local holder of `(kind, key)`: pub/sub, once per node.
+    Publish {
+        from: Pid,
+        kind: Kind,
+        key: Key,
+        tag: u64,
+        payload: Vec<u8>,
+    },
+}
+
+impl Message for SyncMsg {
+    const NAME: &'static str = "actor_registry.Sync";
+}
+
+/// A peer replica: its server and the route to it.
+pub(crate) struct Peer {
+    pub(crate) server: Pid,
+    pub(crate) route: ActorRef<SyncMsg>,
+    pub(crate) name: String,
+}
+
+/// What a registry needs to be a replica of a global scope.
+pub(crate) struct Replication {
+    pub(crate) dist: Dist,
+    pub(crate) scope: String,
+    pub(crate) server: OnceLock<Pid>,
+    pub(crate) resolver: Option<Resolver>,
+    pub(crate) on_conflict: OnConflict,
+    pub(crate) stats: Arc<GlobalStats>,
+}
+
+impl Replication {
+    /// The winner of `a` and `b` for `key`: the configured resolver, seeing the two in pid
+    /// order (so every node asks the same question), or the default: the earlier
+    /// registration, then the lower pid.
+    fn resolve(&self, key: &Key, a: Candidate, b: Candidate) -> Pid {
+        let (a, b) = if a.pid <= b.pid { (a, b) } else { (b, a) };
+        if let Some(r) = &self.resolver {
+            let w = r(key, &a, &b);
+            if w == a.pid || w == b.pid {
+                return w;
+            }
+            self.stats.bad_resolutions.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(?key, winner = %w, "resolver picked neither candidate; using the default");
+        }
+        if (a.registered_at, a.pid) <= (b.registered_at, b.pid) {
+            a.pid
+        } else {
+            b.pid
+        }
+    }
+}
+
+/// The name of the rpc function through which peers find a scope's server.
+pub(crate) fn whereis_fn(scope: &str) -> String {
+    format!("actor_registry.whereis/{scope}")
+}
+
+/// Sends the changes queued under the lock to every peer, in order. A peer that cannot take
+/// them (its outbound buffer is full, or it is going away) is disconnected: reconnecting
+/// resyncs its replica from scratch, where a silently lost change would leave it wrong.
+pub(crate) fn broadcast(reg: &Registry, st: &mut State) {
+    let mut ops = std::mem::take(&mut st.outbox);
+    let Some(g) = &reg.inner.global else { return };
+    let Some(&from) = g.server.get() else { return };
+    let n = st.peers.len();
+    let mut failed = Vec::new();
+    for (i, peer) in st.peers.values().enumerate() {
+        let ops = if i + 1 == n {
+            std::mem::take(&mut ops)
+        } else {
+            ops.clone()
+        };
+        if let Err(e) = peer.route.tell(SyncMsg::Ops {
+            from,
+            ops,
+            ack: None,
+        }) {
+            tracing::warn!(peer = %peer.name, error = %e, "registry changes not sent; disconnecting to resync");
+            failed.push(peer.name.clone());
+        }
+    }
+    for name in failed {
+        g.stats.send_failures.fetch_add(1, Ordering::Relaxed);
+        let dist = g.dist.clone();
+        tokio::spawn(async move {
+            dist.disconnect(&name);
+        });
+    }
+}
+
+/// The scope's server on this node: applies what peers send, and notices when they go.
+pub(crate) struct Server {
+    pub(crate) reg: Weak<Inner>,
+}
+
+impl Actor for Server {
+    type Msg = SyncMsg;
+
+    async fn handle(&mut self, msg: SyncMsg, ctx: &mut Context<Self>) {
+        let Some(inner) = self.reg.upgrade() else {
+            ctx.stop(ExitReason::Normal);
+            return;
+        };
+        let reg = Registry { inner };
+        let losers = reg.on_sync(msg, ctx);
+        reg.tell_losers(losers);
+    }
+
+    async fn handle_down(&mut self, d: Down, _ctx: &mut Context<Self>) {
+        if let Some(inner) = self.reg.upgrade() {
+            Registry { inner }.on_peer_down(d.pid, d.reason);
+        }
+    }
+}
+
+/// Finds the servers of the scope on the nodes connected now and on every node that comes up,
+/// and sends each `Discover`. Ends when the registry is gone.
+pub(crate) async fn discover_loop(
+    reg: Weak<Inner>,
+    dist: Dist,
+    scope: String,
+    me: Pid,
+    mut events: mpsc::Receiver<NodeEvent>,
+) {
+    for name in dist.nodes() {
+        tokio::spawn(discover(dist.clone(), name, scope.clone(), me));
+    }
+    while let Some(ev) = events.recv().await {
+        if reg.strong_count() == 0 {
+            return;
+        }
+        if let NodeEvent::Up(info) = ev {
+            if !info.hidden {
+                tokio::spawn(discover(dist.clone(), info.name, scope.clone(), me));
+            }
+        }
+    }
+}
+
+async fn discover(dist: Dist, name: String, scope: String, me: Pid) {
+    let found: Result<Option<Pid>, RpcError> = dist
+        .call(&name, &whereis_fn(&scope), &(), DISCOVER_TIMEOUT)
+        .await;
+    match found {
+        Ok(Some(server)) => {
+            if let Ok(r) = dist.actor_ref::<SyncMsg>(server) {
+                let _ = r.tell(SyncMsg::Discover { from: me, scope });
+            }
+        }
+        // Not running there (yet): when it starts, it discovers us.
+        Ok(None) | Err(RpcError::NoSuchFunction(_)) => {}
+        Err(e) => tracing::debug!(node = %name, %scope, error = %e, "registry discovery failed"),
+    }
+}
+
+impl Registry {
+    fn global(&self) -> &Replication {
+        self.inner
+            .global
+            .as_ref()
+            .expect("a sync message reached a registry with global scope")
+    }
+
+    fn malformed(&self, why: &str) {
+        self.global()
+            .stats
+            .malformed
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(scope = %self.global().scope, "malformed registry sync message: {why}");
+    }
+
+    /// Handles one message from a peer; returns the local losers of name conflicts, to be
+    /// told once the lock is released.
+    fn on_sync(&self, msg: SyncMsg, ctx: &mut Context<Server>) -> Vec<NameConflict> {
+        let g = self.global();
+        let me = ctx.pid();
+        let mut losers = Vec::new();
+        match msg {
+            SyncMsg::Discover { from, scope } => {
+                if !self.valid_sender(from, &scope) {
+                    return losers;
+                }
+                let mut st = self.inner.state.lock();
+                self.add_peer(&mut st, from, ctx);
+                self.send_state(&st, from, me);
+                self.flush(&mut st);
+            }
+            SyncMsg::Ack { from, scope, state } => {
+                if !self.valid_sender(from, &scope) {
+                    return losers;
+                }
+                let mut st = self.inner.state.lock();
+                if self.add_peer(&mut st, from, ctx) {
+                    self.send_state(&st, from, me);
+                }
+                self.merge(&mut st, from.node, state, &mut losers);
+                self.flush(&mut st);
+            }
+            SyncMsg::Ops { from, ops, ack } => {
+                let mut st = self.inner.state.lock();
+                if !is_peer(&st, from) {
+                    drop(st);
+                    g.stats.stale.fetch_add(1, Ordering::Relaxed);
+                    if let Some(ack) = ack {
+                        ack.send(false);
+                    }
+                    return losers;
+                }
+                let mut held = true;
+                for op in ops {
+                    held &= self.apply(&mut st, from.node, op, &mut losers);
+                }
+                self.flush(&mut st);
+                drop(st);
+                if let Some(ack) = ack {
+                    ack.send(held);
+                }
+            }
+            SyncMsg::Publish {
+                from,
+                kind,
+                key,
+                tag,
+                payload,
+            } => {
+                let pids: Vec<Pid> = {
+                    let st = self.inner.state.lock();
+                    if !is_peer(&st, from) {
+                        g.stats.stale.fetch_add(1, Ordering::Relaxed);
+                        return losers;
+                    }
+                    drop(st);
+                    self.lookup_pids(kind, &key)
+                        .into_iter()
+                        .filter(|p| self.inner.node.is_local(*p))
+                        .collect()
+                };
+                for pid in pids {
+                    match g.dist.deliver_from(from.node, pid, tag, &payload) {
+                        Ok(()) => g.stats.relayed.fetch_add(1, Ordering::Relaxed),
+                        Err(e) => {
+                            tracing::debug!(%pid, error = %e, "published message not delivered");
+                            g.stats.undelivered.fetch_add(1, Ordering::Relaxed)
+                        }
+                    };
+                }
+            }
+        }
+        losers
+    }
+
+    fn valid_sender(&self, from: Pid, scope: &str) -> bool {
+        if scope != self.global().scope {
+            self.malformed("sync for another scope");
+            return false;
+        }
+        if self.inner.node.is_local(from) {
+            self.malformed("sync claiming to come from this node");
+            return false;
+        }
+        true
+    }
+
+    /// Makes `from` the peer for its node (replacing an older incarnation's server, whose
+    /// entries go); `true` if it was not the peer already.
+    fn add_peer(&self, st: &mut State, from: Pid, ctx: &mut Context<Server>) -> bool {
+        let g = self.global();
+        match st.peers.get(&from.node) {
+            Some(p) if p.server == from => return false,
+            Some(_) => {
+                st.peers.remove(&from.node);
+                self.purge_node(st, from.node, ExitReason::NoConnection);
+            }
+            None => {}
+        }
+        let Ok(route) = g.dist.actor_ref::<SyncMsg>(from) else {
+            return false;
+        };
+        let name = g
+            .dist
+            .nodes()
+            .into_iter()
+            .find(|n| NodeId::from_name(n) == from.node)
+            .unwrap_or_else(|| from.node.to_string());
+        ctx.monitor(from);
+        st.peers.insert(
+            from.node,
+            Peer {
+                server: from,
+                route,
+                name,
+            },
+        );
+        true
+    }
+
+    /// Sends the full state of this node's processes to the server `to`.
+    fn send_state(&self, st: &State, to: Pid, me: Pid) {
+        let Some(peer) = st.peers.get(&to.node) else {
+            return;
+        };
+        let msg = SyncMsg::Ack {
+            from: me,
+            scope: self.global().scope.clone(),
+            state: self.local_state(st),
+        };
+        if let Err(e) = peer.route.tell(msg) {
+            tracing::warn!(peer = %peer.name, error = %e, "registry state not sent");
+        }
+    }
+
+    /// Everything this node's processes hold, as the changes that would rebuild it.
+    fn local_state(&self, st: &State) -> Vec<Op> {
+        let node = &self.inner.node;
+        let mut ops = Vec::new();
+        for (&pid, held) in st.by_pid.iter().filter(|(p, _)| node.is_local(**p)) {
+            for (kind, key) in held.keys.to_vec() {
+                let (value, at) = match kind {
+                    Kind::Name => match self.shard(&key).read().get(&key) {
+                        Some(s) => (s.value.clone(), s.at),
+                        None => continue,
+                    },
+                    Kind::AggregatedCounter => {
+                        (Value::None, st.agg_at.get(&key).copied().unwrap_or(0))
+                    }
+                    _ => match st.entries.get(&(kind, key.clone(), pid)) {
+                        Some(v) => (v.clone(), 0),
+                        None => continue,
+                    },
+                };
+                ops.push(Op::Reg {
+                    kind,
+                    key,
+                    pid,
+                    value,
+                    at,
+                });
+            }
+        }
+        for (group, members) in &st.groups {
+            let pids: Vec<Pid> = members
+                .iter()
+                .copied()
+                .filter(|p| node.is_local(*p))
+                .collect();
+            if !pids.is_empty() {
+                ops.push(Op::Join {
+                    group: group.clone(),
+                    pids,
+                });
+            }
+        }
+        ops
+    }
+
+    /// Replaces what the replica holds for `node` with `state`: entries and memberships it
+    /// no longer lists go, the rest is applied (an unchanged entry is left alone).
+    fn merge(&self, st: &mut State, node: NodeId, state: Vec<Op>, losers: &mut Vec<NameConflict>) {
+        let mut fresh: HashSet<(Kind, Key, Pid)> = HashSet::new();
+        let mut joins: HashMap<(Key, Pid), usize> = HashMap::new();
+        let mut regs = Vec::new();
+        for op in state {
+            if op.pids().iter().any(|p| p.node != node) {
+                self.malformed("state lists a process of another node");
+                continue;
+            }
+            match op {
+                Op::Reg {
+                    kind, ref key, pid, ..
+                } => {
+                    fresh.insert((kind, key.clone(), pid));
+                    regs.push(op);
+                }
+                Op::Join { group, pids } => {
+                    for pid in pids {
+                        *joins.entry((group.clone(), pid)).or_default() += 1;
+                    }
+                }
+                _ => self.malformed("state holds a change that is not a registration"),
+            }
+        }
+        let known: Vec<Pid> = st
+            .by_pid
+            .keys()
+            .copied()
+            .filter(|p| p.node == node)
+            .collect();
+        for pid in known {
+            let (keys, groups) = match st.by_pid.get(&pid) {
+                Some(h) => (h.keys.to_vec(), h.groups.clone()),
+                None => continue,
+            };
+            for (kind, key) in keys {
+                if !fresh.contains(&(kind, key.clone(), pid)) {
+                    self.drop_entry(st, kind, &key, pid, Change::Unregistered);
+                }
+            }
+            let mut have: HashMap<Key, usize> = HashMap::new();
+            for g in groups {
+                *have.entry(g).or_default() += 1;
+            }
+            for (group, n) in have {
+                let want = joins.get(&(group.clone(), pid)).copied().unwrap_or(0);
+                if n > want {
+                    let _ = self.leave_locked(st, &group, &vec![pid; n - want]);
+                }
+                if let Some(w) = joins.get_mut(&(group, pid)) {
+                    *w = w.saturating_sub(n);
+                }
+            }
+            self.forget_if_empty(st, pid);
+        }
+        for op in regs {
+            self.apply(st, node, op, losers);
+        }
+        for ((group, pid), n) in joins {
+            if n > 0 {
+                self.join_locked(st, &group, &vec![pid; n]);
+            }
+        }
+    }
+
+    /// Applies one change from `node`'s replica; for a registration, `true` if the entry is
+    /// held here afterwards (it may lose a name conflict).
+    fn apply(&self, st: &mut State, node: NodeId, op: Op, losers: &mut Vec<NameConflict>) -> bool {
+        if op
+            .pids()
+            .iter()
+            .any(|p| p.node != node || self.inner.node.is_local(*p))
+        {
+            self.malformed("a change about a process of another node");
+            return false;
+        }
+        match op {
+            Op::Reg {
+                kind,
+                key,
+                pid,
+                value,
+                at,
+            } => self.apply_reg(st, kind, key, pid, value, at, losers),
+            Op::Unreg { kind, key, pid } => {
+                self.drop_entry(st, kind, &key, pid, Change::Unregistered);
+                true
+            }
+            Op::Set {
+                kind,
+                key,
+                pid,
+                value,
+            } => {
+                if kind == Kind::AggregatedCounter {
+                    self.malformed("setting an aggregated counter");
+                    return false;
+                }
+                // An entry this replica does not hold (it lost a conflict here) is ignored.
+                let _ = self.set_value_locked(st, kind, key, pid, value);
+                true
+            }
+            Op::Exit { pid, reason } => {
+                self.cleanup_locked(st, pid, reason);
+                true
+            }
+            Op::Join { group, pids } => {
+                self.join_locked(st, &group, &pids);
+                true
+            }
+            Op::Leave { group, pids } => {
+                let ok = self.leave_locked(st, &group, &pids).is_ok();
+                for pid in pids {
+                    self.forget_if_empty(st, pid);
+                }
+                ok
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn apply_reg(
+        &self,
+        st: &mut State,
+        kind: Kind,
+        key: Key,
+        pid: Pid,
+        value: Value,
+        at: u64,
+        losers: &mut Vec<NameConflict>,
+    ) -> bool {
+        let holder = match kind {
+            Kind::Name => self
+                .shard(&key)
+                .read()
+                .get(&key)
+                .map(|s| (s.pid, s.value.clone(), s.at)),
+            Kind::AggregatedCounter => st.aggregated_holder(&key).map(|p| {
+                let at = st.agg_at.get(&key).copied().unwrap_or(0);
+                (p, Value::None, at)
+            }),
+            Kind::Property | Kind::Counter => {
+                let r = if st.entries.contains_key(&(kind, key.clone(), pid)) {
+                    self.set_value_locked(st, kind, key, pid, value)
+                } else {
+                    self.register_locked(st, kind, key, pid, value, at)
+                };
+                if let Err(e) = &r {
+                    self.malformed(&format!("registration refused: {e}"));
+                }
+                return r.is_ok();
+            }
+        };
+        match holder {
+            None => {
+                let r = self.register_locked(st, kind, key, pid, value, at);
+                if let Err(e) = &r {
+                    self.malformed(&format!("registration refused: {e}"));
+                }
+                r.is_ok()
+            }
+            Some((q, _, _)) if q == pid => {
+                if kind == Kind::Name {
+                    if let Some(s) = self.shard(&key).write().get_mut(&key) {
+                        s.value = value;
+                        s.at = at;
+                    }
+                }
+                true
+            }
+            Some((q, q_value, q_at)) => {
+                let g = self.global();
+                g.stats.conflicts.fetch_add(1, Ordering::Relaxed);
+                let winner = g.resolve(
+                    &key,
+                    Candidate {
+                        pid: q,
+                        value: q_value,
+                        registered_at: q_at,
+                    },
+                    Candidate {
+                        pid,
+                        value: value.clone(),
+                        registered_at: at,
+                    },
+                );
+                tracing::info!(?key, kept = %winner, "name conflict resolved");
+                if winner != pid {
+                    return false;
+                }
+                self.drop_entry(st, kind, &key, q, Change::Unregistered);
+                if self.inner.node.is_local(q) {
+                    losers.push(NameConflict {
+                        kind,
+                        key: key.clone(),
+                        loser: q,
+                        winner: pid,
+                    });
+                }
+                self.register_locked(st, kind, key, pid, value, at).is_ok()
+            }
+        }
+    }
+
+    /// Removes `pid`'s entry for `(kind, key)` if it holds it, telling monitors and (for a
+    /// local pid) the peers.
+    fn drop_entry(&self, st: &mut State, kind: Kind, key: &Key, pid: Pid, change: Change) {
+        if !self.remove_locked(st, kind, key, pid) {
+            return;
+        }
+        st.unhold(pid, kind, key);
+        st.notify(kind, key, pid, change);
+        if self.replicates(pid) {
+            st.outbox.push(Op::Unreg {
+                kind,
+                key: key.clone(),
+                pid,
+            });
+        }
+        self.forget_if_empty(st, pid);
+    }
+
+    /// Forgets a remote pid that holds nothing any more (local pids are forgotten on exit).
+    fn forget_if_empty(&self, st: &mut State, pid: Pid) {
+        if self.inner.node.is_local(pid) {
+            return;
+        }
+        if st
+            .by_pid
+            .get(&pid)
+            .is_some_and(|h| h.groups.is_empty() && h.keys.to_vec().is_empty())
+        {
+            st.by_pid.remove(&pid);
+        }
+    }
+
+    /// Removes everything the processes of `node` hold.
+    fn purge_node(&self, st: &mut State, node: NodeId, reason: ExitReason) {
+        let pids: Vec<Pid> = st
+            .by_pid
+            .keys()
+            .copied()
+            .filter(|p| p.node == node)
+            .collect();
+        for pid in pids {
+            self.cleanup_locked(st, pid, reason.clone());
+        }
+    }
+
+    fn on_peer_down(&self, server: Pid, reason: ExitReason) {
+        let mut st = self.inner.state.lock();
+        if st
+            .peers
+            .get(&server.node)
+            .is_some_and(|p| p.server == server)
+        {
+            st.peers.remove(&server.node);
+            self.purge_node(&mut st, server.node, reason);
+            self.flush(&mut st);
+        }
+    }
+
+    fn tell_losers(&self, losers: Vec<NameConflict>) {
+        if losers.is_empty() {
+            return;
+        }
+        let g = self.global();
+        for c in losers {
+            tracing::info!(key = ?c.key, loser = %c.loser, winner = %c.winner, "name conflict lost");
+            match &g.on_conflict {
+                OnConflict::Exit(reason) => self.inner.node.exit(c.loser, reason.clone()),
+                OnConflict::Notify(f) => f(c),
+            }
+        }
+    }
+}
+
+fn is_peer(st: &State, from: Pid) -> bool {
+    st.peers.get(&from.node).is_some_and(|p| p.server == from)
+}
