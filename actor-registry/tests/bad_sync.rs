@@ -1,0 +1,180 @@
+//! Malformed sync messages from a peer: undecodable ones are refused by the distribution
+//! layer, well-formed but invalid ones are counted and skipped by the registry; neither
+//! corrupts an entry or stops replication.
+mod common;
+use actor_core::{ExitReason, Pid, ReplyTo};
+use actor_dist::{Dist, Message};
+use actor_registry::{GlobalStats, Key, Kind, Value};
+use common::cluster::{cluster, eventually, T};
+use common::spawn;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::Ordering;
+
+/// Garbage under the registry's wire name.
+#[derive(Serialize, Deserialize)]
+struct Garbage(Vec<u8>);
+impl Message for Garbage {
+    const NAME: &'static str = "actor_registry.Sync";
+}
+
+/// The registry's sync message, as a peer could forge it (same layout).
+#[derive(Serialize, Deserialize)]
+enum Forged {
+    Discover {
+        from: Pid,
+        scope: String,
+    },
+    Ack {
+        from: Pid,
+        scope: String,
+        state: Vec<ForgedOp>,
+    },
+    Ops {
+        from: Pid,
+        ops: Vec<ForgedOp>,
+        ack: Option<ReplyTo<bool>>,
+    },
+}
+impl Message for Forged {
+    const NAME: &'static str = "actor_registry.Sync";
+}
+
+#[derive(Serialize, Deserialize)]
+enum ForgedOp {
+    Reg {
+        kind: Kind,
+        key: Key,
+        pid: Pid,
+        value: Value,
+        at: u64,
+    },
+    Unreg {
+        kind: Kind,
+        key: Key,
+        pid: Pid,
+    },
+    Set {
+        kind: Kind,
+        key: Key,
+        pid: Pid,
+        value: Value,
+    },
+    Exit {
+        pid: Pid,
+        reason: ExitReason,
+    },
+}
+
+async fn server_of(from: &Dist, on: &str) -> Pid {
+    from.call::<(), Option<Pid>>(on, "actor_registry.whereis/test", &(), T)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_sync_is_counted_and_corrupts_nothing() {
+    let ms = cluster(3).await;
+    let (a, b) = (&ms[0], &ms[1]);
+    let on_a = spawn(a.node()).await;
+    let on_b = spawn(b.node()).await;
+    let on_c = spawn(ms[2].node()).await;
+    a.global.register(Kind::Name, "a", on_a.pid(), 1).unwrap();
+    b.global.register(Kind::Name, "b", on_b.pid(), 2).unwrap();
+    ms[2]
+        .global
+        .register(Kind::Name, "c", on_c.pid(), 3)
+        .unwrap();
+    for k in ["a", "b", "c"] {
+        a.global.await_name(k, T).await.unwrap();
+    }
+    let before = a.global.list();
+    let a_server = server_of(&b.dist, a.name()).await;
+    let b_server = server_of(&a.dist, b.name()).await;
+    let bad_frames = a.dist.stats().bad_frames.load(Ordering::Relaxed)
+        + a.dist.stats().undelivered.load(Ordering::Relaxed);
+
+    // 1. Bytes that are not a sync message at all.
+    let garbage = b.dist.actor_ref::<Garbage>(a_server).unwrap();
+    garbage.tell(Garbage(vec![0xff; 40])).unwrap();
+    garbage.tell(Garbage(vec![])).unwrap();
+
+    // 2. Well-formed, but lying: changes about processes of another node, a counter that
+    //    is not an integer, a state for another scope, an unregistration of C's name.
+    let forged = b.dist.actor_ref::<Forged>(a_server).unwrap();
+    let reg = |kind, key: &str, pid, value| ForgedOp::Reg {
+        kind,
+        key: Key::from(key),
+        pid,
+        value,
+        at: 0,
+    };
+    forged
+        .tell(Forged::Ops {
+            from: b_server,
+            ops: vec![
+                reg(Kind::Name, "stolen", on_c.pid(), Value::None),
+                ForgedOp::Unreg {
+                    kind: Kind::Name,
+                    key: Key::from("c"),
+                    pid: on_c.pid(),
+                },
+                ForgedOp::Exit {
+                    pid: on_a.pid(),
+                    reason: ExitReason::Killed,
+                },
+                reg(Kind::Counter, "n", on_b.pid(), Value::from("x")),
+                ForgedOp::Set {
+                    kind: Kind::AggregatedCounter,
+                    key: Key::from("n"),
+                    pid: on_b.pid(),
+                    value: Value::Int(1),
+                },
+            ],
+            ack: None,
+        })
+        .unwrap();
+    forged
+        .tell(Forged::Ack {
+            from: b_server,
+            scope: "another".into(),
+            state: vec![],
+        })
+        .unwrap();
+    // 3. A message claiming to be from a server that is not B's peer server: stale, skipped.
+    forged
+        .tell(Forged::Ops {
+            from: on_b.pid(),
+            ops: vec![reg(Kind::Name, "ghost", on_b.pid(), Value::None)],
+            ack: None,
+        })
+        .unwrap();
+    // A genuine change after all of it still arrives, in order.
+    let later = spawn(b.node()).await;
+    b.global
+        .register(Kind::Name, "later", later.pid(), ())
+        .unwrap();
+    a.global.await_name("later", T).await.unwrap();
+
+    let stats = a.global.stats();
+    assert_eq!(
+        GlobalStats::get(&stats.malformed),
+        6,
+        "five lying changes and a wrong scope"
+    );
+    assert_eq!(GlobalStats::get(&stats.stale), 1);
+    let refused = a.dist.stats().bad_frames.load(Ordering::Relaxed)
+        + a.dist.stats().undelivered.load(Ordering::Relaxed);
+    assert!(
+        refused >= bad_frames + 2,
+        "undecodable payloads were refused"
+    );
+    let mut after = a.global.list();
+    after.retain(|e| e.key != Key::from("later"));
+    assert_eq!(after, before);
+    assert!(a.node().is_alive(on_a.pid()));
+    // Every replica still agrees.
+    for m in &ms {
+        eventually(|| m.global.list().len() == 4).await;
+    }
+}
