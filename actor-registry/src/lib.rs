@@ -5,8 +5,10 @@
 //! sum of all counters with the same key), with await, pub/sub send, select by prefix or
 //! pattern, count, key monitors and a full listing for debugging tools.
 //!
-//! This release covers the **local scope** (one [`Registry`] per [`actor_core::Node`]); global
-//! scope, cluster replication and process groups come later.
+//! Two scopes, as gproc's `l` and `g`: [`Registry::new`] is a node's **local scope**;
+//! [`GlobalRegistry::start`] makes this node's replica of a **global scope** shared by every
+//! connected node (through actor-dist), with the same operations. Each scope also holds
+//! OTP `pg`-style **process groups** ([`Registry::join`], [`Registry::members`], ...).
 //!
 //! ```
 //! use actor_core::{Actor, Context, Node};
@@ -70,6 +72,42 @@
 //! - **Lookups are cheap**: names live in 64 `RwLock`ed hash shards and each key carries its
 //!   precomputed hash, so [`Registry::where_`] takes one shard read lock and never the
 //!   registry-wide lock. Everything else (and every write) goes through one mutex.
+//! - **Process groups** follow `pg`: a pid may join a group several times and is a member
+//!   once per join; `leave` removes one membership per listed pid (all or nothing);
+//!   memberships go when the process exits. [`Registry::monitor_group`] and
+//!   [`Registry::monitor_scope`] report joins and leaves ([`GroupEvent`]).
+//!
+//! ## Global scope
+//!
+//! Replication follows syn rather than gproc's `gen_leader` (which is known to split and
+//! never merge): no leader, no cluster lock; **each node owns the entries of its own
+//! processes** and sends every change to the replicas of the same scope on the other nodes.
+//!
+//! - **Lookups are local**: each node holds the whole scope; `where_` costs what it costs in
+//!   the local scope.
+//! - **Registration returns once it is visible locally**; the change is queued to every peer
+//!   before the registry lock is released, so peers apply one node's changes in the order
+//!   made. [`GlobalRegistry::register_sync`] also waits until every connected peer has
+//!   applied it.
+//! - **Sync**: when two replicas meet (a node comes up, a scope starts, a partition heals),
+//!   each sends the other the full state of its own processes; a late joiner thus gets
+//!   everything. When a peer's node goes down, its processes' entries and memberships vanish
+//!   on every other node (monitors see [`Change::Exited`] with `noconnection`).
+//! - **Name conflicts** (the same name registered on two nodes concurrently, or on both sides
+//!   of a partition) are settled where the two entries meet by a [`Resolver`] that sees the
+//!   two [`Candidate`]s in the same order on every node, so every node keeps the same one.
+//!   The default keeps the earlier registration (by its node's clock; ties by pid). The
+//!   loser's node withdraws it everywhere and tells it ([`OnConflict`]: an exit with reason
+//!   `name_conflict` by default, or a callback). Two holders never survive a heal.
+//! - **Pub/sub across nodes**: [`GlobalRegistry::send`] sends a message for a property's
+//!   holders once to each node that has some; that node hands it to its local holders.
+//! - **Bad input**: a sync message that does not decode is refused by actor-dist (logged,
+//!   counted); one that decodes but lies (a change about another node's process, a
+//!   non-integer counter, another scope, an unknown sender) is logged, counted in
+//!   [`GlobalStats`] and skipped, and corrupts nothing.
+//! - **Backpressure**: changes ride on the peer connection's bounded outbound buffer; a peer
+//!   that cannot take them is disconnected (and resynced when it reconnects) rather than
+//!   left with a silently wrong replica.
 //!
 //! ## Differences from gproc
 //!
@@ -86,8 +124,13 @@
 //! - **Monitors** cover every kind and report both registration and unregistration through
 //!   a channel ([`KeyMonitor`]) rather than messages; `select` takes key patterns, not
 //!   match specifications.
-//! - **Key hashing is not keyed**: keys come from the application, not from the network.
-//! - **Local scope only** for now; no global scope, no `pg`-style groups yet.
+//! - **Key hashing is not keyed**: keys come from the application or from authenticated
+//!   peers (cookie), not from arbitrary network input.
+//! - **The global scope is eventually consistent** (as syn, unlike gproc's leader-based
+//!   mode): two nodes may briefly both accept the same name; the resolver settles it.
+//!   Registration in the global scope is for processes of the registering node.
+//! - **Process groups live in a registry scope** (as syn's scopes), not in a separate `pg`
+//!   server; group names are [`Key`]s.
 #![warn(missing_docs)]
 
 mod error;

@@ -780,7 +780,7 @@ impl Registry {
     }
 
     /// Monitors `key` of `kind`: every later registration and unregistration (including by
-    /// exit) arrives as a [`KeyEvent`]. The current holders are returned with it, read
+    /// exit) arrives as a [`KeyEvent`](crate::KeyEvent). The current holders are returned with it, read
     /// atomically with setting the monitor. At most [`MONITOR_QUEUE`](crate::MONITOR_QUEUE) events wait; a slower
     /// reader misses events and [`KeyMonitor::missed`] says how many.
     pub fn monitor(&self, kind: Kind, key: impl Into<Key>) -> KeyMonitor {
