@@ -1,4 +1,5 @@
-//! A property test of the local registry against a simple model (one `BTreeMap`).
+//! A property test of the local registry against a simple model (one `BTreeMap` of entries,
+//! one of group memberships), with the registry's own consistency check after every step.
 mod common;
 use actor_core::{ActorRef, ExitReason, Node, Pid};
 use actor_registry::{Change, Entry, Key, Kind, Pattern, Registry, RegistryError, Value};
@@ -26,6 +27,10 @@ enum Op {
     RegisterOrUpdate(Kind, usize, usize, Value),
     UpdateCounter(usize, usize, i64),
     Kill(usize),
+    /// Join group `k` with these pids.
+    Join(usize, Vec<usize>),
+    /// Leave group `k` with these pids.
+    Leave(usize, Vec<usize>),
 }
 
 fn kind() -> impl Strategy<Value = Kind> {
@@ -54,7 +59,9 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (kind(), k.clone(), p.clone(), value()).prop_map(|(a, b, c, d)| Op::SetValue(a, b, c, d)),
         2 => (kind(), k.clone(), p.clone(), value()).prop_map(|(a, b, c, d)| Op::RegisterOrUpdate(a, b, c, d)),
         3 => (k, p.clone(), -5i64..5).prop_map(|(a, b, c)| Op::UpdateCounter(a, b, c)),
-        1 => p.prop_map(Op::Kill),
+        1 => p.clone().prop_map(Op::Kill),
+        2 => (0..2usize, proptest::collection::vec(p.clone(), 0..3)).prop_map(|(g, ps)| Op::Join(g, ps)),
+        2 => (0..2usize, proptest::collection::vec(p, 0..3)).prop_map(|(g, ps)| Op::Leave(g, ps)),
     ]
 }
 
@@ -190,6 +197,8 @@ async fn run(ops: Vec<Op>) {
         actors.push(spawn(&node).await);
     }
     let mut model = Model::default();
+    let groups = [Key::from("g"), Key::from(("g", 2))];
+    let mut members: BTreeMap<Key, Vec<Pid>> = BTreeMap::new();
     for op in ops {
         match op {
             Op::Register(kind, k, p, v) => {
@@ -238,11 +247,68 @@ async fn run(ops: Vec<Op>) {
                         }
                     }
                 }
+                // Memberships go in the same critical section; with no keys, wait for them.
+                node.wait_exit(pid).await;
+                while groups.iter().any(|g| reg.members(g).contains(&pid)) {
+                    tokio::task::yield_now().await;
+                }
                 model.kill(pid);
+                for m in members.values_mut() {
+                    m.retain(|p| *p != pid);
+                }
+                members.retain(|_, m| !m.is_empty());
                 actors[p] = spawn(&node).await;
+            }
+            Op::Join(g, ps) => {
+                let pids: Vec<Pid> = ps.iter().map(|p| actors[*p].pid()).collect();
+                reg.join(groups[g].clone(), pids.clone()).unwrap();
+                if !pids.is_empty() {
+                    members.entry(groups[g].clone()).or_default().extend(pids);
+                }
+            }
+            Op::Leave(g, ps) => {
+                let pids: Vec<Pid> = ps.iter().map(|p| actors[*p].pid()).collect();
+                // All or nothing: the model tries on a copy.
+                let mut m = members.get(&groups[g]).cloned().unwrap_or_default();
+                let mut want = Ok(());
+                for pid in &pids {
+                    match m.iter().rposition(|p| p == pid) {
+                        Some(i) => {
+                            m.remove(i);
+                        }
+                        None => {
+                            want = Err(RegistryError::NotJoined {
+                                group: groups[g].clone(),
+                                pid: *pid,
+                            });
+                            break;
+                        }
+                    }
+                }
+                let got = reg.leave(groups[g].clone(), pids);
+                match (&got, &want) {
+                    // Which missing pid is named may differ when several are missing.
+                    (Err(RegistryError::NotJoined { .. }), Err(_)) => {}
+                    _ => assert_eq!(got, want),
+                }
+                if want.is_ok() {
+                    if m.is_empty() {
+                        members.remove(&groups[g]);
+                    } else {
+                        members.insert(groups[g].clone(), m);
+                    }
+                }
             }
         }
         // Observations.
+        reg.assert_consistent();
+        for g in &groups {
+            assert_eq!(reg.members(g), members.get(g).cloned().unwrap_or_default());
+        }
+        assert_eq!(
+            reg.which_groups(),
+            members.keys().cloned().collect::<Vec<_>>()
+        );
         assert_eq!(reg.list(), model.entries());
         for key in &keys {
             assert_eq!(reg.where_(key), model.holder(Kind::Name, key));
