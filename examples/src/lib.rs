@@ -1,8 +1,10 @@
-//! Shared pieces of the example programs: an account actor that can live on any node, and the
-//! node process used by the cluster demo and the OS-process tests.
+//! Shared pieces of the example programs: an account actor that can live on any node and
+//! names itself in the cluster-wide registry, and the node process used by the cluster demo
+//! and the OS-process tests.
 
 use actor_core::{Actor, Context, ExitReason, ReplyTo};
 use actor_dist::{Cookie, Dist, DistConfig, Message};
+use actor_registry::{GlobalConfig, GlobalRegistry, Kind};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -12,7 +14,12 @@ pub struct Account {
     pub owner: String,
     /// Balance in cents.
     pub balance: u64,
+    /// Where it registers `("account", owner)` and joins the group `"accounts"`.
+    pub registry: Option<GlobalRegistry>,
 }
+
+/// The scope of the cluster-wide account names.
+pub const ACCOUNTS: &str = "accounts";
 
 /// What an [`Account`] takes; serialisable, so it crosses nodes.
 #[derive(Serialize, Deserialize)]
@@ -31,6 +38,16 @@ impl Message for AccountMsg {
 
 impl Actor for Account {
     type Msg = AccountMsg;
+    async fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        if let Some(reg) = &self.registry {
+            // One account per owner in the whole cluster: a taken name fails the spawn.
+            reg.register(Kind::Name, ("account", self.owner.as_str()), ctx.pid(), ())
+                .map_err(|e| ExitReason::Error(e.to_string()))?;
+            reg.join(ACCOUNTS, [ctx.pid()])
+                .map_err(|e| ExitReason::Error(e.to_string()))?;
+        }
+        Ok(())
+    }
     async fn handle(&mut self, msg: AccountMsg, ctx: &mut Context<Self>) {
         match msg {
             AccountMsg::Deposit(n) => self.balance += n,
@@ -49,20 +66,30 @@ pub fn demo_cookie() -> Cookie {
 
 /// Starts distribution for a demo node: registers the `account` kind and the `whoami` rpc.
 pub async fn start_demo_node(name: &str, tick: Duration) -> Dist {
+    start_demo_node_with_registry(name, tick).await.0
+}
+
+/// [`start_demo_node`], also returning the node's replica of the [`ACCOUNTS`] scope.
+pub async fn start_demo_node_with_registry(name: &str, tick: Duration) -> (Dist, GlobalRegistry) {
     let node = actor_core::Node::new(name);
     let dist = Dist::start(&node, DistConfig::new(demo_cookie()).tick_time(tick))
         .await
         .expect("listen on 127.0.0.1");
-    dist.register_kind("account", |(owner, balance): (String, u64)| Account {
+    let accounts = GlobalRegistry::start(&dist, GlobalConfig::new(ACCOUNTS))
+        .await
+        .expect("start the accounts scope");
+    let reg = accounts.clone();
+    dist.register_kind("account", move |(owner, balance): (String, u64)| Account {
         owner,
         balance,
+        registry: Some(reg.clone()),
     });
     let me = dist.clone();
     dist.register_rpc("whoami", move |(): ()| {
         let me = me.clone();
         async move { (me.name().to_string(), me.node().process_count() as u64) }
     });
-    dist
+    (dist, accounts)
 }
 
 /// Runs a node process: prints `LISTEN <addr>` and serves until stdin closes (the parent

@@ -9,7 +9,8 @@
 
 use actor_core::{Actor, Context, Down, ExitReason, Pid};
 use actor_dist::{NodeEvent, SpawnOnOpts};
-use examples::{run_node_process, start_demo_node, AccountMsg};
+use actor_registry::{Key, Kind};
+use examples::{run_node_process, start_demo_node_with_registry, AccountMsg, ACCOUNTS};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -71,7 +72,7 @@ async fn main() {
         return run_node_process(&args[2], TICK).await;
     }
     let t0 = Instant::now();
-    let me = start_demo_node("main@127.0.0.1", TICK).await;
+    let (me, accounts) = start_demo_node_with_registry("main@127.0.0.1", TICK).await;
     let mut events = me.subscribe();
     let (_n1, addr1) = start_child("alpha@127.0.0.1").await;
     let (mut n2, addr2) = start_child("beta@127.0.0.1").await;
@@ -110,6 +111,33 @@ async fn main() {
             acc.pid()
         );
     }
+    // Each account named itself in the cluster-wide registry when it started, on its own
+    // node; every node sees the names (lookups are local), and finds the accounts by name.
+    let bob_key = Key::from(("account", "bob"));
+    accounts.await_name(("account", "alice"), T).await.unwrap();
+    let found = accounts.await_name(bob_key.clone(), T).await.unwrap();
+    let by_name = me.actor_ref::<AccountMsg>(found).unwrap();
+    let (bal, node) = by_name.call(AccountMsg::Balance, T).await.unwrap();
+    println!("registry: {bob_key:?} -> {found} (on {node}, balance {bal}), looked up on main");
+    let members = accounts.members(&Key::from(ACCOUNTS));
+    println!(
+        "registry: group {ACCOUNTS:?} has {} members cluster-wide",
+        members.len()
+    );
+    let twin = me
+        .spawn_on::<AccountMsg, _>(
+            "beta@127.0.0.1",
+            "account",
+            &("alice".to_string(), 1u64),
+            SpawnOnOpts::default(),
+        )
+        .await;
+    println!(
+        "registry: a second account for alice is refused: {}",
+        twin.err().map(|e| e.to_string()).unwrap_or_default()
+    );
+    let mut bob_watch = accounts.monitor(Kind::Name, bob_key.clone());
+
     let who = me
         .multicall::<_, (String, u64)>(&me.nodes(), "whoami", &(), T)
         .await;
@@ -146,6 +174,17 @@ async fn main() {
         "a call to bob's account fails at once: {r:?} in {:?}",
         asked.elapsed()
     );
+    // The names of beta's processes vanish everywhere with beta.
+    if let Ok(Some(ev)) = tokio::time::timeout(T, bob_watch.recv()).await {
+        println!(
+            "registry: {:?} of {} gone: {:?}; where_ now {:?}; group {ACCOUNTS:?} has {} members",
+            ev.key,
+            ev.pid,
+            ev.change,
+            accounts.where_(&bob_key),
+            accounts.members(&Key::from(ACCOUNTS)).len()
+        );
+    }
     // Let the watcher print what reached it.
     tokio::time::sleep(Duration::from_millis(100)).await;
 

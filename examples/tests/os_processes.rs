@@ -3,7 +3,8 @@
 //! fail fast, and the other node is undisturbed.
 use actor_core::{Actor, Context, Down, ExitReason, Pid};
 use actor_dist::{NodeEvent, SpawnOnOpts};
-use examples::{start_demo_node, AccountMsg};
+use actor_registry::{Change, Key, Kind};
+use examples::{start_demo_node_with_registry, AccountMsg, ACCOUNTS};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -52,7 +53,8 @@ impl Actor for Watcher {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_with_sigkill_is_detected_and_others_carry_on() {
-    let me = start_demo_node("test@127.0.0.1", Duration::from_secs(2)).await;
+    let (me, accounts) =
+        start_demo_node_with_registry("test@127.0.0.1", Duration::from_secs(2)).await;
     let mut events = me.subscribe();
     let (_p1, a1) = node_process("p1@127.0.0.1").await;
     let (mut p2, a2) = node_process("p2@127.0.0.1").await;
@@ -85,6 +87,11 @@ async fn a_node_killed_with_sigkill_is_detected_and_others_carry_on() {
         on2.call(AccountMsg::Balance, T).await.unwrap(),
         (2, "p2@127.0.0.1".to_string())
     );
+    // The accounts named themselves on their own nodes; the names are visible here.
+    let (x, y) = (Key::from(("account", "x")), Key::from(("account", "y")));
+    assert_eq!(accounts.await_name(x.clone(), T).await, Ok(on1.pid()));
+    assert_eq!(accounts.await_name(y.clone(), T).await, Ok(on2.pid()));
+    let mut y_watch = accounts.monitor(Kind::Name, y.clone());
     // p1 and p2 got connected to each other through us.
     let who: (String, u64) = me.call("p2@127.0.0.1", "whoami", &(), T).await.unwrap();
     assert_eq!(who.0, "p2@127.0.0.1");
@@ -131,6 +138,18 @@ async fn a_node_killed_with_sigkill_is_detected_and_others_carry_on() {
         Err(actor_core::CallError::Exit(ExitReason::NoConnection))
     );
     assert!(t.elapsed() < Duration::from_secs(1));
+    // p2's names went with it; p1's stay.
+    let ev = tokio::time::timeout(T, y_watch.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (ev.pid, ev.change),
+        (on2.pid(), Change::Exited(ExitReason::NoConnection))
+    );
+    assert_eq!(accounts.where_(&y), None);
+    assert_eq!(accounts.where_(&x), Some(on1.pid()));
+    assert_eq!(accounts.members(&Key::from(ACCOUNTS)), vec![on1.pid()]);
     // p1 is undisturbed.
     on1.tell(AccountMsg::Deposit(9)).unwrap();
     assert_eq!(on1.call(AccountMsg::Balance, T).await.unwrap().0, 10);
