@@ -99,6 +99,8 @@ pub(crate) struct State {
     pub(crate) agg_at: HashMap<Key, u64>,
     /// Global scope: the peer registries, by node.
     pub(crate) peers: HashMap<NodeId, Peer>,
+    /// Global scope: the chunks of a peer's full state received so far.
+    pub(crate) partial: HashMap<NodeId, Vec<Op>>,
     /// Global scope: local changes made under this lock and not yet sent to the peers.
     /// Sent before the lock is released, so every peer sees them in the order made.
     pub(crate) outbox: Vec<Op>,

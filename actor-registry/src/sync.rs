@@ -38,6 +38,10 @@ use tokio::sync::mpsc;
 /// How long discovery waits for a peer to say where its server is.
 const DISCOVER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Changes per `Ack` message when a full state is sent: a large registry goes in several
+/// messages, far below the connection's frame limit.
+const STATE_CHUNK: usize = 1024;
+
 /// One change to what a node's processes hold.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) enum Op {
@@ -91,11 +95,13 @@ impl Op {
 pub(crate) enum SyncMsg {
     /// "I am the scope's server on my node; send me your state."
     Discover { from: Pid, scope: String },
-    /// The full state of the sender's own processes.
+    /// The full state of the sender's own processes, in chunks: `more` on every chunk but the
+    /// last; the receiver merges once it has the last.
     Ack {
         from: Pid,
         scope: String,
         state: Vec<Op>,
+        more: bool,
     },
     /// Changes, in order; with `ack`, the receiver answers whether every registration in
     /// `ops` is held after applying them (it may have lost a conflict there).
@@ -292,7 +298,12 @@ impl Registry {
                 self.send_state(&st, from, me);
                 self.flush(&mut st);
             }
-            SyncMsg::Ack { from, scope, state } => {
+            SyncMsg::Ack {
+                from,
+                scope,
+                state,
+                more,
+            } => {
                 if !self.valid_sender(from, &scope) {
                     return losers;
                 }
@@ -300,8 +311,17 @@ impl Registry {
                 if self.add_peer(&mut st, from, ctx) {
                     self.send_state(&st, from, me);
                 }
-                self.merge(&mut st, from.node, state, &mut losers);
-                self.flush(&mut st);
+                let mut state = state;
+                if let Some(mut earlier) = st.partial.remove(&from.node) {
+                    earlier.append(&mut state);
+                    state = earlier;
+                }
+                if more {
+                    st.partial.insert(from.node, state);
+                } else {
+                    self.merge(&mut st, from.node, state, &mut losers);
+                    self.flush(&mut st);
+                }
             }
             SyncMsg::Ops { from, ops, ack } => {
                 let mut st = self.inner.state.lock();
@@ -376,6 +396,7 @@ impl Registry {
             Some(p) if p.server == from => return false,
             Some(_) => {
                 st.peers.remove(&from.node);
+                st.partial.remove(&from.node);
                 self.purge_node(st, from.node, ExitReason::NoConnection);
             }
             None => {}
@@ -401,18 +422,36 @@ impl Registry {
         true
     }
 
-    /// Sends the full state of this node's processes to the server `to`.
+    /// Sends the full state of this node's processes to the server `to`, in chunks. If it
+    /// cannot all be sent, the peer is disconnected (and resynced when it reconnects).
     fn send_state(&self, st: &State, to: Pid, me: Pid) {
         let Some(peer) = st.peers.get(&to.node) else {
             return;
         };
-        let msg = SyncMsg::Ack {
-            from: me,
-            scope: self.global().scope.clone(),
-            state: self.local_state(st),
-        };
-        if let Err(e) = peer.route.tell(msg) {
-            tracing::warn!(peer = %peer.name, error = %e, "registry state not sent");
+        let g = self.global();
+        let mut state = self.local_state(st);
+        loop {
+            let rest = state.split_off(state.len().min(STATE_CHUNK));
+            let more = !rest.is_empty();
+            let msg = SyncMsg::Ack {
+                from: me,
+                scope: g.scope.clone(),
+                state,
+                more,
+            };
+            if let Err(e) = peer.route.tell(msg) {
+                tracing::warn!(peer = %peer.name, error = %e, "registry state not sent; disconnecting to resync");
+                g.stats.send_failures.fetch_add(1, Ordering::Relaxed);
+                let (dist, name) = (g.dist.clone(), peer.name.clone());
+                tokio::spawn(async move {
+                    dist.disconnect(&name);
+                });
+                return;
+            }
+            if !more {
+                return;
+            }
+            state = rest;
         }
     }
 
@@ -719,6 +758,7 @@ impl Registry {
             .is_some_and(|p| p.server == server)
         {
             st.peers.remove(&server.node);
+            st.partial.remove(&server.node);
             self.purge_node(&mut st, server.node, reason);
             self.flush(&mut st);
         }

@@ -28,6 +28,7 @@ enum Forged {
         from: Pid,
         scope: String,
         state: Vec<ForgedOp>,
+        more: bool,
     },
     Ops {
         from: Pid,
@@ -139,6 +140,7 @@ async fn malformed_sync_is_counted_and_corrupts_nothing() {
             from: b_server,
             scope: "another".into(),
             state: vec![],
+            more: false,
         })
         .unwrap();
     // 3. A message claiming to be from a server that is not B's peer server: stale, skipped.

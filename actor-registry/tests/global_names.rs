@@ -262,3 +262,31 @@ async fn remote_processes_cannot_be_registered_here() {
         Err(RegistryError::NotLocal(w.pid()))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_state_arrives_in_chunks() {
+    let ms = cluster(1).await;
+    let w = spawn(ms[0].node()).await;
+    for i in 0..5000 {
+        ms[0]
+            .global
+            .register(Kind::Name, ("bulk", i), w.pid(), i)
+            .unwrap();
+    }
+    ms[0].global.join("bulk", vec![w.pid(); 10]).unwrap();
+    let late = member("late@127.0.0.1").await;
+    late.dist
+        .connect(ms[0].name(), ms[0].dist.local_addr())
+        .await
+        .unwrap();
+    synced(&late, 1).await;
+    let all = Pattern::prefix(&Key::from("bulk"));
+    eventually(|| late.global.count(Kind::Name, &all) == 5000).await;
+    assert_eq!(late.global.members(&Key::from("bulk")).len(), 10);
+    assert_eq!(
+        late.global
+            .lookup_value(Kind::Name, &Key::from(("bulk", 4999))),
+        Ok(Value::Int(4999))
+    );
+    late.global.assert_consistent();
+}
