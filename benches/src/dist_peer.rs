@@ -5,7 +5,8 @@
 //! (hidden arguments `--dist-node <tick_ms>`), reads B's `LISTEN <addr>` line, connects with
 //! [`Dist::connect`] and starts B's actor with [`Dist::spawn_on`] (B registered its kinds).
 //! Starting B, connecting and spawning are not timed. B serves until its stdin closes, which
-//! happens when A exits.
+//! happens when A exits. The node-process mechanism ([`NodeProc`] on A's side,
+//! [`serve_node`] in the node's process) is shared with W10 (`registry_global.rs`).
 //!
 //! - W5: the driver `send(n).await`s (waits only if the connection's outbound buffer is full)
 //!   the numbers to a counting actor on B; when it has counted them all, it tells a `u64` to
@@ -23,6 +24,7 @@ use crate::{rate, Counts, Latencies, Medians, Metrics};
 use actor_core::{Actor, ActorRef, CallError, Context, ExitReason, Node, Pid, ReplyTo};
 use actor_dist::{Cookie, Dist, DistConfig, DownReason, Message, NodeEvent, SpawnOnOpts};
 use serde::{Deserialize, Serialize};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::process::{ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,16 +42,16 @@ const A: &str = "a@127.0.0.1";
 const B: &str = "b@127.0.0.1";
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn cookie() -> Cookie {
+pub(crate) fn cookie() -> Cookie {
     Cookie::new("bench-cookie").expect("non-empty cookie")
 }
 
-fn config(tick: Duration) -> DistConfig {
+pub(crate) fn config(tick: Duration) -> DistConfig {
     DistConfig::new(cookie()).tick_time(tick)
 }
 
 /// The default tick time (W5, W6, W11 run with the defaults; only W12 sets the tick).
-fn default_tick() -> Duration {
+pub(crate) fn default_tick() -> Duration {
     DistConfig::new(cookie()).tick_time
 }
 
@@ -153,15 +155,7 @@ pub fn node_main(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    rt.block_on(async move {
-        let node = Node::new(B);
-        let dist = Dist::start(&node, config(tick))
-            .await
-            .expect("listen on 127.0.0.1");
+    serve_node(B, tick, |dist| async move {
         let d = dist.clone();
         dist.register_kind("bench.counter", move |(target, notify): (u64, Pid)| {
             Counter {
@@ -173,6 +167,28 @@ pub fn node_main(args: &[String]) -> ExitCode {
         dist.register_kind("bench.incr", |(): ()| Incr);
         dist.register_kind("bench.idle", |(): ()| Idle);
         dist.register_kind("bench.holder", |(): ()| Holder::default());
+    })
+}
+
+/// Runs this process as the node `name` (a node process the bench child started): starts
+/// distribution with tick time `tick`, runs `setup` (whose output lives as long as the
+/// node), prints `LISTEN <addr>` and serves until stdin closes, which happens when the bench
+/// child exits.
+pub(crate) fn serve_node<F, Fut>(name: &str, tick: Duration, setup: F) -> ExitCode
+where
+    F: FnOnce(Dist) -> Fut,
+    Fut: Future,
+{
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async move {
+        let node = Node::new(name);
+        let dist = Dist::start(&node, config(tick))
+            .await
+            .expect("listen on 127.0.0.1");
+        let _keep = setup(dist.clone()).await;
         println!("LISTEN {}", dist.local_addr());
         let mut stdin = tokio::io::stdin();
         let mut buf = [0u8; 64];
@@ -186,42 +202,49 @@ pub fn node_main(args: &[String]) -> ExitCode {
     std::process::exit(0);
 }
 
-/// Node B as seen from A: its process (killed when dropped) and its listen address.
-struct NodeB {
+/// A node process started by the bench child (this binary re-executed with hidden
+/// arguments), as seen from node A: its process (killed when dropped) and its listen address.
+pub(crate) struct NodeProc {
     _child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
-impl NodeB {
-    async fn start(tick: Duration) -> NodeB {
+impl NodeProc {
+    /// Starts the bench binary with `args` and waits for its `LISTEN <addr>` line.
+    pub(crate) async fn start(args: &[&str]) -> NodeProc {
         let exe = std::env::current_exe().expect("own path");
         let mut child = Command::new(exe)
-            .args([NODE_ARG, &tick.as_millis().to_string()])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
-            .expect("start node B");
-        let mut lines = BufReader::new(child.stdout.take().expect("B's stdout")).lines();
+            .unwrap_or_else(|e| panic!("start node process {args:?}: {e}"));
+        let mut lines = BufReader::new(child.stdout.take().expect("node's stdout")).lines();
         let line = lines
             .next_line()
             .await
-            .expect("read B's stdout")
-            .expect("B's LISTEN line");
+            .expect("read node's stdout")
+            .expect("node's LISTEN line");
         let addr = line
             .strip_prefix("LISTEN ")
             .and_then(|a| a.trim().parse().ok())
             .unwrap_or_else(|| panic!("expected LISTEN <addr>, got {line:?}"));
-        NodeB {
+        NodeProc {
             _child: child,
             addr,
         }
     }
 }
 
+/// Starts node B of W5, W6, W11 and W12 with tick time `tick`.
+async fn start_b(tick: Duration) -> NodeProc {
+    NodeProc::start(&[NODE_ARG, &tick.as_millis().to_string()]).await
+}
+
 /// Node A (this process) connected to a fresh node B at `via` (B's own address if `None`).
-async fn start_a(tick: Duration, b: &NodeB, via: Option<SocketAddr>) -> Dist {
+async fn start_a(tick: Duration, b: &NodeProc, via: Option<SocketAddr>) -> Dist {
     let node = Node::new(A);
     let dist = Dist::start(&node, config(tick))
         .await
@@ -243,7 +266,7 @@ async fn spawn_on_b<M: Message, Args: Serialize>(
 }
 
 /// `mean`, `p50`, `p99` of `lat` in µs.
-fn micros(lat: &Latencies, wall: Duration) -> Metrics {
+pub(crate) fn micros(lat: &Latencies, wall: Duration) -> Metrics {
     lat.metrics(wall)
         .into_iter()
         .filter(|(m, _)| matches!(*m, "mean" | "p50" | "p99"))
@@ -257,7 +280,7 @@ fn micros(lat: &Latencies, wall: Duration) -> Metrics {
 /// W5: `remote_tells` numbers to one counting actor on B.
 pub async fn w5_remote_tell(c: Counts) -> Metrics {
     let tick = default_tick();
-    let b = NodeB::start(tick).await;
+    let b = start_b(tick).await;
     let dist = start_a(tick, &b, None).await;
     dist.register::<u64>();
     let (done, finished) = oneshot::channel();
@@ -281,7 +304,7 @@ pub async fn w5_remote_tell(c: Counts) -> Metrics {
 /// W6: sequential calls to an actor on B, after an unmeasured warm-up; µs.
 pub async fn w6_remote_ask(c: Counts) -> Metrics {
     let tick = default_tick();
-    let b = NodeB::start(tick).await;
+    let b = start_b(tick).await;
     let dist = start_a(tick, &b, None).await;
     let incr: ActorRef<IncrReq> = spawn_on_b(&dist, "bench.incr", &()).await;
     for i in 0..c.remote_warmup {
@@ -302,7 +325,7 @@ pub async fn w6_remote_ask(c: Counts) -> Metrics {
 /// W11: sequential `spawn_on(B, ...)`, each awaited; p50/p99 µs and spawns/s.
 pub async fn w11_remote_spawn(c: Counts) -> Metrics {
     let tick = default_tick();
-    let b = NodeB::start(tick).await;
+    let b = start_b(tick).await;
     let dist = start_a(tick, &b, None).await;
     let warmup = (c.remote_spawns / 100).max(10);
     for _ in 0..warmup {
@@ -328,7 +351,7 @@ pub async fn w11_remote_spawn(c: Counts) -> Metrics {
 /// W12: time from blackholing the A-B link until A's nodedown, and until a pending call
 /// from A to B fails; ms.
 pub async fn w12_failure_detection(c: Counts) -> Metrics {
-    let b = NodeB::start(c.tick).await;
+    let b = start_b(c.tick).await;
     let proxy = Proxy::start(b.addr).await;
     let dist = start_a(c.tick, &b, Some(proxy.addr)).await;
     let mut events = dist.subscribe();
@@ -441,7 +464,7 @@ async fn pump(
 // ---------------------------------------------------------------------------------------------
 // Comment lines against the targets.
 
-fn median(all: &Medians, workload: &str, peer: &str, metric: &str) -> Option<f64> {
+pub(crate) fn median(all: &Medians, workload: &str, peer: &str, metric: &str) -> Option<f64> {
     all.iter()
         .find_map(|((w, p, m), v)| (*w == workload && *p == peer && *m == metric).then_some(*v))
 }

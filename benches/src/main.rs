@@ -1,14 +1,15 @@
 //! Side-by-side benchmarks of `actor-core` against ractor 0.16 and raw tokio.
 //!
 //! The workloads (W1 spawn, W2 local tell, W3 local ask, W4 ring, W7a raw mpsc, W8 statem
-//! call, W9 local registry) and their constants are fixed by `WORKLOADS.md`; the same run
-//! measures every peer, so every ratio can be read off one run. W8 has no ractor peer; when W3
-//! runs in the same invocation, a comment line gives W8's latencies over W3's plain actor call
-//! (`actor-core`), placement by placement. W9 has no ractor peer either: ractor has no
-//! gproc-style registry.
+//! call, W9 local registry, W10 global name propagation) and their constants are fixed by
+//! `WORKLOADS.md`; the same run measures every peer, so every ratio can be read off one run.
+//! W8 has no ractor peer; when W3 runs in the same invocation, a comment line gives W8's
+//! latencies over W3's plain actor call (`actor-core`), placement by placement. W9 and W10
+//! have no ractor peer either: ractor has no gproc-style registry. When W6 runs in the same
+//! invocation, a comment line gives W10's p50 over W6-task's (target <= 3).
 //!
 //! ```text
-//! cargo run --release -p benches                    # all of W1-W9, W11, W12
+//! cargo run --release -p benches                    # all of W1-W12
 //! cargo run --release -p benches -- W3 W4           # some of them
 //! cargo run --release -p benches -- --quick         # smoke run: counts / 100, one round
 //! ```
@@ -39,7 +40,10 @@
 //! binary as node B with the hidden argument `--dist-node`); W5 and W6 also as
 //! `ractor_cluster`, a package of its own (`ractor-cluster-peer/`, built by this binary on
 //! first use, skipped under `--quick`; `ractor_cluster_runner.rs`). W7b/W7c are the raw TCP
-//! references (`raw_tcp.rs`).
+//! references (`raw_tcp.rs`). W10 (`registry_global.rs`) runs as `actor-registry` and
+//! `actor-registry-task` across three OS processes: the child is node A and starts nodes B
+//! and C the same way, with the hidden argument `--registry-node`; each node holds a replica
+//! of one global registry scope. `--quick` runs 200 W10 registrations (not a hundredth).
 //!
 //! Lines starting with `#` are comments: the machine, the date, and actor-core/ractor ratios.
 
@@ -49,6 +53,7 @@ mod ractor_cluster_runner;
 mod ractor_peer;
 mod raw;
 mod raw_tcp;
+mod registry_global;
 mod registry_peer;
 mod statem_peer;
 
@@ -161,6 +166,12 @@ const WORKLOADS: &[Workload] = &[
         peers: &["raw-tokio", "raw-tokio-task"],
         metrics: &[("mean", "us"), ("p50", "us"), ("p99", "us")],
     },
+    // W10: three OS processes (registry_global.rs); no ractor peer.
+    Workload {
+        id: "W10",
+        peers: &["actor-registry", "actor-registry-task"],
+        metrics: &[("mean", "us"), ("p50", "us"), ("p99", "us")],
+    },
     Workload {
         id: "W11",
         peers: &["actor-dist", "actor-dist-task"],
@@ -173,7 +184,7 @@ const WORKLOADS: &[Workload] = &[
     },
 ];
 
-/// The workload constants of `WORKLOADS.md`, or a hundredth of them for `--quick`.
+/// The workload constants of `WORKLOADS.md`, or (mostly) a hundredth of them for `--quick`.
 #[derive(Clone, Copy, Debug)]
 pub struct Counts {
     /// W1: actors spawned.
@@ -208,6 +219,8 @@ pub struct Counts {
     pub reg_names: usize,
     /// W9: `where` lookups, split over the lookup tasks.
     pub reg_lookups: u64,
+    /// W10: measured global registrations (after `remote_warmup` unmeasured ones).
+    pub global_names: u64,
 }
 
 impl Counts {
@@ -228,6 +241,7 @@ impl Counts {
         tick: Duration::from_secs(2),
         reg_names: 100_000,
         reg_lookups: 1_000_000,
+        global_names: 10_000,
     };
 
     const QUICK: Counts = Counts {
@@ -247,6 +261,7 @@ impl Counts {
         tick: Duration::from_millis(500),
         reg_names: 1_000,
         reg_lookups: 10_000,
+        global_names: 200,
     };
 }
 
@@ -307,9 +322,15 @@ impl Latencies {
     /// Records the latency of one request that was sent at `sent`.
     #[inline]
     pub fn record_since(&mut self, sent: Instant) {
-        let ns = sent.elapsed().as_nanos();
-        self.sum_ns += ns;
-        self.hist.saturating_record(ns as u64);
+        self.record_ns(sent.elapsed().as_nanos() as u64);
+    }
+
+    /// Records one latency of `ns` nanoseconds, measured by other means (W10: across
+    /// processes).
+    #[inline]
+    pub fn record_ns(&mut self, ns: u64) {
+        self.sum_ns += u128::from(ns);
+        self.hist.saturating_record(ns);
     }
 
     /// `mean`, `p50`, `p99` (ns) and `throughput` (requests / `wall`).
@@ -367,6 +388,7 @@ fn driver(workload: &str, base: &str, c: Counts) -> Option<Driver> {
         ("W9", "actor-registry") => Box::pin(registry_peer::w9_registry(c)),
         ("W5", "actor-dist") => Box::pin(dist_peer::w5_remote_tell(c)),
         ("W6", "actor-dist") => Box::pin(dist_peer::w6_remote_ask(c)),
+        ("W10", "actor-registry") => Box::pin(registry_global::w10_global_names(c)),
         ("W11", "actor-dist") => Box::pin(dist_peer::w11_remote_spawn(c)),
         ("W12", "actor-dist") => Box::pin(dist_peer::w12_failure_detection(c)),
         ("W7b", "raw-tokio") => Box::pin(raw_tcp::w7b_pipe(c)),
@@ -626,7 +648,8 @@ fn print_header(rounds: usize, quick: bool) {
     );
 }
 
-const USAGE: &str = "usage: benches [W1 W2 W3 W4 W5 W6 W7a W7b W7c W8 W9 W11 W12 ...] [--quick]";
+const USAGE: &str =
+    "usage: benches [W1 W2 W3 W4 W5 W6 W7a W7b W7c W8 W9 W10 W11 W12 ...] [--quick]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -634,6 +657,9 @@ fn main() -> ExitCode {
 
     if args.first().map(String::as_str) == Some(dist_peer::NODE_ARG) {
         return dist_peer::node_main(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some(registry_global::NODE_ARG) {
+        return registry_global::node_main(&args[1..]);
     }
     if args.first().map(String::as_str) == Some("--child") {
         return match (args.get(1), args.get(2)) {
@@ -673,6 +699,7 @@ fn main() -> ExitCode {
     }
     print_w8_vs_w3(&all);
     dist_peer::print_ratios(&all, quick);
+    registry_global::print_ratios(&all);
     println!("# wall time {:.1} s", started.elapsed().as_secs_f64());
     if ok {
         ExitCode::SUCCESS
