@@ -2,7 +2,7 @@
 //! the exit watcher that removes what a process held when it exits.
 
 use crate::error::{KeySendError, RegistryError, Timeout};
-use crate::hash::KeyHasher;
+use crate::hash::{FxBuild, KeyHasher};
 use crate::key::{Key, Kind, Pattern, Value};
 use crate::monitor::{Change, KeyMonitor, Sink};
 use crate::state::{min_pid, NameSlot, State};
@@ -36,11 +36,60 @@ type NameShard = RwLock<HashMap<Key, NameSlot, KeyHasher>>;
 
 type ExitFuture = Pin<Box<dyn Future<Output = ExitReason> + Send>>;
 
-/// Hand-off to the registry's one watcher task: pids to watch, and a wake-up.
+/// The exit futures of the watched pids and the registry's one watcher task.
+///
+/// A pid's exit future is polled once when it is first watched, in the registering thread,
+/// with a waker of its own ([`PidWaker`]): that hooks the waker into the process, and nothing
+/// else happens until the process exits. Then the waker queues the pid in `ready` and wakes
+/// the task, which takes the future, reads the reason and cleans up. So registering wakes no
+/// other thread; only exits do.
 #[derive(Default)]
 struct Watcher {
-    inbox: Mutex<Vec<(Pid, ExitFuture)>>,
+    waiting: Mutex<HashMap<Pid, ExitFuture, FxBuild>>,
+    ready: Mutex<Vec<Pid>>,
     wake: Notify,
+}
+
+/// Wakes the watcher task for one pid.
+struct PidWaker {
+    pid: Pid,
+    watcher: Weak<Watcher>,
+}
+
+impl std::task::Wake for PidWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(w) = self.watcher.upgrade() {
+            let mut ready = w.ready.lock();
+            let first = ready.is_empty();
+            ready.push(self.pid);
+            drop(ready);
+            if first {
+                // A non-empty queue already has a wake-up pending.
+                w.wake.notify_one();
+            }
+        }
+    }
+}
+
+impl Watcher {
+    /// Polls `pid`'s exit future with the pid's own waker; `Some(reason)` if it has exited.
+    /// The caller holds `waiting`, so a wake-up racing this poll finds the future there.
+    fn poll_exit(self: &Arc<Self>, pid: Pid, fut: &mut ExitFuture) -> Option<ExitReason> {
+        let waker = std::task::Waker::from(Arc::new(PidWaker {
+            pid,
+            watcher: Arc::downgrade(self),
+        }));
+        match fut
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(&waker))
+        {
+            std::task::Poll::Ready(reason) => Some(reason),
+            std::task::Poll::Pending => None,
+        }
+    }
 }
 
 pub(crate) struct Inner {
@@ -96,24 +145,30 @@ impl Drop for Inner {
 /// The registry's one exit watcher: waits on the exit of every pid that holds keys (one
 /// future per pid, not a task per registration) and removes its entries.
 async fn watch_exits(w: Arc<Watcher>, registry: Weak<Inner>) {
-    use futures::stream::{FuturesUnordered, StreamExt};
-    let mut pending = FuturesUnordered::new();
     loop {
-        tokio::select! {
-            _ = w.wake.notified() => {
-                if registry.strong_count() == 0 {
-                    return;
+        w.wake.notified().await;
+        let Some(inner) = registry.upgrade() else {
+            return;
+        };
+        let reg = Registry { inner };
+        let pids = std::mem::take(&mut *w.ready.lock());
+        for pid in pids {
+            let exited = {
+                let mut waiting = w.waiting.lock();
+                let Some(mut fut) = waiting.remove(&pid) else {
+                    continue; // a duplicate wake-up
+                };
+                match w.poll_exit(pid, &mut fut) {
+                    Some(reason) => Some(reason),
+                    None => {
+                        // Woken but not exited (a spurious wake-up): hooked again by the poll.
+                        waiting.insert(pid, fut);
+                        None
+                    }
                 }
-                let batch = std::mem::take(&mut *w.inbox.lock());
-                for (pid, exited) in batch {
-                    pending.push(async move { (pid, exited.await) });
-                }
-            }
-            Some((pid, reason)) = pending.next(), if !pending.is_empty() => {
-                match registry.upgrade() {
-                    Some(inner) => Registry { inner }.cleanup(pid, reason),
-                    None => return,
-                }
+            };
+            if let Some(reason) = exited {
+                reg.cleanup(pid, reason);
             }
         }
     }
@@ -289,16 +344,15 @@ impl Registry {
         if !self.inner.node.is_local(pid) {
             return;
         }
-        let exited: ExitFuture = Box::pin(self.inner.node.wait_exit(pid));
+        let mut exited: ExitFuture = Box::pin(self.inner.node.wait_exit(pid));
         let w = &self.inner.watcher;
-        let mut inbox = w.inbox.lock();
-        let was_empty = inbox.is_empty();
-        inbox.push((pid, exited));
-        drop(inbox);
-        if was_empty {
-            // A non-empty inbox already has a wake-up pending that the task has not acted on.
+        let mut waiting = w.waiting.lock();
+        if w.poll_exit(pid, &mut exited).is_some() {
+            // Gone already: the watcher task cleans up (this thread holds the state lock).
+            w.ready.lock().push(pid);
             w.wake.notify_one();
         }
+        waiting.insert(pid, exited);
     }
 
     fn cleanup(&self, pid: Pid, reason: ExitReason) {

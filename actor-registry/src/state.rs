@@ -19,8 +19,11 @@ pub(crate) struct NameSlot {
     pub(crate) at: u64,
 }
 
-/// The keys one pid holds: a short vector (most pids hold a few keys), a set beyond that.
+/// The keys one pid holds: inline for none or one (most pids hold one name), a short vector
+/// for a few, a set beyond that.
 pub(crate) enum PidKeys {
+    None,
+    One((Kind, Key)),
     Few(Vec<(Kind, Key)>),
     Many(HashSet<(Kind, Key)>),
 }
@@ -30,6 +33,13 @@ const FEW: usize = 8;
 impl PidKeys {
     pub(crate) fn insert(&mut self, k: (Kind, Key)) {
         match self {
+            PidKeys::None => *self = PidKeys::One(k),
+            PidKeys::One(_) => {
+                let PidKeys::One(first) = std::mem::replace(self, PidKeys::None) else {
+                    unreachable!()
+                };
+                *self = PidKeys::Few(vec![first, k]);
+            }
             PidKeys::Few(v) if v.len() < FEW => v.push(k),
             PidKeys::Few(v) => {
                 let mut set: HashSet<_> = v.drain(..).collect();
@@ -43,6 +53,12 @@ impl PidKeys {
     }
     pub(crate) fn remove(&mut self, k: &(Kind, Key)) {
         match self {
+            PidKeys::None => {}
+            PidKeys::One(x) => {
+                if x == k {
+                    *self = PidKeys::None;
+                }
+            }
             PidKeys::Few(v) => {
                 if let Some(i) = v.iter().position(|x| x == k) {
                     v.swap_remove(i);
@@ -55,12 +71,24 @@ impl PidKeys {
     }
     pub(crate) fn contains(&self, k: &(Kind, Key)) -> bool {
         match self {
+            PidKeys::None => false,
+            PidKeys::One(x) => x == k,
             PidKeys::Few(v) => v.contains(k),
             PidKeys::Many(set) => set.contains(k),
         }
     }
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            PidKeys::None => true,
+            PidKeys::One(_) => false,
+            PidKeys::Few(v) => v.is_empty(),
+            PidKeys::Many(set) => set.is_empty(),
+        }
+    }
     pub(crate) fn to_vec(&self) -> Vec<(Kind, Key)> {
         match self {
+            PidKeys::None => Vec::new(),
+            PidKeys::One(x) => vec![x.clone()],
             PidKeys::Few(v) => v.clone(),
             PidKeys::Many(set) => set.iter().cloned().collect(),
         }
@@ -76,7 +104,7 @@ pub(crate) struct PidState {
 impl PidState {
     pub(crate) fn new() -> PidState {
         PidState {
-            keys: PidKeys::Few(Vec::new()),
+            keys: PidKeys::None,
             groups: Vec::new(),
         }
     }

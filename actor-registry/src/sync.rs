@@ -731,7 +731,7 @@ impl Registry {
         if st
             .by_pid
             .get(&pid)
-            .is_some_and(|h| h.groups.is_empty() && h.keys.to_vec().is_empty())
+            .is_some_and(|h| h.groups.is_empty() && h.keys.is_empty())
         {
             st.by_pid.remove(&pid);
         }
