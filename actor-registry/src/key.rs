@@ -98,7 +98,9 @@ impl Key {
 
 impl PartialEq for Key {
     fn eq(&self, other: &Key) -> bool {
-        self.hash == other.hash && self.parts == other.parts
+        // Clones of one key share their parts: equal without comparing them.
+        self.hash == other.hash
+            && (Arc::ptr_eq(&self.parts, &other.parts) || self.parts == other.parts)
     }
 }
 impl Eq for Key {}
