@@ -13,20 +13,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-/// One of two holders of a unique key that met after registering it on different nodes.
+/// One of two holders of a unique key that met after registering it on different nodes:
+/// only what never changes after registration, so every node judges the same two facts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Candidate {
-    /// The holder.
+    /// The holder (its node is `pid.node`).
     pub pid: Pid,
-    /// Its value.
-    pub value: Value,
     /// When it registered: microseconds since the Unix epoch, by its own node's clock.
     pub registered_at: u64,
 }
 
 /// Picks which of two holders of `key` keeps it; must return one of the two pids. It is given
 /// the candidates in pid order on every node, so a pure function picks the same winner
-/// everywhere (which is what makes the replicas agree).
+/// everywhere (which is what makes the replicas agree). It runs inside the registry's lock:
+/// it must not call the registry (that would deadlock). If it panics or names neither
+/// candidate, the default decides.
 pub type Resolver = Arc<dyn Fn(&Key, &Candidate, &Candidate) -> Pid + Send + Sync>;
 
 /// A name conflict as its loser's node sees it.
@@ -297,8 +298,16 @@ impl GlobalRegistry {
                     ops: ops.clone(),
                     ack: Some(ack),
                 });
-                if sent.is_ok() {
-                    waits.push((peer.name.clone(), rx));
+                match sent {
+                    Ok(()) => waits.push((peer.name.clone(), rx)),
+                    Err(_) => {
+                        // As for any change a peer cannot take: resync it from scratch.
+                        self.repl()
+                            .stats
+                            .send_failures
+                            .fetch_add(1, Ordering::Relaxed);
+                        crate::sync::disconnect_later(&self.repl().dist, peer.name.clone());
+                    }
                 }
             }
             waits
@@ -362,9 +371,17 @@ impl GlobalRegistry {
             })?;
             return Ok(1);
         }
+        // Encode first: an unencodable message reaches nobody.
+        let holders = self.reg.lookup_pids(kind, key);
+        let payload = match holders.iter().any(|p| !node.is_local(*p)) {
+            true => {
+                Some(postcard::to_allocvec(&msg).map_err(|e| KeySendError::Encode(e.to_string()))?)
+            }
+            false => None,
+        };
         let mut n = 0;
         let mut remote: BTreeMap<NodeId, usize> = BTreeMap::new();
-        for pid in self.reg.lookup_pids(kind, key) {
+        for pid in holders {
             if node.is_local(pid) {
                 if let Ok(r) = node.actor_ref::<M>(pid) {
                     if r.tell(msg.clone()).is_ok() {
@@ -375,11 +392,9 @@ impl GlobalRegistry {
                 *remote.entry(pid.node).or_default() += 1;
             }
         }
-        if remote.is_empty() {
+        let Some(payload) = payload else {
             return Ok(n);
-        }
-        let payload =
-            postcard::to_allocvec(&msg).map_err(|e| KeySendError::Encode(e.to_string()))?;
+        };
         let from = *self.repl().server.get().expect("server started");
         let st = self.reg.inner.state.lock();
         for (node, holders) in remote {

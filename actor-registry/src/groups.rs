@@ -73,6 +73,9 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let group = group.into();
         let pids: Vec<Pid> = pids.into_iter().collect();
+        for &pid in &pids {
+            self.check_owner(pid)?;
+        }
         let mut st = self.inner.state.lock();
         self.leave_locked(&mut st, &group, &pids)?;
         self.flush(&mut st);

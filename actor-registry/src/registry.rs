@@ -251,6 +251,15 @@ impl Registry {
         r
     }
 
+    /// In a global scope, only this node's processes' entries may be changed here (each node
+    /// owns its processes' entries); a remote pid is refused.
+    pub(crate) fn check_owner(&self, pid: Pid) -> Result<(), RegistryError> {
+        if self.inner.global.is_some() && !self.inner.node.is_local(pid) {
+            return Err(RegistryError::NotLocal(pid));
+        }
+        Ok(())
+    }
+
     pub(crate) fn check_pid(&self, pid: Pid) -> Result<(), RegistryError> {
         if !self.inner.node.is_local(pid) {
             return Err(RegistryError::NotLocal(pid));
@@ -430,6 +439,7 @@ impl Registry {
         pid: Pid,
     ) -> Result<(), RegistryError> {
         let key = key.into();
+        self.check_owner(pid)?;
         let mut st = self.inner.state.lock();
         if !self.remove_locked(&mut st, kind, &key, pid) {
             return Err(RegistryError::NotHolder { kind, key, pid });
@@ -533,6 +543,7 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let key = key.into();
         let value = value.into();
+        self.check_owner(pid)?;
         let mut st = self.inner.state.lock();
         let r = self.set_value_locked(&mut st, kind, key, pid, value);
         self.flush(&mut st);
@@ -644,6 +655,7 @@ impl Registry {
         delta: i64,
     ) -> Result<i64, RegistryError> {
         let key = key.into();
+        self.check_owner(pid)?;
         let mut st = self.inner.state.lock();
         let new = match st.entries.get_mut(&(Kind::Counter, key.clone(), pid)) {
             Some(v) => {
@@ -703,10 +715,20 @@ impl Registry {
         };
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(pid)) => Ok(pid),
-            _ => Err(Timeout {
-                key,
-                after: timeout,
-            }),
+            _ => {
+                // Leave no dead waiter behind for a key nobody registers.
+                let mut st = self.inner.state.lock();
+                if let Some(list) = st.awaiters.get_mut(&key) {
+                    list.retain(|w| !w.is_closed());
+                    if list.is_empty() {
+                        st.awaiters.remove(&key);
+                    }
+                }
+                Err(Timeout {
+                    key,
+                    after: timeout,
+                })
+            }
         }
     }
 

@@ -148,12 +148,15 @@ impl Replication {
     fn resolve(&self, key: &Key, a: Candidate, b: Candidate) -> Pid {
         let (a, b) = if a.pid <= b.pid { (a, b) } else { (b, a) };
         if let Some(r) = &self.resolver {
-            let w = r(key, &a, &b);
-            if w == a.pid || w == b.pid {
-                return w;
+            let w = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r(key, &a, &b)));
+            match w {
+                Ok(w) if w == a.pid || w == b.pid => return w,
+                Ok(w) => {
+                    tracing::warn!(?key, winner = %w, "resolver picked neither candidate; using the default")
+                }
+                Err(_) => tracing::warn!(?key, "resolver panicked; using the default"),
             }
             self.stats.bad_resolutions.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(?key, winner = %w, "resolver picked neither candidate; using the default");
         }
         if (a.registered_at, a.pid) <= (b.registered_at, b.pid) {
             a.pid
@@ -194,11 +197,34 @@ pub(crate) fn broadcast(reg: &Registry, st: &mut State) {
     }
     for name in failed {
         g.stats.send_failures.fetch_add(1, Ordering::Relaxed);
-        let dist = g.dist.clone();
-        tokio::spawn(async move {
-            dist.disconnect(&name);
-        });
+        disconnect_later(&g.dist, name);
     }
+}
+
+/// Disconnects `name` outside the caller's locks (on the runtime if there is one).
+pub(crate) fn disconnect_later(dist: &Dist, name: String) {
+    let dist = dist.clone();
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => {
+            h.spawn(async move {
+                dist.disconnect(&name);
+            });
+        }
+        Err(_) => {
+            dist.disconnect(&name);
+        }
+    }
+}
+
+/// What [`Registry::add_peer`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Added {
+    /// The server was the peer already.
+    Known,
+    /// The server is the new peer for its node.
+    New,
+    /// The server is older than the current peer (or unreachable): ignored.
+    Refused,
 }
 
 /// The scope's server on this node: applies what peers send, and notices when they go.
@@ -294,8 +320,9 @@ impl Registry {
                     return losers;
                 }
                 let mut st = self.inner.state.lock();
-                self.add_peer(&mut st, from, ctx);
-                self.send_state(&st, from, me);
+                if self.add_peer(&mut st, from, ctx) != Added::Refused {
+                    self.send_state(&st, from, me);
+                }
                 self.flush(&mut st);
             }
             SyncMsg::Ack {
@@ -308,8 +335,10 @@ impl Registry {
                     return losers;
                 }
                 let mut st = self.inner.state.lock();
-                if self.add_peer(&mut st, from, ctx) {
-                    self.send_state(&st, from, me);
+                match self.add_peer(&mut st, from, ctx) {
+                    Added::Refused => return losers,
+                    Added::New => self.send_state(&st, from, me),
+                    Added::Known => {}
                 }
                 let mut state = state;
                 if let Some(mut earlier) = st.partial.remove(&from.node) {
@@ -328,9 +357,8 @@ impl Registry {
                 if !is_peer(&st, from) {
                     drop(st);
                     g.stats.stale.fetch_add(1, Ordering::Relaxed);
-                    if let Some(ack) = ack {
-                        ack.send(false);
-                    }
+                    // Not a peer: the sender does not count us (the dropped handle says so).
+                    drop(ack);
                     return losers;
                 }
                 let mut held = true;
@@ -381,19 +409,23 @@ impl Registry {
             self.malformed("sync for another scope");
             return false;
         }
-        if self.inner.node.is_local(from) {
+        if from.node == self.inner.node.id() {
             self.malformed("sync claiming to come from this node");
             return false;
         }
         true
     }
 
-    /// Makes `from` the peer for its node (replacing an older incarnation's server, whose
-    /// entries go); `true` if it was not the peer already.
-    fn add_peer(&self, st: &mut State, from: Pid, ctx: &mut Context<Server>) -> bool {
+    /// Makes `from` the peer for its node, replacing the server of an older incarnation (whose
+    /// entries go). A server older than the current peer's is refused.
+    fn add_peer(&self, st: &mut State, from: Pid, ctx: &mut Context<Server>) -> Added {
         let g = self.global();
         match st.peers.get(&from.node) {
-            Some(p) if p.server == from => return false,
+            Some(p) if p.server == from => return Added::Known,
+            Some(p) if (p.server.creation, p.server.id) > (from.creation, from.id) => {
+                g.stats.stale.fetch_add(1, Ordering::Relaxed);
+                return Added::Refused;
+            }
             Some(_) => {
                 st.peers.remove(&from.node);
                 st.partial.remove(&from.node);
@@ -402,7 +434,7 @@ impl Registry {
             None => {}
         }
         let Ok(route) = g.dist.actor_ref::<SyncMsg>(from) else {
-            return false;
+            return Added::Refused;
         };
         let name = g
             .dist
@@ -419,7 +451,7 @@ impl Registry {
                 name,
             },
         );
-        true
+        Added::New
     }
 
     /// Sends the full state of this node's processes to the server `to`, in chunks. If it
@@ -442,10 +474,7 @@ impl Registry {
             if let Err(e) = peer.route.tell(msg) {
                 tracing::warn!(peer = %peer.name, error = %e, "registry state not sent; disconnecting to resync");
                 g.stats.send_failures.fetch_add(1, Ordering::Relaxed);
-                let (dist, name) = (g.dist.clone(), peer.name.clone());
-                tokio::spawn(async move {
-                    dist.disconnect(&name);
-                });
+                disconnect_later(&g.dist, peer.name.clone());
                 return;
             }
             if !more {
@@ -671,19 +700,17 @@ impl Registry {
                 }
                 true
             }
-            Some((q, q_value, q_at)) => {
+            Some((q, _, q_at)) => {
                 let g = self.global();
                 g.stats.conflicts.fetch_add(1, Ordering::Relaxed);
                 let winner = g.resolve(
                     &key,
                     Candidate {
                         pid: q,
-                        value: q_value,
                         registered_at: q_at,
                     },
                     Candidate {
                         pid,
-                        value: value.clone(),
                         registered_at: at,
                     },
                 );
@@ -773,7 +800,11 @@ impl Registry {
             tracing::info!(key = ?c.key, loser = %c.loser, winner = %c.winner, "name conflict lost");
             match &g.on_conflict {
                 OnConflict::Exit(reason) => self.inner.node.exit(c.loser, reason.clone()),
-                OnConflict::Notify(f) => f(c),
+                OnConflict::Notify(f) => {
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(c))).is_err() {
+                        tracing::warn!("name-conflict callback panicked");
+                    }
+                }
             }
         }
     }
@@ -781,4 +812,145 @@ impl Registry {
 
 fn is_peer(st: &State, from: Pid) -> bool {
     st.peers.get(&from.node).is_some_and(|p| p.server == from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::global::{GlobalConfig, GlobalRegistry};
+    use actor_core::Node;
+    use actor_dist::{Cookie, DistConfig};
+    use proptest::prelude::*;
+
+    fn peer_pid(id: u64) -> Pid {
+        Pid {
+            node: NodeId::from_name("peer@127.0.0.1"),
+            id,
+            creation: 1,
+        }
+    }
+
+    fn kind() -> impl Strategy<Value = Kind> {
+        prop_oneof![
+            Just(Kind::Name),
+            Just(Kind::Property),
+            Just(Kind::Counter),
+            Just(Kind::AggregatedCounter)
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::None),
+            (-3i64..3).prop_map(Value::Int),
+            Just(Value::from("s"))
+        ]
+    }
+
+    /// Changes a peer could send, valid or not: pid 0 is a process of this node (refused).
+    fn change(local: Pid) -> impl Strategy<Value = Op> {
+        let pid = (0u64..4).prop_map(move |i| if i == 0 { local } else { peer_pid(i) });
+        let key = (0i64..3).prop_map(|k| Key::from(("k", k)));
+        prop_oneof![
+            4 => (kind(), key.clone(), pid.clone(), value(), 0u64..3).prop_map(
+                |(kind, key, pid, value, at)| Op::Reg { kind, key, pid, value, at }),
+            2 => (kind(), key.clone(), pid.clone()).prop_map(|(kind, key, pid)| Op::Unreg { kind, key, pid }),
+            2 => (kind(), key.clone(), pid.clone(), value()).prop_map(
+                |(kind, key, pid, value)| Op::Set { kind, key, pid, value }),
+            1 => pid.clone().prop_map(|pid| Op::Exit { pid, reason: ExitReason::Normal }),
+            2 => (key.clone(), proptest::collection::vec(pid.clone(), 0..3))
+                .prop_map(|(group, pids)| Op::Join { group, pids }),
+            1 => (key, proptest::collection::vec(pid, 0..3))
+                .prop_map(|(group, pids)| Op::Leave { group, pids }),
+        ]
+    }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Apply(Op),
+        /// A full state (replaces what the replica holds for the peer).
+        Merge(Vec<Op>),
+        Purge,
+    }
+
+    fn steps(local: Pid) -> impl Strategy<Value = Vec<Step>> {
+        proptest::collection::vec(
+            prop_oneof![
+                8 => change(local).prop_map(Step::Apply),
+                1 => proptest::collection::vec(change(local), 0..6).prop_map(Step::Merge),
+                1 => Just(Step::Purge),
+            ],
+            0..50,
+        )
+    }
+
+    struct Idle;
+    impl Actor for Idle {
+        type Msg = ();
+        async fn handle(&mut self, _: (), _: &mut Context<Self>) {}
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The sync decoder is total: arbitrary bytes decode or fail, never panic.
+        #[test]
+        fn arbitrary_bytes_never_panic_the_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = postcard::from_bytes::<SyncMsg>(&bytes);
+        }
+
+        /// Whatever a peer sends (valid, invalid, conflicting with local names), the replica
+        /// stays internally consistent and never holds a change about its own processes
+        /// that it did not make.
+        #[test]
+        fn a_peer_cannot_make_a_replica_inconsistent(seed in 0u64..1) {
+            let _ = seed;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let node = Node::new("local@127.0.0.1");
+                let cookie = Cookie::new("c").unwrap();
+                let dist = Dist::start(&node, DistConfig::new(cookie)).await.unwrap();
+                let on_conflict = crate::global::OnConflict::Notify(Arc::new(|_| {}));
+                let g = GlobalRegistry::start(&dist, GlobalConfig::new("p").on_conflict(on_conflict))
+                    .await
+                    .unwrap();
+                let local = node.spawn(Idle).await.unwrap().pid();
+                let mut runner = proptest::test_runner::TestRunner::default();
+                runner
+                    .run(&steps(local), |script| {
+                        let reg: &Registry = &g;
+                        let _ = reg.register(Kind::Name, ("k", 1), local, ());
+                        let _ = reg.register(Kind::Counter, ("k", 2), local, 1);
+                        let peer = NodeId::from_name("peer@127.0.0.1");
+                        for step in script {
+                            let mut losers = Vec::new();
+                            let mut st = reg.inner.state.lock();
+                            match step {
+                                Step::Apply(op) => {
+                                    reg.apply(&mut st, peer, op, &mut losers);
+                                }
+                                Step::Merge(state) => reg.merge(&mut st, peer, state, &mut losers),
+                                Step::Purge => reg.purge_node(&mut st, peer, ExitReason::NoConnection),
+                            }
+                            reg.flush(&mut st);
+                            drop(st);
+                            reg.assert_consistent();
+                            // This node's process holds only what it registered itself.
+                            for (kind, key) in reg.keys_of(local) {
+                                assert!(
+                                    (kind, key.clone()) == (Kind::Name, Key::from(("k", 1)))
+                                        || (kind, key) == (Kind::Counter, Key::from(("k", 2)))
+                                );
+                            }
+                        }
+                        let mut st = reg.inner.state.lock();
+                        reg.purge_node(&mut st, peer, ExitReason::NoConnection);
+                        drop(st);
+                        reg.assert_consistent();
+                        Ok(())
+                    })
+                    .unwrap();
+            });
+        }
+    }
 }

@@ -143,6 +143,19 @@ async fn malformed_sync_is_counted_and_corrupts_nothing() {
             more: false,
         })
         .unwrap();
+    // A state "from another incarnation of A itself": would wipe A's own entries.
+    let impostor = Pid {
+        creation: a_server.creation.wrapping_add(1),
+        ..a_server
+    };
+    forged
+        .tell(Forged::Ack {
+            from: impostor,
+            scope: "test".into(),
+            state: vec![],
+            more: false,
+        })
+        .unwrap();
     // 3. A message claiming to be from a server that is not B's peer server: stale, skipped.
     forged
         .tell(Forged::Ops {
@@ -161,8 +174,8 @@ async fn malformed_sync_is_counted_and_corrupts_nothing() {
     let stats = a.global.stats();
     assert_eq!(
         GlobalStats::get(&stats.malformed),
-        6,
-        "five lying changes and a wrong scope"
+        7,
+        "five lying changes, a wrong scope, an impostor"
     );
     assert_eq!(GlobalStats::get(&stats.stale), 1);
     let refused = a.dist.stats().bad_frames.load(Ordering::Relaxed)

@@ -261,6 +261,27 @@ async fn remote_processes_cannot_be_registered_here() {
         ms[0].global.join("g", [w.pid()]),
         Err(RegistryError::NotLocal(w.pid()))
     );
+    // Nor changed here: each node owns its processes' entries.
+    ms[1].global.register(Kind::Name, "y", w.pid(), ()).unwrap();
+    ms[1]
+        .global
+        .register(Kind::Counter, "c", w.pid(), 1)
+        .unwrap();
+    ms[1].global.join("g", [w.pid()]).unwrap();
+    ms[0].global.await_name("y", T).await.unwrap();
+    let not_local = Err(RegistryError::NotLocal(w.pid()));
+    assert_eq!(ms[0].global.unregister(Kind::Name, "y", w.pid()), not_local);
+    assert_eq!(
+        ms[0].global.set_value(Kind::Name, "y", w.pid(), 3),
+        not_local
+    );
+    assert_eq!(
+        ms[0].global.update_counter("c", w.pid(), 1),
+        Err(RegistryError::NotLocal(w.pid()))
+    );
+    assert_eq!(ms[0].global.leave("g", [w.pid()]), not_local);
+    assert_eq!(ms[0].global.where_(&Key::from("y")), Some(w.pid()));
+    ms[0].global.assert_consistent();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
