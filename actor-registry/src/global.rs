@@ -127,6 +127,17 @@ impl GlobalStats {
     }
 }
 
+/// Why [`GlobalRegistry::start`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The scope's server actor could not be spawned.
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+    /// This node runs a replica of the scope already.
+    #[error("scope {0:?} is running on this node already")]
+    AlreadyStarted(String),
+}
+
 /// This node's replica of a global scope. It offers every [`Registry`] operation (through
 /// `Deref`), on entries that every connected node sees:
 ///
@@ -195,7 +206,21 @@ impl std::ops::Deref for GlobalRegistry {
 impl GlobalRegistry {
     /// Starts this node's replica of the scope `cfg.scope`: spawns its server actor, makes it
     /// findable by peers, and syncs with every node connected now and later.
-    pub async fn start(dist: &Dist, cfg: GlobalConfig) -> Result<GlobalRegistry, SpawnError> {
+    ///
+    /// A node holds one replica per scope: starting a scope that is running on this node
+    /// already fails with [`StartError::AlreadyStarted`].
+    pub async fn start(dist: &Dist, cfg: GlobalConfig) -> Result<GlobalRegistry, StartError> {
+        let running: Result<Option<Pid>, _> = dist
+            .call(
+                dist.name(),
+                &whereis_fn(&cfg.scope),
+                &(),
+                Duration::from_secs(5),
+            )
+            .await;
+        if let Ok(Some(_)) = running {
+            return Err(StartError::AlreadyStarted(cfg.scope));
+        }
         dist.register::<SyncMsg>();
         let repl = Replication {
             dist: dist.clone(),
@@ -218,8 +243,9 @@ impl GlobalRegistry {
         // Subscribe before listing the connected nodes, so no node falls in between.
         let events = dist.subscribe();
         let weak = Arc::downgrade(&reg.inner);
+        let node = dist.node().clone();
         dist.register_rpc(&whereis_fn(&cfg.scope), move |()| {
-            let alive = weak.strong_count() > 0;
+            let alive = weak.strong_count() > 0 && node.is_alive(server);
             async move { alive.then_some(server) }
         });
         tokio::spawn(discover_loop(

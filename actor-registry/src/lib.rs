@@ -129,6 +129,10 @@
 //! - **The global scope is eventually consistent** (as syn, unlike gproc's leader-based
 //!   mode): two nodes may briefly both accept the same name; the resolver settles it.
 //!   Registration in the global scope is for processes of the registering node.
+//! - **A full mesh is assumed** (actor-dist's default, transitive connects): replicas only
+//!   compare names with the peers they are connected to. Hidden nodes take no part.
+//! - **Group members are listed in the order this replica learned of them**, which may
+//!   differ between nodes (as in `pg`).
 //! - **Process groups live in a registry scope** (as syn's scopes), not in a separate `pg`
 //!   server; group names are [`Key`]s.
 #![warn(missing_docs)]
@@ -146,6 +150,7 @@ mod sync;
 pub use error::{KeySendError, RegistryError, Timeout};
 pub use global::{
     Candidate, GlobalConfig, GlobalRegistry, GlobalStats, NameConflict, OnConflict, Resolver,
+    StartError,
 };
 pub use key::{Key, KeyPart, Kind, Pat, Pattern, Value};
 pub use monitor::{

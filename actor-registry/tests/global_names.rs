@@ -311,3 +311,27 @@ async fn a_large_state_arrives_in_chunks() {
     );
     late.global.assert_consistent();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scope_runs_once_per_node() {
+    let ms = cluster(1).await;
+    let again = actor_registry::GlobalRegistry::start(
+        &ms[0].dist,
+        actor_registry::GlobalConfig::new(common::cluster::SCOPE),
+    )
+    .await;
+    assert!(matches!(
+        again,
+        Err(actor_registry::StartError::AlreadyStarted(_))
+    ));
+    // Another scope is independent.
+    let other = actor_registry::GlobalRegistry::start(
+        &ms[0].dist,
+        actor_registry::GlobalConfig::new("other"),
+    )
+    .await
+    .unwrap();
+    let w = spawn(ms[0].node()).await;
+    other.register(Kind::Name, "x", w.pid(), ()).unwrap();
+    assert_eq!(ms[0].global.where_(&Key::from("x")), None);
+}
