@@ -899,23 +899,30 @@ mod tests {
             let _ = postcard::from_bytes::<SyncMsg>(&bytes);
         }
 
-        /// Whatever a peer sends (valid, invalid, conflicting with local names), the replica
-        /// stays internally consistent and never holds a change about its own processes
-        /// that it did not make.
-        #[test]
-        fn a_peer_cannot_make_a_replica_inconsistent(seed in 0u64..1) {
-            let _ = seed;
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    }
+
+    /// Whatever a peer sends (valid, invalid, conflicting with local names), the replica stays
+    /// internally consistent and never holds a change about its own processes that it did not
+    /// make. One node and runtime; proptest drives the scripts.
+    #[test]
+    fn a_peer_cannot_make_a_replica_inconsistent() {
+        {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 let node = Node::new("local@127.0.0.1");
                 let cookie = Cookie::new("c").unwrap();
                 let dist = Dist::start(&node, DistConfig::new(cookie)).await.unwrap();
                 let on_conflict = crate::global::OnConflict::Notify(Arc::new(|_| {}));
-                let g = GlobalRegistry::start(&dist, GlobalConfig::new("p").on_conflict(on_conflict))
-                    .await
-                    .unwrap();
+                let g =
+                    GlobalRegistry::start(&dist, GlobalConfig::new("p").on_conflict(on_conflict))
+                        .await
+                        .unwrap();
                 let local = node.spawn(Idle).await.unwrap().pid();
-                let mut runner = proptest::test_runner::TestRunner::default();
+                let mut runner =
+                    proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(256));
                 runner
                     .run(&steps(local), |script| {
                         let reg: &Registry = &g;
@@ -930,7 +937,9 @@ mod tests {
                                     reg.apply(&mut st, peer, op, &mut losers);
                                 }
                                 Step::Merge(state) => reg.merge(&mut st, peer, state, &mut losers),
-                                Step::Purge => reg.purge_node(&mut st, peer, ExitReason::NoConnection),
+                                Step::Purge => {
+                                    reg.purge_node(&mut st, peer, ExitReason::NoConnection)
+                                }
                             }
                             reg.flush(&mut st);
                             drop(st);
