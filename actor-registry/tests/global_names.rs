@@ -171,7 +171,8 @@ async fn killing_a_node_purges_its_entries_on_the_others() {
         assert!(m.global.members(&Key::from("all")).is_empty());
         // B's own entry is untouched.
         assert_eq!(m.global.where_(&Key::from(("svc", "b"))), Some(on_b.pid()));
-        assert_eq!(m.global.peers().len(), 1);
+        // (The entry may go by A's own exit message before A's connection is seen down.)
+        eventually(|| m.global.peers().len() == 1).await;
     }
 }
 

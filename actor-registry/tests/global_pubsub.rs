@@ -48,8 +48,9 @@ async fn fan_out_reaches_each_subscriber_exactly_once() {
         assert_eq!(got[pid], (0..N).collect::<Vec<_>>(), "subscriber {pid}");
     }
     // Each remote node relayed to its own three subscribers: one message per node per send.
+    // (The counter moves just after each hand-off, so it may trail the last delivery.)
     for m in &ms[1..] {
-        assert_eq!(GlobalStats::get(&m.global.stats().relayed), 3 * (N + 1));
+        eventually(|| GlobalStats::get(&m.global.stats().relayed) == 3 * (N + 1)).await;
     }
     assert_eq!(GlobalStats::get(&ms[0].global.stats().relayed), 0);
 }
