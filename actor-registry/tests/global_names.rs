@@ -156,7 +156,15 @@ async fn killing_a_node_purges_its_entries_on_the_others() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(ev.change, Change::Exited(ExitReason::NoConnection));
+    // In one OS process the kill may reach C as A's processes' exits (killed) before the
+    // connection is seen down (noconnection); tests/os_processes.rs in examples kills for real.
+    assert!(
+        matches!(
+            ev.change,
+            Change::Exited(ExitReason::NoConnection | ExitReason::Killed)
+        ),
+        "{ev:?}"
+    );
     loop {
         let ev = tokio::time::timeout(T, groups.recv())
             .await
