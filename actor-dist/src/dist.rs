@@ -72,6 +72,8 @@ pub(crate) struct Inner {
     pub(crate) local_addr: SocketAddr,
     rng: Mutex<StdRng>,
     conns: RwLock<HashMap<NodeId, Arc<Conn>>>,
+    /// Set by [`Dist::shutdown`]: no connection comes up any more.
+    shut: std::sync::atomic::AtomicBool,
     known: Mutex<HashMap<NodeId, (String, SocketAddr)>>,
     types: RwLock<HashMap<u64, Arc<dyn Decoder>>>,
     pub(crate) kinds: RwLock<HashMap<String, Arc<crate::spawn::Kind>>>,
@@ -285,6 +287,7 @@ impl Dist {
             local_addr,
             rng: Mutex::new(rng),
             conns: RwLock::new(HashMap::new()),
+            shut: std::sync::atomic::AtomicBool::new(false),
             known: Mutex::new(HashMap::new()),
             types: RwLock::new(HashMap::new()),
             kinds: RwLock::new(HashMap::new()),
@@ -331,8 +334,21 @@ impl Dist {
     pub async fn connect(&self, name: &str, addr: SocketAddr) -> Result<NodeInfo, DownReason> {
         let id = NodeId::from_name(name);
         self.inner.known.lock().insert(id, (name.to_string(), addr));
-        let conn = self.inner.start_connect(id, name.to_string(), addr);
-        wait_up(&conn).await
+        let mut conn = self.inner.start_connect(id, name.to_string(), addr);
+        loop {
+            match wait_up(&conn).await {
+                Ok(info) => return Ok(info),
+                Err(reason) => {
+                    // Our attempt may have lost a simultaneous connect to the peer's own; then
+                    // the connection that won is the answer.
+                    let other = self.inner.conns.read().get(&id).cloned();
+                    match other {
+                        Some(c) if !Arc::ptr_eq(&c, &conn) && !c.is_closed() => conn = c,
+                        _ => return Err(reason),
+                    }
+                }
+            }
+        }
     }
 
     /// Closes the connection to `name`, if any (its links fire with `noconnection`).
@@ -415,8 +431,11 @@ impl Dist {
         &self.inner.stats
     }
 
-    /// Closes every connection and stops listening. Local actors keep running.
+    /// Closes every connection and stops listening, for good: no connection comes up
+    /// afterwards (not even one being set up now, or one a send would start). Local actors
+    /// keep running.
     pub fn shutdown(&self) {
+        self.inner.shut.store(true, Ordering::SeqCst);
         for t in self.inner.tasks.lock().drain(..) {
             t.abort();
         }
@@ -504,7 +523,7 @@ impl Inner {
                 return Some(c.clone());
             }
         }
-        if !(auto && self.cfg.auto_connect) {
+        if !(auto && self.cfg.auto_connect) || self.shut.load(Ordering::SeqCst) {
             return None;
         }
         let (name, addr) = self.known.lock().get(&id).cloned()?;
@@ -542,6 +561,10 @@ impl Inner {
     /// Brings a handshaken connection up: starts its reader, writer and ticker.
     fn conn_up(self: &Arc<Self>, conn: &Arc<Conn>, link: Link, peer: PeerInfo) {
         if conn.is_closed() {
+            return;
+        }
+        if self.shut.load(Ordering::SeqCst) {
+            self.conn_down(conn, DownReason::Disconnect);
             return;
         }
         let info = NodeInfo {

@@ -83,3 +83,18 @@ async fn load_reports_drive_least_loaded_placement() {
     assert_eq!(placed.pid().node, b.node().id());
     assert!(a.local_load().actors >= 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shut_down_node_makes_no_new_connections() {
+    let a = start("a@127.0.0.1").await;
+    let b = start("b@127.0.0.1").await;
+    connect(&a, &b).await;
+    let probe = b.node().spawn(Probe::new()).await.unwrap();
+    let remote = a.actor_ref::<Cmd>(probe.pid()).unwrap();
+    assert_eq!(remote.call(|r| Cmd::Echo(1, r), T).await, Ok(2));
+    a.shutdown();
+    // Neither an explicit connect nor a send starts a connection again.
+    assert!(a.connect(b.name(), b.local_addr()).await.is_err());
+    assert!(remote.call(|r| Cmd::Echo(1, r), T).await.is_err());
+    assert!(a.nodes().is_empty());
+}

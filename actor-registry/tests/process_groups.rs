@@ -133,10 +133,7 @@ async fn membership_is_synced_across_nodes() {
     assert!(changes.contains(&(vec![a], GroupChange::Left)));
     // A late node gets the memberships; node A going down takes its members away.
     let late = member("late@127.0.0.1").await;
-    late.dist
-        .connect(ms[1].name(), ms[1].dist.local_addr())
-        .await
-        .unwrap();
+    common::cluster::join_cluster(&late, &[&ms[0], &ms[1], &ms[2]]).await;
     synced(&late, 3).await;
     eventually(|| late.global.members(&g).len() == 2).await;
     ms[0].dist.shutdown();

@@ -16,11 +16,24 @@ use tokio::sync::{mpsc, Notify};
 pub const T: Duration = Duration::from_secs(10);
 pub const SCOPE: &str = "test";
 
+/// Nodes that connect only where a test says so (no transitive connects): the tests' own
+/// connects are sequential, so no two connection attempts race.
 pub fn config() -> DistConfig {
     let mut cfg = DistConfig::new(Cookie::new("registry-test").unwrap());
     cfg.tick_time = Duration::from_secs(2);
     cfg.backoff = (Duration::from_millis(20), Duration::from_millis(200));
+    cfg.transitive = false;
     cfg
+}
+
+/// Connects `late` to every member of `ms`, one after the other.
+pub async fn join_cluster(late: &Member, ms: &[&Member]) {
+    for m in ms {
+        late.dist
+            .connect(m.name(), m.dist.local_addr())
+            .await
+            .unwrap();
+    }
 }
 
 /// A node with distribution and a replica of the scope `SCOPE`.
@@ -73,7 +86,17 @@ pub async fn cluster(n: usize) -> Vec<Member> {
 
 /// Waits until `m`'s replica is synced with `peers` others.
 pub async fn synced(m: &Member, peers: usize) {
-    eventually(|| m.global.peers().len() == peers).await;
+    let deadline = tokio::time::Instant::now() + T;
+    while m.global.peers().len() != peers {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{}: synced with {:?}, connected to {:?}, wanted {peers} peers",
+            m.name(),
+            m.global.peers(),
+            m.dist.nodes()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }
 
 /// Polls `cond` until it holds (at most `T`): for state that converges without an event to
