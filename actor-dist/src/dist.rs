@@ -615,6 +615,22 @@ impl Inner {
 
     /// Takes a connection down, once: links fire `noconnection`, monitors deliver
     /// `Down(noconnection)`, pending calls, spawns and rpcs to the node fail at once.
+    /// An incoming handshake failed. A connection it only reserved goes quietly (nobody knew
+    /// of it but a connect that waits on it and now fails); one it took over goes down.
+    fn setup_failed(self: &Arc<Self>, conn: &Arc<Conn>, reserved: bool, reason: DownReason) {
+        if !reserved {
+            return self.conn_down(conn, reason);
+        }
+        if !conn.close() {
+            return;
+        }
+        conn.phase.send_replace(Phase::Down(reason));
+        let mut conns = self.conns.write();
+        if conns.get(&conn.peer).is_some_and(|c| Arc::ptr_eq(c, conn)) {
+            conns.remove(&conn.peer);
+        }
+    }
+
     pub(crate) fn conn_down(self: &Arc<Self>, conn: &Arc<Conn>, reason: DownReason) {
         if !conn.close() {
             return;
@@ -1025,7 +1041,9 @@ async fn accept_task(inner: Arc<Inner>, tcp: TcpStream, from: SocketAddr) {
     };
     let challenge = inner.challenge();
     let me = inner.identity();
-    let adopted: Mutex<Option<Arc<Conn>>> = Mutex::new(None);
+    // The connection this handshake takes over (our own connect in flight), or reserves (none
+    // existed: `true`), so that a connect started meanwhile waits for it instead of dialling.
+    let adopted: Mutex<Option<(Arc<Conn>, bool)>> = Mutex::new(None);
     let admit = |peer: &PeerInfo| -> Result<(), String> {
         if peer.name == inner.node.name() {
             return Err("a node with my name".into());
@@ -1039,25 +1057,32 @@ async fn accept_task(inner: Arc<Inner>, tcp: TcpStream, from: SocketAddr) {
                 ));
             }
         }
-        if let Some(c) = inner.conns.read().get(&id) {
-            if !c.is_closed() {
-                match c.phase() {
-                    // Simultaneous connect: the connection initiated by the greater name
-                    // survives, on both sides, so exactly one remains.
-                    Phase::Connecting => {
-                        if inner.node.name() > peer.name.as_str() {
-                            return Err(SIMULTANEOUS.into());
-                        }
-                        c.adopted.store(true, Ordering::Release);
-                        *adopted.lock() = Some(c.clone());
+        let mut conns = inner.conns.write();
+        match conns.get(&id) {
+            Some(c) if !c.is_closed() => match c.phase() {
+                // Simultaneous connect: the connection initiated by the greater name
+                // survives, on both sides, so exactly one remains.
+                Phase::Connecting => {
+                    if inner.node.name() > peer.name.as_str() {
+                        return Err(SIMULTANEOUS.into());
                     }
-                    // Same incarnation already connected: keep the connection we have. A new
-                    // creation means the peer restarted; its new connection replaces the old.
-                    Phase::Up(info) if info.creation == peer.creation => {
-                        return Err(ALREADY_CONNECTED.into());
-                    }
-                    _ => {}
+                    c.adopted.store(true, Ordering::Release);
+                    *adopted.lock() = Some((c.clone(), false));
                 }
+                // Same incarnation already connected: keep the connection we have. A new
+                // creation means the peer restarted; its new connection replaces the old.
+                Phase::Up(info) if info.creation == peer.creation => {
+                    return Err(ALREADY_CONNECTED.into());
+                }
+                _ => {}
+            },
+            _ => {
+                // Reserve the peer's slot: our own connect, if one starts before this
+                // handshake ends, finds this connection and waits for it.
+                let c = inner.new_conn(id, peer.name.clone());
+                c.adopted.store(true, Ordering::Release);
+                conns.insert(id, c.clone());
+                *adopted.lock() = Some((c, true));
             }
         }
         Ok(())
@@ -1091,17 +1116,22 @@ async fn accept_task(inner: Arc<Inner>, tcp: TcpStream, from: SocketAddr) {
             inner.conn_up(&conn, link, peer);
         }
         Ok(Err((e, name))) => {
-            if let Some(c) = adopted {
-                inner.conn_down(&c, DownReason::ConnectionSetupFailed(e.to_string()));
+            if let Some((c, reserved)) = adopted {
+                inner.setup_failed(
+                    &c,
+                    reserved,
+                    DownReason::ConnectionSetupFailed(e.to_string()),
+                );
             }
             refused(&inner, from, name, e);
         }
         Err(_) => {
             inner.stats.setup_failures.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%from, "handshake timed out");
-            if let Some(c) = adopted {
-                inner.conn_down(
+            if let Some((c, reserved)) = adopted {
+                inner.setup_failed(
                     &c,
+                    reserved,
                     DownReason::ConnectionSetupFailed("handshake timeout".into()),
                 );
             }

@@ -59,11 +59,9 @@
 //!   the peer's node name.
 //! - **Not yet**: fragmentation of large messages, `spawn_on`'s monitor option (monitor
 //!   from the caller after the spawn).
-//! - **Known race**: when two nodes dial each other at the same moment (an explicit
-//!   `connect` crossing a transitive connect), both links can, rarely, be closed, leaving
-//!   that pair unconnected until something connects again (a seed reconnects with backoff;
-//!   a send auto-connects). Connect sequentially, or list peers as seeds, where a full mesh
-//!   must hold.
+//! - **Crossing connects**: an incoming handshake reserves the peer's slot as soon as it
+//!   knows the peer's name, so a connect started meanwhile waits for it instead of dialling;
+//!   when both sides dial first, the link the greater name initiated survives on both.
 //! - **References in messages**: `Pid`s, `ActorRef<M>`s and `ReplyTo<R>`s inside messages
 //!   keep working on the receiving node, also when forwarded to a third node.
 #![warn(missing_docs)]
