@@ -52,7 +52,7 @@ impl Registry {
         }
         for &pid in pids {
             if st.join_one(group, pid) {
-                self.watch(pid);
+                self.watch(st, pid);
             }
         }
         st.notify_group(group, pids, GroupChange::Joined);

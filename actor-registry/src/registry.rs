@@ -2,7 +2,7 @@
 //! the exit watcher that removes what a process held when it exits.
 
 use crate::error::{KeySendError, RegistryError, Timeout};
-use crate::hash::{FxBuild, KeyHasher};
+use crate::hash::KeyHasher;
 use crate::key::{Key, Kind, Pattern, Value};
 use crate::monitor::{Change, KeyMonitor, Sink};
 use crate::state::{min_pid, NameSlot, State};
@@ -34,18 +34,18 @@ pub struct Entry {
 
 type NameShard = RwLock<HashMap<Key, NameSlot, KeyHasher>>;
 
-type ExitFuture = Pin<Box<dyn Future<Output = ExitReason> + Send>>;
+pub(crate) type ExitFuture = Pin<Box<dyn Future<Output = ExitReason> + Send>>;
 
-/// The exit futures of the watched pids and the registry's one watcher task.
+/// The registry's one watcher task and the pids whose exit woke it.
 ///
-/// A pid's exit future is polled once when it is first watched, in the registering thread,
-/// with a waker of its own ([`PidWaker`]): that hooks the waker into the process, and nothing
-/// else happens until the process exits. Then the waker queues the pid in `ready` and wakes
-/// the task, which takes the future, reads the reason and cleans up. So registering wakes no
-/// other thread; only exits do.
+/// A pid's exit future (kept with what the pid holds, in `State::by_pid`) is polled once
+/// when the pid is first watched, in the registering thread, with a waker of its own
+/// ([`PidWaker`]): that hooks the waker into the process, and nothing else happens until the
+/// process exits. Then the waker queues the pid in `ready` and wakes the task, which polls the
+/// future again for the reason and cleans up. So registering wakes no other thread; only
+/// exits do.
 #[derive(Default)]
 struct Watcher {
-    waiting: Mutex<HashMap<Pid, ExitFuture, FxBuild>>,
     ready: Mutex<Vec<Pid>>,
     wake: Notify,
 }
@@ -76,7 +76,8 @@ impl std::task::Wake for PidWaker {
 
 impl Watcher {
     /// Polls `pid`'s exit future with the pid's own waker; `Some(reason)` if it has exited.
-    /// The caller holds `waiting`, so a wake-up racing this poll finds the future there.
+    /// The caller holds the state lock, so a wake-up racing this poll finds the future
+    /// stored by the time the watcher task can look.
     fn poll_exit(self: &Arc<Self>, pid: Pid, fut: &mut ExitFuture) -> Option<ExitReason> {
         let waker = std::task::Waker::from(Arc::new(PidWaker {
             pid,
@@ -152,25 +153,20 @@ async fn watch_exits(w: Arc<Watcher>, registry: Weak<Inner>) {
         };
         let reg = Registry { inner };
         let pids = std::mem::take(&mut *w.ready.lock());
+        if pids.is_empty() {
+            continue;
+        }
+        let mut st = reg.inner.state.lock();
         for pid in pids {
-            let exited = {
-                let mut waiting = w.waiting.lock();
-                let Some(mut fut) = waiting.remove(&pid) else {
-                    continue; // a duplicate wake-up
-                };
-                match w.poll_exit(pid, &mut fut) {
-                    Some(reason) => Some(reason),
-                    None => {
-                        // Woken but not exited (a spurious wake-up): hooked again by the poll.
-                        waiting.insert(pid, fut);
-                        None
-                    }
-                }
+            let Some(fut) = st.by_pid.get_mut(&pid).and_then(|h| h.exit.as_mut()) else {
+                continue; // a duplicate wake-up, or cleaned up already
             };
-            if let Some(reason) = exited {
-                reg.cleanup(pid, reason);
+            // Not exited (a spurious wake-up): hooked again by this poll.
+            if let Some(reason) = w.poll_exit(pid, fut) {
+                reg.cleanup_locked(&mut st, pid, reason);
             }
         }
+        reg.flush(&mut st);
     }
 }
 
@@ -321,7 +317,7 @@ impl Registry {
             }
         }
         if st.hold(pid, kind, key.clone()) {
-            self.watch(pid);
+            self.watch(st, pid);
         }
         if kind == Kind::Name && !st.awaiters.is_empty() {
             if let Some(waiters) = st.awaiters.remove(&key) {
@@ -347,27 +343,23 @@ impl Registry {
         Ok(())
     }
 
-    /// Hands a local `pid` to the watcher task; called once per pid, shared by all it holds.
-    /// Remote pids (global scope) are not watched: their node reports their exits.
-    pub(crate) fn watch(&self, pid: Pid) {
+    /// Watches a local `pid` that `st.by_pid` has just started listing: its exit future is
+    /// stored there and polled once. Remote pids (global scope) are not watched: their node
+    /// reports their exits.
+    pub(crate) fn watch(&self, st: &mut State, pid: Pid) {
         if !self.inner.node.is_local(pid) {
             return;
         }
         let mut exited: ExitFuture = Box::pin(self.inner.node.wait_exit(pid));
         let w = &self.inner.watcher;
-        let mut waiting = w.waiting.lock();
         if w.poll_exit(pid, &mut exited).is_some() {
             // Gone already: the watcher task cleans up (this thread holds the state lock).
             w.ready.lock().push(pid);
             w.wake.notify_one();
         }
-        waiting.insert(pid, exited);
-    }
-
-    fn cleanup(&self, pid: Pid, reason: ExitReason) {
-        let mut st = self.inner.state.lock();
-        self.cleanup_locked(&mut st, pid, reason);
-        self.flush(&mut st);
+        if let Some(held) = st.by_pid.get_mut(&pid) {
+            held.exit = Some(exited);
+        }
     }
 
     /// Removes everything `pid` holds (its keys and its group memberships), notifying

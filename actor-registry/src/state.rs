@@ -95,10 +95,12 @@ impl PidKeys {
     }
 }
 
-/// What one pid holds: keys, and group memberships (a group once per join).
+/// What one pid holds: keys, and group memberships (a group once per join); for a local pid
+/// also its exit future, which the watcher polls when the pid's waker fires.
 pub(crate) struct PidState {
     pub(crate) keys: PidKeys,
     pub(crate) groups: Vec<Key>,
+    pub(crate) exit: Option<crate::registry::ExitFuture>,
 }
 
 impl PidState {
@@ -106,6 +108,7 @@ impl PidState {
         PidState {
             keys: PidKeys::None,
             groups: Vec::new(),
+            exit: None,
         }
     }
 }
