@@ -729,6 +729,10 @@ impl Registry {
     ///
     /// For a unique key, failure to deliver is an error. For a property, holders whose
     /// message type differs or that exited meanwhile are skipped (not counted).
+    ///
+    /// This sends without encoding, so it reaches this node's processes only: on a
+    /// [`GlobalRegistry`](crate::GlobalRegistry), holders on other nodes are skipped (and a
+    /// unique key held on another node is an error). `GlobalRegistry::send` reaches them.
     pub fn send<M: Clone + Send + 'static>(
         &self,
         kind: Kind,
