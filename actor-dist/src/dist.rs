@@ -334,21 +334,8 @@ impl Dist {
     pub async fn connect(&self, name: &str, addr: SocketAddr) -> Result<NodeInfo, DownReason> {
         let id = NodeId::from_name(name);
         self.inner.known.lock().insert(id, (name.to_string(), addr));
-        let mut conn = self.inner.start_connect(id, name.to_string(), addr);
-        loop {
-            match wait_up(&conn).await {
-                Ok(info) => return Ok(info),
-                Err(reason) => {
-                    // Our attempt may have lost a simultaneous connect to the peer's own; then
-                    // the connection that won is the answer.
-                    let other = self.inner.conns.read().get(&id).cloned();
-                    match other {
-                        Some(c) if !Arc::ptr_eq(&c, &conn) && !c.is_closed() => conn = c,
-                        _ => return Err(reason),
-                    }
-                }
-            }
-        }
+        let conn = self.inner.start_connect(id, name.to_string(), addr);
+        wait_up(&conn).await
     }
 
     /// Closes the connection to `name`, if any (its links fire with `noconnection`).
@@ -402,28 +389,40 @@ impl Dist {
     }
 
     /// Decodes `payload`, a message of the type registered under `tag` that came from node
-    /// `peer`, and delivers it to the local actor `to`, exactly as if it had arrived in a frame
-    /// on `peer`'s connection: pids, refs and reply handles inside it resolve through that
-    /// connection. This is for services that relay what a peer sent (a registry delivering a
-    /// published message once per node, then to each local subscriber).
+    /// `peer`, and delivers it to each local actor in `to`, exactly as if it had arrived in a
+    /// frame on `peer`'s connection: pids, refs and reply handles inside resolve through that
+    /// connection. This is for services that relay what a peer sent once to several local
+    /// actors (a registry delivering a published message once per node, then to each local
+    /// subscriber). Returns how many took it; the others (dead, another type, full mailbox)
+    /// are counted in [`Stats::undelivered`] as refused frames are.
     ///
-    /// Fails with [`DeliverError::NotConnected`] when `peer` is not connected, and otherwise
-    /// as a frame would (unknown tag, bad payload, dead or wrong-typed target, full mailbox).
+    /// Fails with [`DeliverError::NotConnected`] when `peer` is not connected and with
+    /// [`DeliverError::UnknownTag`] for a type this node did not register.
     pub fn deliver_from(
         &self,
         peer: NodeId,
-        to: Pid,
         tag: u64,
         payload: &[u8],
-    ) -> Result<(), DeliverError> {
+        to: &[Pid],
+    ) -> Result<usize, DeliverError> {
         let wire = match self.inner.conns.read().get(&peer) {
             Some(c) => c.wire.clone(),
             None => return Err(DeliverError::NotConnected(peer)),
         };
         let dec = self.inner.types.read().get(&tag).cloned();
         let dec = dec.ok_or(DeliverError::UnknownTag(tag))?;
-        let mut cache = None;
-        dec.deliver(&self.inner.node, wire, to, payload, &mut cache)
+        let mut delivered = 0;
+        for &pid in to {
+            let mut cache = None;
+            match dec.deliver(&self.inner.node, wire.clone(), pid, payload, &mut cache) {
+                Ok(()) => delivered += 1,
+                Err(e) => {
+                    self.inner.stats.undelivered.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%pid, error = %e, "relayed message not delivered");
+                }
+            }
+        }
+        Ok(delivered)
     }
 
     /// The counters of refused or dropped input.

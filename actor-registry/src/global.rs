@@ -3,7 +3,7 @@
 
 use crate::error::{KeySendError, RegistryError};
 use crate::key::{Key, Kind, Value};
-use crate::registry::Registry;
+use crate::registry::{tell_all, tell_holder, Registry};
 use crate::sync::{discover_loop, whereis_fn, Replication, Server, SyncMsg};
 use actor_core::{ExitReason, NodeId, Pid, ReplyTo, SpawnError};
 use actor_dist::{Dist, Message};
@@ -319,21 +319,13 @@ impl GlobalRegistry {
             let mut waits = Vec::with_capacity(st.peers.len());
             for peer in st.peers.values() {
                 let (ack, rx) = ReplyTo::pair();
-                let sent = peer.route.tell(SyncMsg::Ops {
+                let msg = SyncMsg::Ops {
                     from,
                     ops: ops.clone(),
                     ack: Some(ack),
-                });
-                match sent {
-                    Ok(()) => waits.push((peer.name.clone(), rx)),
-                    Err(_) => {
-                        // As for any change a peer cannot take: resync it from scratch.
-                        self.repl()
-                            .stats
-                            .send_failures
-                            .fetch_add(1, Ordering::Relaxed);
-                        crate::sync::disconnect_later(&self.repl().dist, peer.name.clone());
-                    }
+                };
+                if self.repl().send_to(peer, msg, "registry change") {
+                    waits.push((peer.name.clone(), rx));
                 }
             }
             waits
@@ -381,60 +373,49 @@ impl GlobalRegistry {
         let dist = &self.repl().dist;
         let node = self.reg.node();
         if kind.is_unique() {
-            let pid = self
-                .reg
-                .lookup_pids(kind, key)
-                .first()
-                .copied()
-                .ok_or_else(|| KeySendError::NotRegistered {
-                    kind,
-                    key: key.clone(),
-                })?;
-            let r = dist.actor_ref::<M>(pid)?;
-            r.tell(msg).map_err(|e| KeySendError::Undelivered {
-                pid,
-                reason: e.to_string(),
-            })?;
+            let pid = self.reg.unique_holder(kind, key)?;
+            tell_holder(dist.actor_ref::<M>(pid)?, pid, msg)?;
             return Ok(1);
         }
+        let (local, remote): (Vec<Pid>, Vec<Pid>) = self
+            .reg
+            .lookup_pids(kind, key)
+            .into_iter()
+            .partition(|p| node.is_local(*p));
         // Encode first: an unencodable message reaches nobody.
-        let holders = self.reg.lookup_pids(kind, key);
-        let payload = match holders.iter().any(|p| !node.is_local(*p)) {
-            true => {
+        let payload = match remote.is_empty() {
+            true => None,
+            false => {
                 Some(postcard::to_allocvec(&msg).map_err(|e| KeySendError::Encode(e.to_string()))?)
             }
-            false => None,
         };
-        let mut n = 0;
-        let mut remote: BTreeMap<NodeId, usize> = BTreeMap::new();
-        for pid in holders {
-            if node.is_local(pid) {
-                if let Ok(r) = node.actor_ref::<M>(pid) {
-                    if r.tell(msg.clone()).is_ok() {
-                        n += 1;
-                    }
-                }
-            } else {
-                *remote.entry(pid.node).or_default() += 1;
-            }
-        }
-        let Some(payload) = payload else {
+        let mut n = tell_all(node, &local, msg);
+        let Some(mut payload) = payload else {
             return Ok(n);
         };
+        let mut per_node: BTreeMap<NodeId, usize> = BTreeMap::new();
+        for pid in remote {
+            *per_node.entry(pid.node).or_default() += 1;
+        }
         let from = *self.repl().server.get().expect("server started");
         let st = self.reg.inner.state.lock();
-        for (node, holders) in remote {
+        let last = per_node.len() - 1;
+        for (i, (node, holders)) in per_node.into_iter().enumerate() {
             let Some(peer) = st.peers.get(&node) else {
                 continue;
             };
-            let sent = peer.route.tell(SyncMsg::Publish {
+            let payload = match i == last {
+                true => std::mem::take(&mut payload),
+                false => payload.clone(),
+            };
+            let msg = SyncMsg::Publish {
                 from,
                 kind,
                 key: key.clone(),
                 tag: M::tag(),
-                payload: payload.clone(),
-            });
-            if sent.is_ok() {
+                payload,
+            };
+            if self.repl().send_to(peer, msg, "published message") {
                 n += holders;
             }
         }

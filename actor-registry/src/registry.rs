@@ -124,6 +124,31 @@ impl std::fmt::Debug for Registry {
     }
 }
 
+/// Tells `msg` to the holder of a unique key.
+pub(crate) fn tell_holder<M: Send + 'static>(
+    r: actor_core::ActorRef<M>,
+    pid: Pid,
+    msg: M,
+) -> Result<(), KeySendError> {
+    r.tell(msg).map_err(|e| KeySendError::Undelivered {
+        pid,
+        reason: e.to_string(),
+    })
+}
+
+/// Tells `msg` to each local process of `pids` that takes `M` (cloned for all but the last,
+/// which gets the original); returns how many took it.
+pub(crate) fn tell_all<M: Clone + Send + 'static>(node: &Node, pids: &[Pid], msg: M) -> usize {
+    let Some((&last, rest)) = pids.split_last() else {
+        return 0;
+    };
+    let tell = |pid: Pid, m: M| node.actor_ref::<M>(pid).is_ok_and(|r| r.tell(m).is_ok()) as usize;
+    rest.iter()
+        .map(|&pid| tell(pid, msg.clone()))
+        .sum::<usize>()
+        + tell(last, msg)
+}
+
 pub(crate) fn counter_value(value: Value) -> Result<i64, RegistryError> {
     match value {
         Value::None => Ok(0),
@@ -741,31 +766,23 @@ impl Registry {
     ) -> Result<usize, KeySendError> {
         let node = &self.inner.node;
         if kind.is_unique() {
-            let pid = self
-                .lookup_pids(kind, key)
-                .first()
-                .copied()
-                .ok_or_else(|| KeySendError::NotRegistered {
-                    kind,
-                    key: key.clone(),
-                })?;
-            let r = node.actor_ref::<M>(pid)?;
-            r.tell(msg).map_err(|e| KeySendError::Undelivered {
-                pid,
-                reason: e.to_string(),
-            })?;
+            let pid = self.unique_holder(kind, key)?;
+            tell_holder(node.actor_ref::<M>(pid)?, pid, msg)?;
             return Ok(1);
         }
-        let pids = self.lookup_pids(kind, key);
-        let mut n = 0;
-        for pid in pids {
-            if let Ok(r) = node.actor_ref::<M>(pid) {
-                if r.tell(msg.clone()).is_ok() {
-                    n += 1;
-                }
-            }
-        }
-        Ok(n)
+        Ok(tell_all(node, &self.lookup_pids(kind, key), msg))
+    }
+
+    /// The holder of a unique key (a name: one shard read, no allocation).
+    pub(crate) fn unique_holder(&self, kind: Kind, key: &Key) -> Result<Pid, KeySendError> {
+        let holder = match kind {
+            Kind::Name => self.where_(key),
+            _ => self.inner.state.lock().aggregated_holder(key),
+        };
+        holder.ok_or_else(|| KeySendError::NotRegistered {
+            kind,
+            key: key.clone(),
+        })
     }
 
     /// The entries of `kind` whose key matches `pattern`, in key order then pid order

@@ -181,6 +181,15 @@ impl State {
         }
     }
 
+    /// The pids of `node` that hold anything here.
+    pub(crate) fn pids_of(&self, node: NodeId) -> Vec<Pid> {
+        self.by_pid
+            .keys()
+            .copied()
+            .filter(|p| p.node == node)
+            .collect()
+    }
+
     /// The sum of the counters of `key`.
     pub(crate) fn counter_sum(&self, key: &Key) -> i64 {
         self.holders(Kind::Counter, key)

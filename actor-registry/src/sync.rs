@@ -179,40 +179,41 @@ pub(crate) fn broadcast(reg: &Registry, st: &mut State) {
     let Some(g) = &reg.inner.global else { return };
     let Some(&from) = g.server.get() else { return };
     let n = st.peers.len();
-    let mut failed = Vec::new();
     for (i, peer) in st.peers.values().enumerate() {
         let ops = if i + 1 == n {
             std::mem::take(&mut ops)
         } else {
             ops.clone()
         };
-        if let Err(e) = peer.route.tell(SyncMsg::Ops {
+        let msg = SyncMsg::Ops {
             from,
             ops,
             ack: None,
-        }) {
-            tracing::warn!(peer = %peer.name, error = %e, "registry changes not sent; disconnecting to resync");
-            failed.push(peer.name.clone());
-        }
-    }
-    for name in failed {
-        g.stats.send_failures.fetch_add(1, Ordering::Relaxed);
-        disconnect_later(&g.dist, name);
+        };
+        g.send_to(peer, msg, "registry changes");
     }
 }
 
-/// Disconnects `name` outside the caller's locks (on the runtime if there is one).
-pub(crate) fn disconnect_later(dist: &Dist, name: String) {
-    let dist = dist.clone();
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) => {
-            h.spawn(async move {
+impl Replication {
+    /// Sends `msg` to `peer`'s server. A peer that cannot take it (outbound buffer full, or
+    /// going away) is disconnected, outside the caller's locks: reconnecting resyncs its
+    /// replica from scratch, where a silently lost message would leave it wrong.
+    pub(crate) fn send_to(&self, peer: &Peer, msg: SyncMsg, what: &str) -> bool {
+        let Err(e) = peer.route.tell(msg) else {
+            return true;
+        };
+        tracing::warn!(peer = %peer.name, error = %e, "{what} not sent; disconnecting to resync");
+        self.stats.send_failures.fetch_add(1, Ordering::Relaxed);
+        let (dist, name) = (self.dist.clone(), peer.name.clone());
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => {
+                h.spawn(async move { dist.disconnect(&name) });
+            }
+            Err(_) => {
                 dist.disconnect(&name);
-            });
+            }
         }
-        Err(_) => {
-            dist.disconnect(&name);
-        }
+        false
     }
 }
 
@@ -411,21 +412,29 @@ impl Registry {
                         g.stats.stale.fetch_add(1, Ordering::Relaxed);
                         return losers;
                     }
-                    drop(st);
-                    self.lookup_pids(kind, &key)
-                        .into_iter()
-                        .filter(|p| self.inner.node.is_local(*p))
-                        .collect()
-                };
-                for pid in pids {
-                    match g.dist.deliver_from(from.node, pid, tag, &payload) {
-                        Ok(()) => g.stats.relayed.fetch_add(1, Ordering::Relaxed),
-                        Err(e) => {
-                            tracing::debug!(%pid, error = %e, "published message not delivered");
-                            g.stats.undelivered.fetch_add(1, Ordering::Relaxed)
-                        }
+                    let node = &self.inner.node;
+                    let holders: Vec<Pid> = match kind {
+                        Kind::Name => self.where_(&key).into_iter().collect(),
+                        _ => st.holders(kind, &key).map(|(p, _)| p).collect(),
                     };
+                    holders.into_iter().filter(|p| node.is_local(*p)).collect()
+                };
+                if pids.is_empty() {
+                    return losers;
                 }
+                let delivered = match g.dist.deliver_from(from.node, tag, &payload, &pids) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "published message not delivered");
+                        0
+                    }
+                };
+                g.stats
+                    .relayed
+                    .fetch_add(delivered as u64, Ordering::Relaxed);
+                g.stats
+                    .undelivered
+                    .fetch_add((pids.len() - delivered) as u64, Ordering::Relaxed);
             }
         }
         losers
@@ -498,13 +507,7 @@ impl Registry {
                 state,
                 more,
             };
-            if let Err(e) = peer.route.tell(msg) {
-                tracing::warn!(peer = %peer.name, error = %e, "registry state not sent; disconnecting to resync");
-                g.stats.send_failures.fetch_add(1, Ordering::Relaxed);
-                disconnect_later(&g.dist, peer.name.clone());
-                return;
-            }
-            if !more {
+            if !g.send_to(peer, msg, "registry state") || !more {
                 return;
             }
             state = rest;
@@ -581,13 +584,7 @@ impl Registry {
                 _ => self.malformed("state holds a change that is not a registration"),
             }
         }
-        let known: Vec<Pid> = st
-            .by_pid
-            .keys()
-            .copied()
-            .filter(|p| p.node == node)
-            .collect();
-        for pid in known {
+        for pid in st.pids_of(node) {
             let (keys, groups) = match st.by_pid.get(&pid) {
                 Some(h) => (h.keys.to_vec(), h.groups.clone()),
                 None => continue,
@@ -604,7 +601,8 @@ impl Registry {
             for (group, n) in have {
                 let want = joins.get(&(group.clone(), pid)).copied().unwrap_or(0);
                 if n > want {
-                    let _ = self.leave_locked(st, &group, &vec![pid; n - want]);
+                    let left = self.leave_locked(st, &group, &vec![pid; n - want]);
+                    debug_assert!(left.is_ok(), "memberships listed under the pid exist");
                 }
                 if let Some(w) = joins.get_mut(&(group, pid)) {
                     *w = w.saturating_sub(n);
@@ -793,13 +791,7 @@ impl Registry {
 
     /// Removes everything the processes of `node` hold.
     fn purge_node(&self, st: &mut State, node: NodeId, reason: ExitReason) {
-        let pids: Vec<Pid> = st
-            .by_pid
-            .keys()
-            .copied()
-            .filter(|p| p.node == node)
-            .collect();
-        for pid in pids {
+        for pid in st.pids_of(node) {
             self.cleanup_locked(st, pid, reason.clone());
         }
     }
