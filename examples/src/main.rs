@@ -19,9 +19,11 @@ use tokio::process::{Child, Command};
 const TICK: Duration = Duration::from_secs(2);
 const T: Duration = Duration::from_secs(5);
 
-/// Links to and monitors `target` (on another node), trapping exits: prints what arrives.
+/// Links to and monitors `target` (on another node), trapping exits: prints what arrives
+/// and says so on `seen`.
 struct Watcher {
     target: Pid,
+    seen: tokio::sync::mpsc::UnboundedSender<()>,
 }
 
 impl Actor for Watcher {
@@ -36,9 +38,11 @@ impl Actor for Watcher {
     async fn handle(&mut self, _: (), _: &mut Context<Self>) {}
     async fn handle_exit(&mut self, from: Pid, reason: ExitReason, _: &mut Context<Self>) {
         println!("  watcher: linked actor {from} exited: {reason}");
+        let _ = self.seen.send(());
     }
     async fn handle_down(&mut self, d: Down, _: &mut Context<Self>) {
         println!("  watcher: monitor fired for {}: {}", d.pid, d.reason);
+        let _ = self.seen.send(());
     }
 }
 
@@ -146,9 +150,13 @@ async fn main() {
     }
 
     // A local watcher links to bob's account and monitors it, across the node boundary.
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
     let _watcher = me
         .node()
-        .spawn(Watcher { target: bob.pid() })
+        .spawn(Watcher {
+            target: bob.pid(),
+            seen: seen_tx,
+        })
         .await
         .unwrap();
 
@@ -185,8 +193,10 @@ async fn main() {
             accounts.members(&Key::from(ACCOUNTS)).len()
         );
     }
-    // Let the watcher print what reached it.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Both the exit signal and the Down reach the watcher.
+    for _ in 0..2 {
+        let _ = tokio::time::timeout(T, seen.recv()).await;
+    }
 
     // The survivors carry on.
     let (bal, node) = alice.call(AccountMsg::Balance, T).await.unwrap();
