@@ -10,7 +10,7 @@ use crate::process::{Cell, Process};
 use crate::reply::{DeferredList, DEFERRED};
 use crate::timer::TimerRef;
 use futures::FutureExt;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
@@ -106,8 +106,6 @@ pub struct Context<A: Actor> {
     cell: Arc<Cell<A::Msg>>,
     parent: Option<Pid>,
     stop: Option<ExitReason>,
-    /// Monitors this actor holds, so that a `Down` after `demonitor` is dropped.
-    monitors: HashMap<MonitorRef, Pid>,
 }
 
 impl<A: Actor> Context<A> {
@@ -117,7 +115,6 @@ impl<A: Actor> Context<A> {
             cell,
             parent,
             stop: None,
-            monitors: HashMap::new(),
         }
     }
 
@@ -164,16 +161,20 @@ impl<A: Actor> Context<A> {
 
     /// Monitors `pid`: when it exits, [`Actor::handle_down`] gets a [`Down`] with the returned
     /// reference. A dead `pid` gives a `Down` with `noproc`.
+    ///
+    /// The monitor is removed from `pid` when this actor exits, so a short-lived watcher
+    /// leaves nothing behind on a long-lived target (across nodes too).
     pub fn monitor(&mut self, pid: Pid) -> MonitorRef {
-        let mref = self.node.monitor_pid(self.pid(), pid);
-        self.monitors.insert(mref, pid);
+        let mref = self.node.make_ref();
+        self.cell.core.add_watching(mref, pid);
+        self.node.monitor_for(self.pid(), pid, mref);
         mref
     }
 
     /// Removes a monitor. No `Down` for it is delivered afterwards, even one already queued
     /// (OTP `demonitor(Ref, [flush])`). Returns whether the monitor was active.
     pub fn demonitor(&mut self, mref: MonitorRef) -> bool {
-        match self.monitors.remove(&mref) {
+        match self.cell.core.remove_watching(mref) {
             Some(target) => {
                 self.node.demonitor_pid(self.pid(), target, mref);
                 true
@@ -209,13 +210,30 @@ impl<A: Actor> Context<A> {
         &mut self,
         actor: B,
     ) -> Result<(ActorRef<B::Msg>, MonitorRef), SpawnError> {
+        self.spawn_monitor_opts(actor, SpawnOpts::default()).await
+    }
+
+    /// Spawns an actor with options, monitored by this one. The monitor is in place before the
+    /// new actor runs, so its `Down` arrives whenever it exits, even at once. If `started`
+    /// fails, the spawn returns the reason and no `Down` is delivered for it.
+    pub async fn spawn_monitor_opts<B: Actor>(
+        &mut self,
+        actor: B,
+        opts: SpawnOpts,
+    ) -> Result<(ActorRef<B::Msg>, MonitorRef), SpawnError> {
         let mref = self.node.make_ref();
-        let r = self
+        // `spawn_monitored` records the monitor on both sides before the new actor runs.
+        match self
             .node
-            .spawn_monitored(actor, SpawnOpts::default(), Some((mref, self.pid())))
-            .await?;
-        self.monitors.insert(mref, r.pid());
-        Ok((r, mref))
+            .spawn_monitored(actor, opts, Some((mref, self.pid())))
+            .await
+        {
+            Ok(r) => Ok((r, mref)),
+            Err(e) => {
+                self.cell.core.remove_watching(mref);
+                Err(e)
+            }
+        }
     }
 
     /// Spawns an actor with options.
@@ -307,9 +325,57 @@ pub(crate) async fn run<A: Actor>(mut actor: A, mut ctx: Context<A>, guard: Exit
     for n in deferred.take() {
         n(Some(reason.clone()));
     }
-    crate::reply::with_drop_reason(&reason, || drop(batch));
-    drop(actor);
+    // The actor's state may hold parked requests: their callers learn the reason too.
+    crate::reply::with_drop_reason(&reason, || {
+        drop(batch);
+        drop(actor);
+    });
     guard.finish(reason);
+}
+
+/// The task an actor runs in: its [`run`] future, dropped with the actor's exit reason in
+/// effect. A kill aborts the task, which drops the future where it stands: the batch being
+/// worked through, the handler's future and the actor's state go with it, and every request
+/// among them must fail with the reason the killer decided (`killed`), never `NoReply`.
+pub(crate) struct Running<F> {
+    fut: std::mem::ManuallyDrop<F>,
+    proc_: Arc<dyn Process>,
+}
+
+impl<F> Running<F> {
+    pub(crate) fn new(fut: F, proc_: Arc<dyn Process>) -> Self {
+        Running {
+            fut: std::mem::ManuallyDrop::new(fut),
+            proc_,
+        }
+    }
+}
+
+impl<F: Future> Future for Running<F> {
+    type Output = F::Output;
+    #[inline]
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        // SAFETY: `fut` is structurally pinned: it is never moved out of `self`, and it is
+        // dropped in place (in `drop` below).
+        unsafe { self.map_unchecked_mut(|r| &mut *r.fut) }.poll(cx)
+    }
+}
+
+impl<F> Drop for Running<F> {
+    fn drop(&mut self) {
+        let reason = self
+            .proc_
+            .core()
+            .exit_reason()
+            .unwrap_or(ExitReason::Killed);
+        // SAFETY: dropped exactly once, in place, and never used again.
+        crate::reply::with_drop_reason(&reason, || unsafe {
+            std::mem::ManuallyDrop::drop(&mut self.fut)
+        });
+    }
 }
 
 async fn drive<A: Actor>(
@@ -342,7 +408,7 @@ async fn drive<A: Actor>(
                         }
                     }
                     SysMsg::Down(down) => {
-                        if ctx.monitors.remove(&down.mref).is_some() {
+                        if cell.core.remove_watching(down.mref).is_some() {
                             actor.handle_down(down, ctx).await;
                         }
                     }

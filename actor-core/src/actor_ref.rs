@@ -93,6 +93,14 @@ impl<M: Send + 'static> ActorRef<M> {
         self.pid
     }
 
+    /// The local process behind this reference, if it is local.
+    pub(crate) fn process(&self) -> Option<Arc<dyn Process>> {
+        match &self.route {
+            Route::Local(cell) => Some(cell.clone() as Arc<dyn Process>),
+            Route::Remote(_) => None,
+        }
+    }
+
     /// Whether the actor is on this node.
     pub fn is_local(&self) -> bool {
         matches!(self.route, Route::Local(_))

@@ -76,4 +76,8 @@ pub enum RouteError {
 pub trait Distribution: Send + Sync + 'static {
     /// Sends `signal` to `to`, a process on another node.
     fn signal(&self, to: Pid, signal: Signal) -> Result<(), RouteError>;
+
+    /// Stops distribution for good, as the last step of [`Node::shutdown_graceful`](crate::Node::shutdown_graceful):
+    /// connections close (peers see this node go down) and none is made afterwards.
+    fn shutdown(&self) {}
 }

@@ -47,6 +47,26 @@
 //! - **Calls fail fast.** A request carries a [`ReplyTo`]; if the target is dead, dies before
 //!   replying, or drops the handle, the caller learns at once rather than at the timeout. A
 //!   late reply after a timeout is dropped.
+//! - **Nothing an actor leaves behind outlives it.** When it exits, the monitors it holds are
+//!   removed from their targets (a remote target's node is told), timers addressed to it are
+//!   cancelled (as OTP cancels pid-destination timers), and its links fire; its small cell is
+//!   freed once no [`ActorRef`] holds it. [`Node::monitor_count`], [`Node::pending_timers`]
+//!   and [`Node::cells_alive`] report what is held, for leak checks. Link and monitor sets
+//!   are hash sets: adding or removing one costs the same whatever the count.
+//! - **No exit signal is lost in a race.** A process records a link on its own side before
+//!   the other side is told, and a new process is addressable before it links, so an exit at
+//!   that moment is delivered (or the call answers `noproc`).
+//! - **Every pending caller learns the reason.** Requests queued in a dying actor's mailbox,
+//!   in the batch it was working through, or parked in its state fail at once with its exit
+//!   reason (`killed` after a kill), locally and from other nodes.
+//! - **Exit reasons are data.** User reasons carry a small [`Term`] (atoms, integers, text,
+//!   pids, tuples, lists) that callers can match and that crosses nodes unchanged;
+//!   [`ExitReason::error`] with text stays the convenience.
+//! - **Orderly node stop.** [`Node::shutdown_graceful`] is OTP's `init:stop/0`: top-level
+//!   actors and supervisors stop with `shutdown` in reverse start order (hooks and shutdown
+//!   policies run), then distribution stops, within a bound. [`Node::shutdown`] kills.
+//! - **Code outside an actor** watches one with [`Node::spawn_monitor`] (the watch is in
+//!   place before the actor runs) or [`Node::wait_exit`].
 //! - **`link` to a dead process returns `Err(NoProc)`** instead of sending the caller an exit
 //!   signal: in Rust an error value is the clearer answer.
 //! - **`stopped` (OTP `terminate/2`)** runs on orderly stops: [`Context::stop`],
@@ -77,10 +97,10 @@ pub use actor::{Actor, Context};
 pub use actor_ref::{ActorRef, RemoteRoute};
 pub use dist::{Distribution, RouteError, Signal};
 pub use error::{CallError, LinkError, RefError, SendError, SpawnError};
-pub use exit::{Down, ExitReason};
+pub use exit::{Down, ExitReason, Term};
 pub use mailbox::MailboxKind;
 pub use message::{type_tag, Message};
-pub use node::{Node, NodeConfig, SpawnOpts};
+pub use node::{ExitWatch, Node, NodeConfig, SpawnOpts};
 pub use pid::{MonitorRef, NodeId, Pid, Ref};
 pub use reply::{
     with_drop_reason, with_wire_context, ReplyDelivery, ReplySink, ReplyTo, WireContext,

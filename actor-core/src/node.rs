@@ -4,7 +4,7 @@
 //! in one OS process (as the multi-node tests do) and never see each other's actors. A pid of
 //! another node, or of an earlier incarnation of this one, is never resolved locally.
 
-use crate::actor::{run, start, Actor, Context};
+use crate::actor::{run, start, Actor, Context, Running};
 use crate::actor_ref::ActorRef;
 use crate::dist::{Distribution, Signal};
 use crate::error::{LinkError, RefError, SpawnError};
@@ -15,8 +15,9 @@ use crate::process::{down_message, Cell, Process, ProcessTable};
 use crate::timer::TimerService;
 use parking_lot::RwLock;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// How to start a node.
 #[derive(Clone, Debug)]
@@ -71,6 +72,37 @@ pub(crate) struct NodeInner {
     pub(crate) rt: tokio::runtime::Handle,
     dist: RwLock<Option<Arc<dyn Distribution>>>,
     pub(crate) timers: TimerService,
+    /// Actor cells still allocated (see [`Node::cells_alive`]).
+    cells: Arc<AtomicUsize>,
+}
+
+/// A future that resolves to a process's exit reason once it has exited and its links and
+/// monitors have fired ([`Node::wait_exit`], [`Node::spawn_monitor`]). It keeps the process's
+/// small shared cell alive while held, nothing more.
+pub struct ExitWatch {
+    target: Option<Arc<dyn Process>>,
+}
+
+impl std::fmt::Debug for ExitWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.target {
+            Some(p) => write!(f, "ExitWatch({})", p.core().pid),
+            None => f.write_str("ExitWatch(noproc)"),
+        }
+    }
+}
+
+impl std::future::Future for ExitWatch {
+    type Output = ExitReason;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<ExitReason> {
+        match &self.target {
+            None => std::task::Poll::Ready(ExitReason::NoProc),
+            Some(p) => p.core().poll_exited(cx),
+        }
+    }
 }
 
 /// A node: the local runtime that actors live on.
@@ -159,6 +191,7 @@ impl Node {
             rt: handle,
             dist: RwLock::new(None),
             timers: TimerService::new(),
+            cells: Arc::new(AtomicUsize::new(0)),
         };
         Node {
             inner: Arc::new(inner),
@@ -217,6 +250,14 @@ impl Node {
     pub fn is_alive(&self, pid: Pid) -> bool {
         self.lookup(pid)
             .is_some_and(|p| p.core().state.lock().exit.is_none())
+    }
+
+    /// Actor cells still allocated on this node: live actors, plus exited ones whose small
+    /// shared cell (mailbox and signal state) is still held by an [`ActorRef`] somewhere. An
+    /// exited actor's cell is freed as soon as the last reference goes; the runtime itself
+    /// keeps none (its timers are cancelled at exit). For leak checks.
+    pub fn cells_alive(&self) -> usize {
+        self.inner.cells.load(Ordering::Relaxed)
     }
 
     /// Number of live processes on this node.
@@ -279,19 +320,40 @@ impl Node {
             id: self.inner.next_id.fetch_add(1, Ordering::Relaxed),
             creation: self.inner.creation,
         };
-        let cell = Arc::new(Cell::<A::Msg>::new(pid, opts.mailbox, opts.trap_exit));
-        if let Some(other) = opts.link {
-            self.link_pids(pid, other)
-                .map_err(|_| SpawnError::LinkNoProc(other))?;
-            cell.core.add_link(other);
-        }
+        let cell = Arc::new(Cell::<A::Msg>::new(
+            pid,
+            opts.mailbox,
+            opts.trap_exit,
+            opts.parent.is_none(),
+            &self.inner.cells,
+        ));
         if let Some((mref, watcher)) = monitor {
             let _ = cell.core.add_monitor(mref, watcher);
+            if let Some(w) = self.lookup(watcher) {
+                w.core().add_watching(mref, pid);
+            }
+        }
+        // The new process is addressable before it links: if the other side exits while the
+        // link is being made, its exit signal finds the new process (no lost signal).
+        if let Some(other) = opts.link {
+            cell.core.add_link(other);
         }
         self.inner.table.insert(pid.id, cell.clone());
+        if let Some(other) = opts.link {
+            if self.link_pids(pid, other).is_err() {
+                cell.core.remove_link(other);
+                let guard_reason = ExitReason::NoProc;
+                cell.core.decide_exit(guard_reason.clone(), false);
+                self.finish(&*cell, guard_reason);
+                return Err(SpawnError::LinkNoProc(other));
+            }
+        }
         let ctx = Context::new(self.clone(), cell.clone(), opts.parent);
         let (actor, ctx, guard) = start(actor, ctx).await.map_err(SpawnError::Init)?;
-        let task = self.inner.rt.spawn(run(actor, ctx, guard));
+        let task = self.inner.rt.spawn(Running::new(
+            run(actor, ctx, guard),
+            cell.clone() as Arc<dyn Process>,
+        ));
         let mut st = cell.core.state.lock();
         if st.exit.is_some() {
             // An exit signal arrived between `started` and now.
@@ -320,13 +382,21 @@ impl Node {
     }
 
     /// Links two processes, as if `a` called `link(b)`.
+    ///
+    /// `a` records the link before `b` is told, so if `b` exits while the link is being made,
+    /// its exit signal finds the link on `a`'s side and is delivered: the exit is never lost.
     pub fn link(&self, a: Pid, b: Pid) -> Result<(), LinkError> {
         let pa = self.lookup(a).ok_or(LinkError::NoProc(a))?;
-        self.link_pids(a, b)?;
+        if a == b {
+            // A link to oneself has no effect, as in OTP.
+            return Ok(());
+        }
         if !pa.core().add_link(b) {
-            // `a` is exiting: undo so that `b` does not keep a link to a dead process.
-            self.unlink(b, a);
             return Err(LinkError::NoProc(a));
+        }
+        if let Err(e) = self.link_pids(a, b) {
+            pa.core().remove_link(b);
+            return Err(e);
         }
         Ok(())
     }
@@ -341,8 +411,7 @@ impl Node {
 
     /// Monitors `target` on behalf of the process `watcher`; the `Down` goes to `watcher`.
     /// A dead target gives a `Down` with `noproc` at once.
-    pub(crate) fn monitor_for(&self, watcher: Pid, target: Pid) -> MonitorRef {
-        let mref = self.make_ref();
+    pub(crate) fn monitor_for(&self, watcher: Pid, target: Pid, mref: MonitorRef) {
         if self.is_local(target) {
             let res = match self.inner.table.get(target.id) {
                 Some(p) => p.core().add_monitor(mref, watcher),
@@ -367,18 +436,130 @@ impl Node {
                 },
             );
         }
-        mref
     }
 
     /// Waits until the local process `pid` has exited and its links and monitors have fired,
     /// and returns its reason (`noproc` at once if it is not alive). A monitor for code that
     /// is not an actor; it allocates nothing.
-    pub fn wait_exit(&self, pid: Pid) -> impl std::future::Future<Output = ExitReason> + Send {
-        let target = self.lookup(pid);
-        std::future::poll_fn(move |cx| match &target {
-            None => std::task::Poll::Ready(ExitReason::NoProc),
-            Some(p) => p.core().poll_exited(cx),
-        })
+    pub fn wait_exit(&self, pid: Pid) -> ExitWatch {
+        ExitWatch {
+            target: self.lookup(pid),
+        }
+    }
+
+    /// Spawns `actor` and watches it from code that is not an actor (a driver, a test): the
+    /// [`ExitWatch`] is in place before the actor runs, so its reason is never missed, however
+    /// soon it exits (OTP `spawn_monitor/1` for a caller outside any process).
+    ///
+    /// ```
+    /// # use actor_core::{Actor, Context, ExitReason, Node};
+    /// struct Once;
+    /// impl Actor for Once {
+    ///     type Msg = ();
+    ///     async fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         ctx.stop(ExitReason::error("done at once"));
+    ///         Ok(())
+    ///     }
+    ///     async fn handle(&mut self, _: (), _: &mut Context<Self>) {}
+    /// }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let node = Node::new("w@localhost");
+    /// let (_once, exit) = node.spawn_monitor(Once).await.unwrap();
+    /// assert_eq!(exit.await, ExitReason::error("done at once"));
+    /// # });
+    /// ```
+    pub async fn spawn_monitor<A: Actor>(
+        &self,
+        actor: A,
+    ) -> Result<(ActorRef<A::Msg>, ExitWatch), SpawnError> {
+        self.spawn_monitor_opts(actor, SpawnOpts::default()).await
+    }
+
+    /// [`spawn_monitor`](Node::spawn_monitor) with options.
+    pub async fn spawn_monitor_opts<A: Actor>(
+        &self,
+        actor: A,
+        opts: SpawnOpts,
+    ) -> Result<(ActorRef<A::Msg>, ExitWatch), SpawnError> {
+        let r = self.spawn_monitored(actor, opts, None).await?;
+        let watch = ExitWatch {
+            target: r.process(),
+        };
+        Ok((r, watch))
+    }
+
+    /// Stops the node in order (OTP `init:stop/0`): the actors started without a parent
+    /// (top-level supervisors and actors) are asked to stop with `shutdown`, one at a time in
+    /// reverse start order, each after the messages already queued for it, so their `stopped`
+    /// hooks run and supervisors stop their children with each child's shutdown policy. Then
+    /// whatever is left is ended with `shutdown`, and distribution stops (peers see the node
+    /// go down). `limit` bounds the whole: an actor still running when it is reached is killed.
+    ///
+    /// Returns the number of processes that had to be killed because the limit was reached
+    /// (0 after a clean stop). The node
+    /// value stays usable afterwards, for local actors only.
+    ///
+    /// ```
+    /// # use actor_core::{Actor, Context, ExitReason, Node};
+    /// # use std::time::Duration;
+    /// struct Service;
+    /// impl Actor for Service {
+    ///     type Msg = ();
+    ///     async fn handle(&mut self, _: (), _: &mut Context<Self>) {}
+    ///     async fn stopped(&mut self, reason: &ExitReason, _: &mut Context<Self>) {
+    ///         assert_eq!(*reason, ExitReason::Shutdown);
+    ///     }
+    /// }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let node = Node::new("s@localhost");
+    /// node.spawn(Service).await.unwrap();
+    /// assert_eq!(node.shutdown_graceful(Duration::from_secs(5)).await, 0);
+    /// assert_eq!(node.process_count(), 0);
+    /// # });
+    /// ```
+    pub async fn shutdown_graceful(&self, limit: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut top: Vec<Arc<dyn Process>> = self
+            .inner
+            .table
+            .snapshot()
+            .into_iter()
+            .filter(|p| p.core().top_level)
+            .collect();
+        top.sort_by_key(|p| std::cmp::Reverse(p.core().pid.id));
+        for p in top {
+            let watch = ExitWatch {
+                target: Some(p.clone()),
+            };
+            p.request_stop(ExitReason::Shutdown);
+            if tokio::time::timeout_at(deadline, watch).await.is_err() {
+                tracing::warn!(pid = %p.core().pid, ?limit, "node stop: did not stop in time");
+                break;
+            }
+        }
+        // What is left: past the limit, killed; otherwise processes whose parent outlived
+        // them (spawned with a parent but not linked), ended with `shutdown`.
+        let late = tokio::time::Instant::now() >= deadline;
+        let reason = if late {
+            ExitReason::Killed
+        } else {
+            ExitReason::Shutdown
+        };
+        let mut killed = 0;
+        let mut watches = Vec::new();
+        for p in self.inner.table.snapshot() {
+            if p.core().decide_exit(reason.clone(), true).1 && late {
+                killed += 1;
+            }
+            watches.push(ExitWatch { target: Some(p) });
+        }
+        // Aborted tasks end at their next poll: this wait is short.
+        futures::future::join_all(watches).await;
+        let dist = self.inner.dist.read().clone();
+        if let Some(d) = dist {
+            d.shutdown();
+        }
+        killed
     }
 
     /// Sends an exit signal to `pid` from the node itself (OTP `exit(Pid, Reason)`).
@@ -507,19 +688,30 @@ impl Node {
     /// leaves the table, then fires links and monitors.
     pub(crate) fn finish(&self, proc_: &dyn Process, reason: ExitReason) {
         let core = proc_.core();
-        let (reason, links, monitors) = {
+        let (reason, links, monitors, watching, timers) = {
             let mut st = core.state.lock();
             let reason = st.exit.get_or_insert(reason).clone();
             st.abort = None;
+            st.cleaned = true;
             (
                 reason,
                 std::mem::take(&mut st.links),
                 std::mem::take(&mut st.monitors),
+                std::mem::take(&mut st.watching),
+                std::mem::take(&mut st.timers),
             )
         };
         crate::reply::with_drop_reason(&reason, || proc_.close());
         self.inner.table.remove(core.pid.id);
         let pid = core.pid;
+        // What this process left behind on others goes first: its timers and the monitors it
+        // held (a remote target's node is told), so nothing it created outlives it.
+        for timer in timers {
+            self.inner.timers.cancel(timer);
+        }
+        for (mref, target) in watching {
+            self.demonitor_pid(pid, target, mref);
+        }
         for other in links {
             self.signal(
                 other,
@@ -571,8 +763,16 @@ impl Node {
         }
     }
 
-    pub(crate) fn monitor_pid(&self, watcher: Pid, target: Pid) -> MonitorRef {
-        self.monitor_for(watcher, target)
+    /// Monitors held on the local process `pid` (0 if it is not alive): a count for leak
+    /// checks, e.g. that short-lived watchers leave nothing on a long-lived target.
+    pub fn monitor_count(&self, pid: Pid) -> usize {
+        self.lookup(pid).map_or(0, |p| p.core().monitor_count())
+    }
+
+    /// Links of the local process `pid` (0 if it is not alive).
+    pub fn link_count(&self, pid: Pid) -> usize {
+        self.lookup(pid)
+            .map_or(0, |p| p.core().state.lock().links.len())
     }
 
     pub(crate) fn demonitor_pid(&self, watcher: Pid, target: Pid, mref: MonitorRef) {

@@ -13,12 +13,12 @@
 
 use crate::exit::{Down, ExitReason};
 use crate::mailbox::{Mailbox, MailboxKind, SysMsg};
-use crate::pid::{MonitorRef, Pid};
+use crate::pid::{MonitorRef, Pid, Ref};
 use parking_lot::Mutex;
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use tokio::task::AbortHandle;
@@ -61,14 +61,31 @@ impl ExitWaiters {
     }
 }
 
+/// A hash map keyed by pids or references, with a cheap non-keyed hash (pids and references
+/// are not attacker-chosen in bulk: remote ones come from cookie-authenticated peers).
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// A hash set of pids or references (see [`FastMap`]).
+pub(crate) type FastSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
+
+/// Everything signals act on, behind one lock. Link and monitor sets are hash sets and maps,
+/// so adding or removing one is O(1) whatever the count (a supervisor with 100,000 children).
+/// Empty sets allocate nothing, which keeps idle actors small.
 #[derive(Default)]
 pub(crate) struct CoreState {
     pub(crate) exit: Option<ExitReason>,
+    /// Cleanup has taken the sets below: nothing may be added to them any more.
+    pub(crate) cleaned: bool,
     /// Cleanup is complete: links and monitors have fired and the pid has left the table.
     pub(crate) finished: bool,
-    pub(crate) links: Vec<Pid>,
-    /// Monitors held on this process: reference and watcher (local or remote).
-    pub(crate) monitors: Vec<(MonitorRef, Pid)>,
+    pub(crate) links: FastSet<Pid>,
+    /// Monitors held *on* this process: reference -> watcher (local or remote).
+    pub(crate) monitors: FastMap<MonitorRef, Pid>,
+    /// Monitors this process holds on others: reference -> target. Removed from their targets
+    /// when this process exits, so a short-lived watcher leaves nothing behind.
+    pub(crate) watching: FastMap<MonitorRef, Pid>,
+    /// Timers addressed to this process; cancelled when it exits (as OTP cancels timers
+    /// whose destination is a pid).
+    pub(crate) timers: FastSet<Ref>,
     pub(crate) abort: Option<AbortHandle>,
     pub(crate) exit_waiters: ExitWaiters,
 }
@@ -76,6 +93,9 @@ pub(crate) struct CoreState {
 /// Signal-related state common to every actor, whatever its message type.
 pub(crate) struct ProcCore {
     pub(crate) pid: Pid,
+    /// Spawned without a parent: stopped one by one, in reverse start order, by
+    /// [`Node::shutdown_graceful`](crate::Node::shutdown_graceful).
+    pub(crate) top_level: bool,
     pub(crate) trap_exit: AtomicBool,
     /// Set when a signal ends the actor from outside; the run loop checks it between messages
     /// so a kill takes effect even in the middle of a large batch.
@@ -84,9 +104,10 @@ pub(crate) struct ProcCore {
 }
 
 impl ProcCore {
-    pub(crate) fn new(pid: Pid, trap_exit: bool) -> Self {
+    pub(crate) fn new(pid: Pid, trap_exit: bool, top_level: bool) -> Self {
         ProcCore {
             pid,
+            top_level,
             trap_exit: AtomicBool::new(trap_exit),
             killed: AtomicBool::new(false),
             state: Mutex::new(CoreState::default()),
@@ -108,22 +129,13 @@ impl ProcCore {
         if st.exit.is_some() {
             return false;
         }
-        if !st.links.contains(&other) {
-            st.links.push(other);
-        }
+        st.links.insert(other);
         true
     }
 
     /// Removes a link; `true` if it was there.
     pub(crate) fn remove_link(&self, other: Pid) -> bool {
-        let mut st = self.state.lock();
-        match st.links.iter().position(|p| *p == other) {
-            Some(i) => {
-                st.links.swap_remove(i);
-                true
-            }
-            None => false,
-        }
+        self.state.lock().links.remove(&other)
     }
 
     /// Adds a monitor; hands the watcher back if this process is already exiting.
@@ -132,17 +144,50 @@ impl ProcCore {
         match &st.exit {
             Some(r) => Err(r.clone()),
             None => {
-                st.monitors.push((mref, watcher));
+                st.monitors.insert(mref, watcher);
                 Ok(())
             }
         }
     }
 
     pub(crate) fn remove_monitor(&self, mref: MonitorRef) {
+        self.state.lock().monitors.remove(&mref);
+    }
+
+    /// Records a monitor this process holds on `target`; `false` if it is already exiting
+    /// (its cleanup has taken the set, so the caller must undo the monitor itself).
+    pub(crate) fn add_watching(&self, mref: MonitorRef, target: Pid) -> bool {
         let mut st = self.state.lock();
-        if let Some(i) = st.monitors.iter().position(|(r, _)| *r == mref) {
-            st.monitors.swap_remove(i);
+        if st.cleaned {
+            return false;
         }
+        st.watching.insert(mref, target);
+        true
+    }
+
+    /// Forgets a monitor this process held; its target, if it was still recorded.
+    pub(crate) fn remove_watching(&self, mref: MonitorRef) -> Option<Pid> {
+        self.state.lock().watching.remove(&mref)
+    }
+
+    /// Records a timer addressed to this process; `false` if it is already exiting.
+    pub(crate) fn add_timer(&self, timer: Ref) -> bool {
+        let mut st = self.state.lock();
+        if st.cleaned {
+            return false;
+        }
+        st.timers.insert(timer);
+        true
+    }
+
+    /// Forgets a timer that fired or was cancelled.
+    pub(crate) fn remove_timer(&self, timer: Ref) {
+        self.state.lock().timers.remove(&timer);
+    }
+
+    /// Monitors held on this process (a count the runtime reports, for leak checks).
+    pub(crate) fn monitor_count(&self) -> usize {
+        self.state.lock().monitors.len()
     }
 
     /// Polls for the end of cleanup; the reason once finished.
@@ -207,13 +252,38 @@ pub(crate) trait Process: Send + Sync + 'static {
 pub(crate) struct Cell<M> {
     pub(crate) core: ProcCore,
     pub(crate) mailbox: Mailbox<M>,
+    _counted: CellCount,
+}
+
+/// Counts a node's cells while they are allocated (live actors, and exited ones still held by
+/// a reference), so leak tests can check that nothing keeps a dead actor's cell.
+pub(crate) struct CellCount(Arc<AtomicUsize>);
+
+impl CellCount {
+    pub(crate) fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        CellCount(count.clone())
+    }
+}
+
+impl Drop for CellCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl<M: Send + 'static> Cell<M> {
-    pub(crate) fn new(pid: Pid, kind: MailboxKind, trap_exit: bool) -> Self {
+    pub(crate) fn new(
+        pid: Pid,
+        kind: MailboxKind,
+        trap_exit: bool,
+        top_level: bool,
+        count: &Arc<AtomicUsize>,
+    ) -> Self {
         Cell {
-            core: ProcCore::new(pid, trap_exit),
+            core: ProcCore::new(pid, trap_exit, top_level),
             mailbox: Mailbox::new(kind),
+            _counted: CellCount::new(count),
         }
     }
 }
@@ -262,6 +332,42 @@ impl Hasher for IdHasher {
     }
     fn write_u64(&mut self, n: u64) {
         self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// FxHash's mixing step over whole words: fast for the small fixed-size keys used here (pids,
+/// references), and unlike [`IdHasher`] it keeps every field of a multi-field key.
+#[derive(Default)]
+pub(crate) struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.add(*b as u64);
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    #[inline]
+    fn write_u32(&mut self, n: u32) {
+        self.add(n as u64);
+    }
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
     }
 }
 

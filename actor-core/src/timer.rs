@@ -5,8 +5,10 @@
 //! Time comes only from `tokio::time`, so paused and simulated time work.
 
 use crate::actor_ref::ActorRef;
+use crate::error::SendError;
 use crate::node::Node;
 use crate::pid::Ref;
+use crate::process::Process;
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Weak};
@@ -24,6 +26,9 @@ struct Entry {
     id: Ref,
     action: Action,
     period: Option<Duration>,
+    /// The local process the timer is addressed to: it forgets the timer when it fires or is
+    /// cancelled, and cancels it when it exits.
+    owner: Option<Arc<dyn Process>>,
 }
 
 #[derive(Default)]
@@ -67,16 +72,26 @@ impl TimerService {
         }
     }
 
-    fn cancel(&self, id: Ref) -> Option<Duration> {
-        let mut st = self.state.lock();
-        match st.index.remove(&id)? {
-            Some(at) => {
-                st.queue.remove(&(at, id));
-                Some(at.saturating_duration_since(Instant::now()))
+    /// Cancels a timer: the time that was left, if it was waiting.
+    pub(crate) fn cancel(&self, id: Ref) -> Option<Duration> {
+        let (left, entry) = {
+            let mut st = self.state.lock();
+            match st.index.remove(&id)? {
+                Some(at) => {
+                    let entry = st.queue.remove(&(at, id));
+                    (Some(at.saturating_duration_since(Instant::now())), entry)
+                }
+                // Firing right now; removing it from the index stops an interval re-arming.
+                None => (None, None),
             }
-            // Firing right now; removing it from the index stops an interval re-arming.
-            None => None,
+        };
+        // Dropped outside the lock: the message it held may run user code when dropped.
+        if let Some(e) = entry {
+            if let Some(owner) = &e.owner {
+                owner.core().remove_timer(id);
+            }
         }
+        left
     }
 
     fn pending(&self) -> usize {
@@ -111,6 +126,10 @@ async fn drive(state: Weak<Mutex<State>>, notify: Arc<Notify>) {
                 }
                 _ => {
                     st.index.remove(&e.id);
+                    drop(st);
+                    if let Some(owner) = &e.owner {
+                        owner.core().remove_timer(e.id);
+                    }
                 }
             }
         }
@@ -130,8 +149,11 @@ async fn drive(state: Weak<Mutex<State>>, notify: Arc<Notify>) {
 }
 
 impl Node {
-    /// Sends `msg` to `to` after `after` (OTP `erlang:send_after/3`). If `to` has exited by
-    /// then, the message is dropped.
+    /// Sends `msg` to `to` after `after` (OTP `erlang:send_after/3`).
+    ///
+    /// A timer addressed to a local actor is cancelled when that actor exits (as OTP cancels
+    /// timers whose destination is a pid), so a dead actor's cell and mailbox are freed at
+    /// once, not when the timer would have fired. A timer to a remote actor fires regardless.
     ///
     /// ```
     /// # use actor_core::{Actor, Context, Node, ReplyTo};
@@ -152,6 +174,7 @@ impl Node {
         msg: M,
     ) -> TimerRef {
         let id = self.make_ref();
+        let owner = to.process();
         let to = to.clone();
         let mut msg = Some(msg);
         let action: Action = Box::new(move || {
@@ -164,14 +187,31 @@ impl Node {
             id,
             action,
             period: None,
+            owner: owner.clone(),
         };
         self.inner
             .timers
             .insert(&self.inner.rt, id, Instant::now() + after, entry);
+        self.own_timer(owner, id);
         TimerRef(id)
     }
 
+    /// Ties a timer to the local process it is addressed to. Done after the timer is queued,
+    /// so either the owner's exit finds it to cancel, or the owner is already exiting and the
+    /// timer is cancelled here.
+    fn own_timer(&self, owner: Option<Arc<dyn Process>>, id: Ref) {
+        if let Some(owner) = owner {
+            if !owner.core().add_timer(id) {
+                self.inner.timers.cancel(id);
+            }
+        }
+    }
+
     /// Sends `make()` to `to` every `period`, until cancelled or `to` exits.
+    ///
+    /// A tick that finds a bounded mailbox full (or the connection to a remote actor's node
+    /// busy or down) is skipped; the interval stops only when `to` is gone or the message
+    /// cannot be encoded.
     pub fn send_interval<M: Send + 'static>(
         &self,
         period: Duration,
@@ -180,16 +220,22 @@ impl Node {
     ) -> TimerRef {
         let id = self.make_ref();
         let to = to.clone();
+        let owner = to.process();
         let period = period.max(Duration::from_micros(1));
-        let action: Action = Box::new(move || to.tell(make()).is_ok());
+        let action: Action = Box::new(move || match to.tell(make()) {
+            Ok(()) | Err(SendError::Full(_)) | Err(SendError::NoConnection(_)) => true,
+            Err(SendError::NoProc(_)) | Err(SendError::Encode(..)) => false,
+        });
         let entry = Entry {
             id,
             action,
             period: Some(period),
+            owner: owner.clone(),
         };
         self.inner
             .timers
             .insert(&self.inner.rt, id, Instant::now() + period, entry);
+        self.own_timer(owner, id);
         TimerRef(id)
     }
 

@@ -257,6 +257,9 @@ impl Model {
                     m.active = false;
                     self.pending
                         .push((m.watcher, Event::Down(m.mref, self.pids[x], reason.clone())));
+                } else if m.watcher == x && m.active {
+                    // A watcher's exit removes its monitors from their targets (no `Down`).
+                    m.active = false;
                 }
             }
         }
@@ -571,6 +574,26 @@ impl Harness {
             );
         }
         assert_eq!(self.node.processes(), want_alive, "live processes");
+        // What each live actor holds is exactly what the model says: the monitors on it of
+        // live watchers (none left behind by watchers that exited) and its links.
+        for i in 0..self.real.len() {
+            if !self.model.alive[i] {
+                continue;
+            }
+            let held = self
+                .model
+                .monitors
+                .iter()
+                .filter(|m| m.target == i && m.active)
+                .count();
+            let pid = self.model.pids[i];
+            assert_eq!(self.node.monitor_count(pid), held, "monitors held on {pid}");
+            assert_eq!(
+                self.node.link_count(pid),
+                self.model.peers(i).len(),
+                "links of {pid}"
+            );
+        }
     }
 }
 

@@ -84,7 +84,7 @@ async fn a_child_that_fails_to_start_fails_the_supervisor_start_and_stops_the_ot
         .child(worker("c", &tx));
     let err = Supervisor::start(&node, spec).await.unwrap_err();
     assert!(
-        matches!(err, SpawnError::Init(ExitReason::ShutdownWith(ref d)) if d.contains("broken")),
+        matches!(err, SpawnError::Init(ExitReason::ShutdownWith(ref d)) if d.to_string().contains("broken")),
         "{err:?}"
     );
     expect(&mut rx, &[started("a"), stopped("a", ExitReason::Shutdown)]).await;

@@ -48,7 +48,7 @@ async fn transient_is_restarted_only_after_abnormal_exit() {
     for clean in [
         ExitReason::Normal,
         ExitReason::Shutdown,
-        ExitReason::ShutdownWith("bye".into()),
+        ExitReason::shutdown_with("bye"),
     ] {
         let pid = crash(&node, &sup, "w", clean.clone()).await;
         expect(&mut rx, &[stopped("w", clean)]).await;

@@ -121,6 +121,38 @@ impl Distribution for Router {
             None => Err(RouteError::NoConnection(to.node)),
         }
     }
+
+    fn shutdown(&self) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.shutdown();
+        }
+    }
+}
+
+impl Inner {
+    /// Stops distribution for good: no connection comes up afterwards, and every connection
+    /// goes down (its links and monitors fire on both sides).
+    fn shutdown(self: &Arc<Self>) {
+        self.shut.store(true, Ordering::SeqCst);
+        for t in self.tasks.lock().drain(..) {
+            t.abort();
+        }
+        let conns: Vec<_> = self.conns.read().values().cloned().collect();
+        for c in conns {
+            self.conn_down(&c, DownReason::Disconnect);
+        }
+    }
+}
+
+/// Counts of what crosses this node's connections ([`Dist::tracked`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tracked {
+    /// Links between a local and a remote process.
+    pub links: usize,
+    /// Monitors held by local watchers on remote targets.
+    pub monitors_out: usize,
+    /// Monitors held by remote watchers on local targets.
+    pub monitors_in: usize,
 }
 
 /// Reply handles for calls that cross a connection.
@@ -434,14 +466,21 @@ impl Dist {
     /// afterwards (not even one being set up now, or one a send would start). Local actors
     /// keep running.
     pub fn shutdown(&self) {
-        self.inner.shut.store(true, Ordering::SeqCst);
-        for t in self.inner.tasks.lock().drain(..) {
-            t.abort();
+        self.inner.shutdown();
+    }
+
+    /// Links and monitors that cross this node's connections, as tracked so that they fire on
+    /// node-down. A watcher that exits removes its monitors (and the far side is told), so
+    /// these counts return to what live processes hold: for leak checks.
+    pub fn tracked(&self) -> Tracked {
+        let mut t = Tracked::default();
+        for c in self.inner.conns.read().values() {
+            let tr = c.track.lock();
+            t.links += tr.links.len();
+            t.monitors_out += tr.monitors_out.len();
+            t.monitors_in += tr.monitors_in.len();
         }
-        let conns: Vec<_> = self.inner.conns.read().values().cloned().collect();
-        for c in conns {
-            self.inner.conn_down(&c, DownReason::Disconnect);
-        }
+        t
     }
 
     /// The last load each connected node reported.

@@ -77,7 +77,7 @@ mod spawn;
 pub mod wire;
 
 pub use config::{Cookie, CookieError, DistConfig, TlsConfig};
-pub use dist::{Dist, Stats};
+pub use dist::{Dist, Stats, Tracked};
 pub use events::{DownReason, NodeEvent, NodeInfo};
 pub use message::{DeliverError, Message};
 pub use rpc::{Multicall, RpcError, RpcHandle};

@@ -98,7 +98,7 @@ impl<M: Message> Decoder for Typed<M> {
             Err(e) => {
                 let reason = match &e {
                     RefError::WrongType { actual, .. } => {
-                        ExitReason::Error(format!("{to} takes {actual}, not {}", M::NAME))
+                        ExitReason::error(format!("{to} takes {actual}, not {}", M::NAME))
                     }
                     _ => ExitReason::NoProc,
                 };

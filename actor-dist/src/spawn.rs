@@ -87,7 +87,7 @@ impl Dist {
                     .map_err(|e| match e {
                         actor_core::SpawnError::Init(r) => RemoteSpawnError::Init(r),
                         other => {
-                            RemoteSpawnError::Init(actor_core::ExitReason::Error(other.to_string()))
+                            RemoteSpawnError::Init(actor_core::ExitReason::error(other.to_string()))
                         }
                     })
             })
@@ -165,7 +165,7 @@ impl Dist {
         )
         .await?;
         self.node().actor_ref(pid).map_err(|e| {
-            SpawnOnError::Remote(RemoteSpawnError::Init(actor_core::ExitReason::Error(
+            SpawnOnError::Remote(RemoteSpawnError::Init(actor_core::ExitReason::error(
                 e.to_string(),
             )))
         })

@@ -80,7 +80,9 @@ impl GlobalConfig {
         GlobalConfig {
             scope: scope.into(),
             resolver: None,
-            on_conflict: OnConflict::Exit(ExitReason::Error("name_conflict".into())),
+            on_conflict: OnConflict::Exit(ExitReason::error(actor_core::Term::atom(
+                "name_conflict",
+            ))),
         }
     }
 

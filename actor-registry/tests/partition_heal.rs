@@ -84,7 +84,7 @@ async fn after_the_heal_one_holder_survives_and_the_loser_exits() {
     // The default resolver keeps the earlier registration, on every node.
     assert_eq!(
         tokio::time::timeout(T, loser_exit).await.unwrap(),
-        ExitReason::Error("name_conflict".into())
+        ExitReason::error(actor_core::Term::atom("name_conflict"))
     );
     for m in &ms {
         eventually(|| m.global.where_(&key) == Some(on_a.pid())).await;

@@ -42,9 +42,9 @@ impl Actor for Account {
         if let Some(reg) = &self.registry {
             // One account per owner in the whole cluster: a taken name fails the spawn.
             reg.register(Kind::Name, ("account", self.owner.as_str()), ctx.pid(), ())
-                .map_err(|e| ExitReason::Error(e.to_string()))?;
+                .map_err(|e| ExitReason::error(e.to_string()))?;
             reg.join(ACCOUNTS, [ctx.pid()])
-                .map_err(|e| ExitReason::Error(e.to_string()))?;
+                .map_err(|e| ExitReason::error(e.to_string()))?;
         }
         Ok(())
     }
@@ -54,7 +54,7 @@ impl Actor for Account {
             AccountMsg::Balance(r) => {
                 r.send((self.balance, ctx.node().name().to_string()));
             }
-            AccountMsg::Fail(why) => ctx.stop(ExitReason::Error(why)),
+            AccountMsg::Fail(why) => ctx.stop(ExitReason::error(why)),
         }
     }
 }

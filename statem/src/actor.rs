@@ -283,7 +283,7 @@ impl<M: StateMachine> Statem<M> {
             }
         };
         if let Some(err) = self.buf.error.take() {
-            return self.stop(ExitReason::Error(err), next, actor);
+            return self.stop(ExitReason::error(err), next, actor);
         }
         self.observe(kind, next.as_ref());
         if M::STATE_ENTER && enter {
@@ -326,13 +326,13 @@ impl<M: StateMachine> Statem<M> {
                 };
                 buf.mode = Mode::Event;
                 if let Some(err) = buf.error.take() {
-                    break Some(ExitReason::Error(err));
+                    break Some(ExitReason::error(err));
                 }
                 match result {
                     Transition::KeepState => break None,
                     Transition::NextState(s) if s == *cur => break None,
                     Transition::NextState(s) => {
-                        break Some(ExitReason::Error(format!(
+                        break Some(ExitReason::error(format!(
                             "statem: a state enter call may not change the state \
                              ({cur:?} -> {s:?})"
                         )))
@@ -444,7 +444,7 @@ impl<M: StateMachine> Actor for Statem<M> {
         };
         self.buf.mode = Mode::Event;
         if let Some(err) = self.buf.error.take() {
-            return Err(ExitReason::Error(err));
+            return Err(ExitReason::error(err));
         }
         self.state = Some(state);
         // OTP: the initial state gets an enter call (with itself as the old state) and the

@@ -161,7 +161,7 @@ async fn an_enter_call_that_changes_the_state_stops_the_machine() {
     m.cast("goto,b").unwrap();
     let reason = tokio::time::timeout(T, exit).await.unwrap();
     assert!(
-        matches!(&reason, ExitReason::Error(e) if e.contains("may not change the state")),
+        matches!(&reason, ExitReason::Error(e) if e.to_string().contains("may not change the state")),
         "{reason:?}"
     );
     // terminate runs, in the state that was entered.
@@ -191,7 +191,7 @@ async fn an_enter_call_that_postpones_stops_the_machine() {
     m.cast("goto,b").unwrap();
     let reason = tokio::time::timeout(T, exit).await.unwrap();
     assert!(
-        matches!(&reason, ExitReason::Error(e) if e.contains("state enter call may not postpone")),
+        matches!(&reason, ExitReason::Error(e) if e.to_string().contains("state enter call may not postpone")),
         "{reason:?}"
     );
 }
@@ -210,7 +210,7 @@ async fn an_enter_call_that_inserts_events_stops_the_machine() {
     m.cast("goto,b").unwrap();
     let reason = tokio::time::timeout(T, exit).await.unwrap();
     assert!(
-        matches!(&reason, ExitReason::Error(e) if e.contains("state enter call may not insert events")),
+        matches!(&reason, ExitReason::Error(e) if e.to_string().contains("state enter call may not insert events")),
         "{reason:?}"
     );
 }

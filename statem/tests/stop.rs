@@ -110,7 +110,7 @@ async fn postponing_in_init_fails_the_start() {
     let node = Node::new("stop@localhost");
     let err = Statem::start(&node, fsm).await.unwrap_err();
     assert!(
-        matches!(&err, SpawnError::Init(ExitReason::Error(e)) if e.contains("init may not postpone")),
+        matches!(&err, SpawnError::Init(ExitReason::Error(e)) if e.to_string().contains("init may not postpone")),
         "{err:?}"
     );
 }
@@ -127,7 +127,7 @@ async fn postponing_two_events_stops_the_machine() {
     let r = m.call("x", T).await;
     let reason = exit.await;
     assert!(
-        matches!(&reason, ExitReason::Error(e) if e.contains("may not postpone two events")),
+        matches!(&reason, ExitReason::Error(e) if e.to_string().contains("may not postpone two events")),
         "{reason:?}"
     );
     // The caller learns the reason, even though its event was rejected.

@@ -297,7 +297,7 @@ impl Actor for Supervisor {
             if let Err(e) = self.start_one(ctx, i).await {
                 let id = self.children[i].spec.id.clone();
                 self.stop_from(ctx, 0).await;
-                return Err(ExitReason::ShutdownWith(format!(
+                return Err(ExitReason::shutdown_with(format!(
                     "failed_to_start_child {id}: {e}"
                 )));
             }
