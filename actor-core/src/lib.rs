@@ -102,6 +102,7 @@ pub use mailbox::MailboxKind;
 pub use message::{type_tag, Message};
 pub use node::{ExitWatch, Node, NodeConfig, SpawnOpts};
 pub use pid::{MonitorRef, NodeId, Pid, Ref};
+pub use process::ExitHook;
 pub use reply::{
     with_drop_reason, with_wire_context, ReplyDelivery, ReplySink, ReplyTo, WireContext,
 };

@@ -688,7 +688,7 @@ impl Node {
     /// leaves the table, then fires links and monitors.
     pub(crate) fn finish(&self, proc_: &dyn Process, reason: ExitReason) {
         let core = proc_.core();
-        let (reason, links, monitors, watching, timers) = {
+        let (reason, links, monitors, extra) = {
             let mut st = core.state.lock();
             let reason = st.exit.get_or_insert(reason).clone();
             st.abort = None;
@@ -697,20 +697,25 @@ impl Node {
                 reason,
                 std::mem::take(&mut st.links),
                 std::mem::take(&mut st.monitors),
-                std::mem::take(&mut st.watching),
-                std::mem::take(&mut st.timers),
+                st.extra.take(),
             )
         };
         crate::reply::with_drop_reason(&reason, || proc_.close());
         self.inner.table.remove(core.pid.id);
         let pid = core.pid;
-        // What this process left behind on others goes first: its timers and the monitors it
-        // held (a remote target's node is told), so nothing it created outlives it.
-        for timer in timers {
-            self.inner.timers.cancel(timer);
-        }
-        for (mref, target) in watching {
-            self.demonitor_pid(pid, target, mref);
+        if let Some(extra) = extra {
+            // Exit hooks first (a registry frees the process's names), then what the process
+            // left behind on others: its timers and the monitors it held (a remote target's
+            // node is told). Only then do links and monitors fire.
+            for hook in &extra.exit_hooks {
+                hook.exited(pid, &reason);
+            }
+            for timer in extra.timers {
+                self.inner.timers.cancel(timer);
+            }
+            for (mref, target) in extra.watching {
+                self.demonitor_pid(pid, target, mref);
+            }
         }
         for other in links {
             self.signal(
@@ -761,6 +766,43 @@ impl Node {
         for p in self.inner.table.snapshot() {
             p.core().decide_exit(ExitReason::Killed, true);
         }
+    }
+
+    /// Runs `hook` as part of the exit of the local process `pid`: after it leaves the process
+    /// table, before its links and monitors fire and before [`wait_exit`](Node::wait_exit)
+    /// returns. The same hook object is kept once per process however often it is added.
+    /// Returns `false` if `pid` is not alive (or is too far into its exit for hooks): the caller
+    /// must then act on the exit itself.
+    ///
+    /// ```
+    /// use actor_core::{Actor, Context, ExitHook, ExitReason, Node, Pid};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// struct Names(Mutex<Vec<Pid>>);
+    /// impl ExitHook for Names {
+    ///     fn exited(&self, pid: Pid, _: &ExitReason) {
+    ///         self.0.lock().unwrap().retain(|p| *p != pid);
+    ///     }
+    /// }
+    /// struct A;
+    /// impl Actor for A {
+    ///     type Msg = ();
+    ///     async fn handle(&mut self, _: (), _: &mut Context<Self>) {}
+    /// }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let node = Node::new("h@localhost");
+    /// let names = Arc::new(Names(Mutex::new(Vec::new())));
+    /// let (a, exit) = node.spawn_monitor(A).await.unwrap();
+    /// names.0.lock().unwrap().push(a.pid());
+    /// assert!(node.on_exit(a.pid(), names.clone()));
+    /// a.stop(ExitReason::Normal);
+    /// exit.await;
+    /// assert!(names.0.lock().unwrap().is_empty(), "gone before the exit was observed");
+    /// # });
+    /// ```
+    pub fn on_exit(&self, pid: Pid, hook: Arc<dyn crate::process::ExitHook>) -> bool {
+        self.lookup(pid)
+            .is_some_and(|p| p.core().add_exit_hook(hook))
     }
 
     /// Monitors held on the local process `pid` (0 if it is not alive): a count for leak

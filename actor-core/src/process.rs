@@ -80,14 +80,41 @@ pub(crate) struct CoreState {
     pub(crate) links: FastSet<Pid>,
     /// Monitors held *on* this process: reference -> watcher (local or remote).
     pub(crate) monitors: FastMap<MonitorRef, Pid>,
+    /// What only some processes have, allocated on first use (keeps idle actors small).
+    pub(crate) extra: Option<Box<Extra>>,
+    pub(crate) abort: Option<AbortHandle>,
+    pub(crate) exit_waiters: ExitWaiters,
+}
+
+/// The parts of [`CoreState`] that only some processes use.
+#[derive(Default)]
+pub(crate) struct Extra {
     /// Monitors this process holds on others: reference -> target. Removed from their targets
     /// when this process exits, so a short-lived watcher leaves nothing behind.
     pub(crate) watching: FastMap<MonitorRef, Pid>,
     /// Timers addressed to this process; cancelled when it exits (as OTP cancels timers
     /// whose destination is a pid).
     pub(crate) timers: FastSet<Ref>,
-    pub(crate) abort: Option<AbortHandle>,
-    pub(crate) exit_waiters: ExitWaiters,
+    /// Run when the process exits, before its links and monitors fire.
+    pub(crate) exit_hooks: Vec<Arc<dyn ExitHook>>,
+}
+
+/// Code run as part of a process's exit, after it has left the process table and before its
+/// links and monitors fire (so whoever reacts to the exit sees what the hook removed). This is
+/// how a registry frees a process's names, as OTP does, so that a supervisor restarting the
+/// child can register the same name at once. Register with [`Node::on_exit`](crate::Node::on_exit).
+///
+/// The hook runs on the exiting process's thread (or the killer's): keep it short and never
+/// wait in it.
+pub trait ExitHook: Send + Sync + 'static {
+    /// `pid` is exiting with `reason`.
+    fn exited(&self, pid: Pid, reason: &ExitReason);
+}
+
+impl CoreState {
+    fn extra(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
 }
 
 /// Signal-related state common to every actor, whatever its message type.
@@ -161,13 +188,27 @@ impl ProcCore {
         if st.cleaned {
             return false;
         }
-        st.watching.insert(mref, target);
+        st.extra().watching.insert(mref, target);
         true
     }
 
     /// Forgets a monitor this process held; its target, if it was still recorded.
     pub(crate) fn remove_watching(&self, mref: MonitorRef) -> Option<Pid> {
-        self.state.lock().watching.remove(&mref)
+        self.state.lock().extra.as_mut()?.watching.remove(&mref)
+    }
+
+    /// Adds an exit hook (once per hook object); `false` if the process is already exiting
+    /// past the point where hooks are taken: the caller must act on the exit itself.
+    pub(crate) fn add_exit_hook(&self, hook: Arc<dyn ExitHook>) -> bool {
+        let mut st = self.state.lock();
+        if st.cleaned {
+            return false;
+        }
+        let hooks = &mut st.extra().exit_hooks;
+        if !hooks.iter().any(|h| Arc::ptr_eq(h, &hook)) {
+            hooks.push(hook);
+        }
+        true
     }
 
     /// Records a timer addressed to this process; `false` if it is already exiting.
@@ -176,13 +217,15 @@ impl ProcCore {
         if st.cleaned {
             return false;
         }
-        st.timers.insert(timer);
+        st.extra().timers.insert(timer);
         true
     }
 
     /// Forgets a timer that fired or was cancelled.
     pub(crate) fn remove_timer(&self, timer: Ref) {
-        self.state.lock().timers.remove(&timer);
+        if let Some(e) = self.state.lock().extra.as_mut() {
+            e.timers.remove(&timer);
+        }
     }
 
     /// Monitors held on this process (a count the runtime reports, for leak checks).

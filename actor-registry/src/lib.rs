@@ -63,11 +63,14 @@
 //!
 //! - **Keys** ([`Key`]) are tuples of strings and integers, ordered part by part, so keys
 //!   with a common prefix are contiguous; [`Pattern`] adds wildcards.
-//! - **Entries vanish when their actor exits**, by any path (return, stop, panic, kill,
-//!   node shutdown). Each registry runs one watcher task holding one exit future per pid
-//!   that holds keys (not per key, and no task per registration); on exit it removes all
-//!   that pid's entries in one critical section and notifies monitors with
-//!   [`Change::Exited`].
+//! - **Entries vanish as part of their actor's exit**, by any path (return, stop, panic,
+//!   kill, node shutdown), as OTP frees a process's names: the registry adds one exit hook
+//!   per pid that holds anything ([`actor_core::Node::on_exit`]; not per key, and no task),
+//!   which removes all that pid's entries in one critical section and notifies monitors with
+//!   [`Change::Exited`] after the pid has left the process table and *before* its links and
+//!   monitors fire. So a supervisor restarting a child always finds the child's name free, and
+//!   whoever sees the exit (a `Down`, `wait_exit`) sees the names gone. In a global scope the
+//!   withdrawal is queued to the peers in the same step, ahead of the exit's link signals.
 //! - **Aggregated counters are exact**: counter updates and the aggregate move under one lock.
 //! - **Lookups are cheap**: names live in 64 `RwLock`ed hash shards and each key carries its
 //!   precomputed hash, so [`Registry::where_`] takes one shard read lock and never the

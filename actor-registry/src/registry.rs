@@ -1,5 +1,5 @@
 //! A registry's public operations (one scope: local, or a replica of a global scope), and
-//! the exit watcher that removes what a process held when it exits.
+//! the exit hook that removes what a process held as part of its exit.
 
 use crate::error::{KeySendError, RegistryError, Timeout};
 use crate::hash::KeyHasher;
@@ -7,15 +7,13 @@ use crate::key::{Key, Kind, Pattern, Value};
 use crate::monitor::{Change, KeyMonitor, Sink};
 use crate::state::{min_pid, NameSlot, State};
 use crate::sync::{Op, Replication};
-use actor_core::{ExitReason, Node, Pid};
+use actor_core::{ExitHook, ExitReason, Node, Pid};
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
-use std::future::Future;
 use std::ops::Bound;
-use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::oneshot;
 
 const SHARDS: usize = 64;
 
@@ -34,68 +32,27 @@ pub struct Entry {
 
 type NameShard = RwLock<HashMap<Key, NameSlot, KeyHasher>>;
 
-pub(crate) type ExitFuture = Pin<Box<dyn Future<Output = ExitReason> + Send>>;
+/// The registry's exit hook, registered once per local pid that holds something: it removes
+/// what the pid held as part of the pid's exit, before its links and monitors fire (as OTP
+/// frees a process's names), so a supervisor restarting it can register the same name at once.
+struct ExitCleanup(Weak<Inner>);
 
-/// The registry's one watcher task and the pids whose exit woke it.
-///
-/// A pid's exit future (kept with what the pid holds, in `State::by_pid`) is polled once
-/// when the pid is first watched, in the registering thread, with a waker of its own
-/// ([`PidWaker`]): that hooks the waker into the process, and nothing else happens until the
-/// process exits. Then the waker queues the pid in `ready` and wakes the task, which polls the
-/// future again for the reason and cleans up. So registering wakes no other thread; only
-/// exits do.
-#[derive(Default)]
-struct Watcher {
-    ready: Mutex<Vec<Pid>>,
-    wake: Notify,
-}
-
-/// Wakes the watcher task for one pid.
-struct PidWaker {
-    pid: Pid,
-    watcher: Weak<Watcher>,
-}
-
-impl std::task::Wake for PidWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        if let Some(w) = self.watcher.upgrade() {
-            let mut ready = w.ready.lock();
-            let first = ready.is_empty();
-            ready.push(self.pid);
-            drop(ready);
-            if first {
-                // A non-empty queue already has a wake-up pending.
-                w.wake.notify_one();
-            }
-        }
-    }
-}
-
-impl Watcher {
-    /// Polls `pid`'s exit future with the pid's own waker; `Some(reason)` if it has exited.
-    /// The caller holds the state lock, so a wake-up racing this poll finds the future
-    /// stored by the time the watcher task can look.
-    fn poll_exit(self: &Arc<Self>, pid: Pid, fut: &mut ExitFuture) -> Option<ExitReason> {
-        let waker = std::task::Waker::from(Arc::new(PidWaker {
-            pid,
-            watcher: Arc::downgrade(self),
-        }));
-        match fut
-            .as_mut()
-            .poll(&mut std::task::Context::from_waker(&waker))
-        {
-            std::task::Poll::Ready(reason) => Some(reason),
-            std::task::Poll::Pending => None,
-        }
+impl ExitHook for ExitCleanup {
+    fn exited(&self, pid: Pid, reason: &ExitReason) {
+        let Some(inner) = self.0.upgrade() else {
+            return;
+        };
+        let reg = Registry { inner };
+        let mut st = reg.inner.state.lock();
+        reg.cleanup_locked(&mut st, pid, reason.clone());
+        reg.flush(&mut st);
     }
 }
 
 pub(crate) struct Inner {
     pub(crate) node: Node,
-    watcher: Arc<Watcher>,
+    /// This registry's exit hook (one object, shared by every watched pid).
+    exit_hook: Arc<dyn ExitHook>,
     /// Names, sharded by key hash: `where_` takes one shard's read lock and nothing else.
     /// Written only while `state` is held (lock order: state, then shard).
     names: Box<[NameShard]>,
@@ -159,8 +116,6 @@ pub(crate) fn counter_value(value: Value) -> Result<i64, RegistryError> {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Let the watcher task see the registry is gone and end.
-        self.watcher.wake.notify_one();
         // A global scope's server goes with its registry.
         if let Some(server) = self.global.as_ref().and_then(|g| g.server.get()) {
             self.node.stop(*server, ExitReason::Shutdown);
@@ -168,52 +123,21 @@ impl Drop for Inner {
     }
 }
 
-/// The registry's one exit watcher: waits on the exit of every pid that holds keys (one
-/// future per pid, not a task per registration) and removes its entries.
-async fn watch_exits(w: Arc<Watcher>, registry: Weak<Inner>) {
-    loop {
-        w.wake.notified().await;
-        let Some(inner) = registry.upgrade() else {
-            return;
-        };
-        let reg = Registry { inner };
-        let pids = std::mem::take(&mut *w.ready.lock());
-        if pids.is_empty() {
-            continue;
-        }
-        let mut st = reg.inner.state.lock();
-        for pid in pids {
-            let Some(fut) = st.by_pid.get_mut(&pid).and_then(|h| h.exit.as_mut()) else {
-                continue; // a duplicate wake-up, or cleaned up already
-            };
-            // Not exited (a spurious wake-up): hooked again by this poll.
-            if let Some(reason) = w.poll_exit(pid, fut) {
-                reg.cleanup_locked(&mut st, pid, reason);
-            }
-        }
-        reg.flush(&mut st);
-    }
-}
-
 impl Registry {
     /// A new, empty registry for `node`'s processes.
     ///
-    /// # Panics
-    /// Outside a tokio runtime (as [`Node::new`]): exit watchers run on the current runtime.
     pub fn new(node: &Node) -> Registry {
         Registry::with_replication(node, None)
     }
 
     pub(crate) fn with_replication(node: &Node, global: Option<Replication>) -> Registry {
-        let watcher = Arc::new(Watcher::default());
-        let inner = Arc::new(Inner {
+        let inner = Arc::new_cyclic(|me: &Weak<Inner>| Inner {
             node: node.clone(),
-            watcher: watcher.clone(),
+            exit_hook: Arc::new(ExitCleanup(me.clone())),
             names: (0..SHARDS).map(|_| RwLock::default()).collect(),
             state: Mutex::new(State::default()),
             global,
         });
-        tokio::spawn(watch_exits(watcher, Arc::downgrade(&inner)));
         Registry { inner }
     }
 
@@ -236,6 +160,11 @@ impl Registry {
 
     /// Sends the changes made under this lock to the peers (global scope), in order.
     pub(crate) fn flush(&self, st: &mut State) {
+        // Pids found dead when they were first watched: they exited before their hook was in
+        // place, so their entries go now.
+        while let Some(pid) = st.exited_early.pop() {
+            self.cleanup_locked(st, pid, ExitReason::NoProc);
+        }
         if !st.outbox.is_empty() {
             crate::sync::broadcast(self, st);
         }
@@ -368,22 +297,16 @@ impl Registry {
         Ok(())
     }
 
-    /// Watches a local `pid` that `st.by_pid` has just started listing: its exit future is
-    /// stored there and polled once. Remote pids (global scope) are not watched: their node
-    /// reports their exits.
+    /// Watches a local `pid` that `st.by_pid` has just started listing: the registry's exit
+    /// hook is added to it, so its entries go as part of its exit. Remote pids (global scope)
+    /// are not watched: their node reports their exits.
     pub(crate) fn watch(&self, st: &mut State, pid: Pid) {
         if !self.inner.node.is_local(pid) {
             return;
         }
-        let mut exited: ExitFuture = Box::pin(self.inner.node.wait_exit(pid));
-        let w = &self.inner.watcher;
-        if w.poll_exit(pid, &mut exited).is_some() {
-            // Gone already: the watcher task cleans up (this thread holds the state lock).
-            w.ready.lock().push(pid);
-            w.wake.notify_one();
-        }
-        if let Some(held) = st.by_pid.get_mut(&pid) {
-            held.exit = Some(exited);
+        if !self.inner.node.on_exit(pid, self.inner.exit_hook.clone()) {
+            // Gone already: cleaned up before this operation releases the lock.
+            st.exited_early.push(pid);
         }
     }
 

@@ -95,12 +95,10 @@ impl PidKeys {
     }
 }
 
-/// What one pid holds: keys, and group memberships (a group once per join); for a local pid
-/// also its exit future, which the watcher polls when the pid's waker fires.
+/// What one pid holds: keys, and group memberships (a group once per join).
 pub(crate) struct PidState {
     pub(crate) keys: PidKeys,
     pub(crate) groups: Vec<Key>,
-    pub(crate) exit: Option<crate::registry::ExitFuture>,
 }
 
 impl PidState {
@@ -108,7 +106,6 @@ impl PidState {
         PidState {
             keys: PidKeys::None,
             groups: Vec::new(),
-            exit: None,
         }
     }
 }
@@ -117,9 +114,12 @@ impl PidState {
 pub(crate) struct State {
     /// Every entry except names, ordered for prefix select.
     pub(crate) entries: BTreeMap<(Kind, Key, Pid), Value>,
-    /// What each pid holds. A local pid is here exactly while the exit watcher waits on it;
+    /// What each pid holds. A local pid is here until it releases everything or exits (its
+    /// exit hook then removes it);
     /// a remote pid (global scope) while its node's replica holds anything for it.
     pub(crate) by_pid: HashMap<Pid, PidState, FxBuild>,
+    /// Local pids that were dead when first watched; cleaned up by `Registry::flush`.
+    pub(crate) exited_early: Vec<Pid>,
     pub(crate) monitors: HashMap<(Kind, Key), Vec<Sink<KeyEvent>>>,
     pub(crate) awaiters: HashMap<Key, Vec<oneshot::Sender<Pid>>>,
     /// Process groups: members in join order, a pid once per join.

@@ -56,6 +56,7 @@ mod raw_tcp;
 mod registry_global;
 mod registry_peer;
 mod statem_peer;
+mod supervision;
 
 use hdrhistogram::Histogram;
 use std::collections::HashMap;
@@ -182,6 +183,21 @@ const WORKLOADS: &[Workload] = &[
         peers: &["actor-dist"],
         metrics: &[("nodedown_after", "ms"), ("call_failed_after", "ms")],
     },
+    // W14: N = 10,000 and N = 100,000 children, each in a fresh process (supervision.rs).
+    Workload {
+        id: "W14",
+        peers: &["actor-core-10k", "actor-core-100k"],
+        metrics: &[("start_per_child", "us"), ("terminate_per_child", "us")],
+    },
+    // W15: local (1,000,000 watchers) and across a node link (100,000 watchers).
+    Workload {
+        id: "W15",
+        peers: &["actor-core", "actor-dist"],
+        metrics: &[
+            ("held_per_watcher", "bytes"),
+            ("target_monitors_after", "count"),
+        ],
+    },
 ];
 
 /// The workload constants of `WORKLOADS.md`, or (mostly) a hundredth of them for `--quick`.
@@ -221,6 +237,10 @@ pub struct Counts {
     pub reg_lookups: u64,
     /// W10: measured global registrations (after `remote_warmup` unmeasured ones).
     pub global_names: u64,
+    /// W14: children of the dynamic supervisor (the small and the large run).
+    pub sup_children: (usize, usize),
+    /// W15: short-lived watchers of one target (a tenth of them across a node link).
+    pub churn_watchers: usize,
 }
 
 impl Counts {
@@ -242,6 +262,8 @@ impl Counts {
         reg_names: 100_000,
         reg_lookups: 1_000_000,
         global_names: 10_000,
+        sup_children: (10_000, 100_000),
+        churn_watchers: 1_000_000,
     };
 
     const QUICK: Counts = Counts {
@@ -262,6 +284,8 @@ impl Counts {
         reg_names: 1_000,
         reg_lookups: 10_000,
         global_names: 200,
+        sup_children: (1_000, 10_000),
+        churn_watchers: 10_000,
     };
 }
 
@@ -393,6 +417,14 @@ fn driver(workload: &str, base: &str, c: Counts) -> Option<Driver> {
         ("W12", "actor-dist") => Box::pin(dist_peer::w12_failure_detection(c)),
         ("W7b", "raw-tokio") => Box::pin(raw_tcp::w7b_pipe(c)),
         ("W7c", "raw-tokio") => Box::pin(raw_tcp::w7c_req_resp(c)),
+        ("W14", "actor-core-10k") => {
+            Box::pin(supervision::w14_dynamic_supervision(c.sup_children.0))
+        }
+        ("W14", "actor-core-100k") => {
+            Box::pin(supervision::w14_dynamic_supervision(c.sup_children.1))
+        }
+        ("W15", "actor-core") => Box::pin(supervision::w15_monitor_churn(c)),
+        ("W15", "actor-dist") => Box::pin(supervision::w15_remote_monitor_churn(c)),
         _ => return None,
     })
 }
@@ -604,6 +636,23 @@ fn print_w8_vs_w3(all: &Medians) {
     }
 }
 
+/// W14's scale ratio: per-child cost at 100k over 10k (target <= 1.3, linear).
+fn print_w14_scale(all: &Medians) {
+    for metric in ["start_per_child", "terminate_per_child"] {
+        let get = |peer: &str| {
+            all.iter().find_map(|((w, p, m), v)| {
+                (*w == "W14" && *p == peer && *m == metric).then_some(*v)
+            })
+        };
+        if let (Some(small), Some(large)) = (get("actor-core-10k"), get("actor-core-100k")) {
+            println!(
+                "peer=actor-core workload=W14 metric=scale_ratio_{metric} value={:.2} unit=ratio",
+                large / small
+            );
+        }
+    }
+}
+
 /// `YYYY-MM-DDTHH:MM:SSZ` for now (UTC), without a date crate.
 fn utc_now() -> String {
     let secs = SystemTime::now()
@@ -649,7 +698,7 @@ fn print_header(rounds: usize, quick: bool) {
 }
 
 const USAGE: &str =
-    "usage: benches [W1 W2 W3 W4 W5 W6 W7a W7b W7c W8 W9 W10 W11 W12 ...] [--quick]";
+    "usage: benches [W1 W2 W3 W4 W5 W6 W7a W7b W7c W8 W9 W10 W11 W12 W14 W15 ...] [--quick]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -700,6 +749,7 @@ fn main() -> ExitCode {
     print_w8_vs_w3(&all);
     dist_peer::print_ratios(&all, quick);
     registry_global::print_ratios(&all);
+    print_w14_scale(&all);
     println!("# wall time {:.1} s", started.elapsed().as_secs_f64());
     if ok {
         ExitCode::SUCCESS
