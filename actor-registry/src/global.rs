@@ -269,6 +269,11 @@ impl GlobalRegistry {
         &self.repl().scope
     }
 
+    /// The distribution this replica syncs over.
+    pub fn dist(&self) -> &Dist {
+        &self.repl().dist
+    }
+
     /// The registry (for code written against [`Registry`]).
     pub fn registry(&self) -> &Registry {
         &self.reg

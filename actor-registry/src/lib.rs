@@ -146,6 +146,7 @@ mod groups;
 mod hash;
 mod key;
 mod monitor;
+mod named;
 mod registry;
 mod state;
 mod sync;
@@ -159,4 +160,5 @@ pub use key::{Key, KeyPart, Kind, Pat, Pattern, Value};
 pub use monitor::{
     Change, GroupChange, GroupEvent, GroupMonitor, KeyEvent, KeyMonitor, MONITOR_QUEUE,
 };
+pub use named::{NamedError, NamedRef, NamedSendError};
 pub use registry::{Entry, Registry};

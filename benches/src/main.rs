@@ -134,6 +134,8 @@ const WORKLOADS: &[Workload] = &[
             ("register", "ops/s"),
             ("where", "ops/s"),
             ("unregister", "ops/s"),
+            ("call_by_ref", "calls/s"),
+            ("call_via", "calls/s"),
         ],
     },
     // Distribution: two OS processes on 127.0.0.1 (dist_peer.rs, ractor_cluster_runner.rs).

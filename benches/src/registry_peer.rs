@@ -4,10 +4,10 @@
 //! has no ractor peer.
 
 use crate::{rate, Counts, Metrics};
-use actor_core::{Actor, Context, Node};
+use actor_core::{Actor, Context, Node, ReplyTo};
 use actor_registry::{Key, Kind, Registry};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const NODE: &str = "bench@localhost";
 
@@ -88,9 +88,49 @@ pub async fn w9_registry(c: Counts) -> Metrics {
     );
 
     drop(actors);
+    let (by_ref, via) = via_calls(&node, &reg, c.calls / 5).await;
     vec![
         ("register", register),
         ("where", where_),
         ("unregister", unregister),
+        ("call_by_ref", by_ref),
+        ("call_via", via),
     ]
+}
+
+/// The W9 `via` lines: sequential calls (`u64` -> `u64 + 1`) to one named actor, by its
+/// reference and by its name (a `NamedRef`, resolved at every call), interleaved in rounds
+/// so both see the same machine; calls per second of each.
+async fn via_calls(node: &Node, reg: &Registry, calls: u64) -> (f64, f64) {
+    struct Echo;
+    impl Actor for Echo {
+        type Msg = (u64, ReplyTo<u64>);
+        async fn handle(&mut self, (n, r): Self::Msg, _: &mut Context<Self>) {
+            r.send(n + 1);
+        }
+    }
+    let echo = node.spawn(Echo).await.expect("spawn");
+    reg.register(Kind::Name, "echo", echo.pid(), ())
+        .expect("register");
+    let named = reg.via::<(u64, ReplyTo<u64>)>("echo");
+    let t = Duration::from_secs(10);
+    for i in 0..calls / 10 {
+        echo.call(|r| (i, r), t).await.expect("warm-up");
+        named.call(|r| (i, r), t).await.expect("warm-up");
+    }
+    let (mut by_ref, mut via) = (Duration::ZERO, Duration::ZERO);
+    const ROUNDS: u64 = 10;
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        for i in 0..calls / ROUNDS {
+            echo.call(|r| (i, r), t).await.expect("call by ref");
+        }
+        by_ref += start.elapsed();
+        let start = Instant::now();
+        for i in 0..calls / ROUNDS {
+            named.call(|r| (i, r), t).await.expect("call by name");
+        }
+        via += start.elapsed();
+    }
+    (rate(calls, by_ref), rate(calls, via))
 }
