@@ -20,7 +20,12 @@ async fn the_child_management_api_follows_otp() {
     expect(&mut rx, &[started("a")]).await;
 
     // start_child appends; a duplicate id is refused.
-    let b = sup.start_child(worker("b", &tx)).await.unwrap();
+    let b = sup
+        .start_child(worker("b", &tx))
+        .await
+        .unwrap()
+        .pid()
+        .unwrap();
     expect(&mut rx, &[started("b")]).await;
     assert_eq!(
         sup.start_child(worker("b", &tx)).await,
@@ -31,10 +36,11 @@ async fn the_child_management_api_follows_otp() {
         .await
         .unwrap();
 
+    // OTP's order: the most recently started child first.
     let kids = sup.which_children().await.unwrap();
     let ids: Vec<&str> = kids.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(ids, vec!["a", "b", "sub"]);
-    assert_eq!(kids[2].kind, ChildType::Supervisor);
+    assert_eq!(ids, vec!["sub", "b", "a"]);
+    assert_eq!(kids[0].kind, ChildType::Supervisor);
     let c = sup.count_children().await.unwrap();
     assert_eq!((c.specs, c.active, c.workers, c.supervisors), (3, 3, 2, 1));
 
@@ -48,7 +54,7 @@ async fn the_child_management_api_follows_otp() {
         sup.start_child(worker("b", &tx)).await,
         Err(SupervisorError::AlreadyPresent)
     );
-    let b2 = sup.restart_child("b").await.unwrap();
+    let b2 = sup.restart_child("b").await.unwrap().pid().unwrap();
     expect(&mut rx, &[started("b")]).await;
     assert_ne!(b, b2);
     assert_eq!(sup.restart_child("b").await, Err(SupervisorError::Running));

@@ -18,8 +18,8 @@ async fn children_start_on_demand_and_restart_with_their_args() {
     let sup = DynamicSupervisor::start(&node, spec(&tx).intensity(5, Duration::from_secs(5)))
         .await
         .unwrap();
-    let x = sup.start_child("x".into()).await.unwrap();
-    let y = sup.start_child("y".into()).await.unwrap();
+    let x = sup.start_child("x".into()).await.unwrap().pid().unwrap();
+    let y = sup.start_child("y".into()).await.unwrap().pid().unwrap();
     expect(&mut rx, &[started("x"), started("y")]).await;
     assert_eq!(sup.count_children().await.unwrap().active, 2);
 
@@ -38,11 +38,16 @@ async fn children_start_on_demand_and_restart_with_their_args() {
 
     sup.terminate_child(y).await.unwrap();
     expect(&mut rx, &[stopped("y", ExitReason::Shutdown)]).await;
-    assert_eq!(sup.terminate_child(y).await, Err(SupervisorError::NotFound));
+    // As OTP: a pid that is no longer alive terminates fine; a live stranger is not found.
+    assert_eq!(sup.terminate_child(y).await, Ok(()));
+    assert_eq!(
+        sup.terminate_child(sup.pid()).await,
+        Err(SupervisorError::NotFound)
+    );
     assert_eq!(sup.count_children().await.unwrap().active, 1);
 
     // Stopping the supervisor stops every child.
-    let z = sup.start_child("z".into()).await.unwrap();
+    let z = sup.start_child("z".into()).await.unwrap().pid().unwrap();
     expect(&mut rx, &[started("z")]).await;
     let down = node.wait_exit(sup.pid());
     let z_down = node.wait_exit(z);
@@ -59,7 +64,7 @@ async fn temporary_and_transient_children_and_intensity() {
     let sup = DynamicSupervisor::start(&node, spec(&tx).restart(Restart::Transient))
         .await
         .unwrap();
-    let a = sup.start_child("a".into()).await.unwrap();
+    let a = sup.start_child("a".into()).await.unwrap().pid().unwrap();
     expect(&mut rx, &[started("a")]).await;
     node.actor_ref::<WMsg>(a)
         .unwrap()
@@ -73,7 +78,7 @@ async fn temporary_and_transient_children_and_intensity() {
     );
 
     // Default intensity 1 in 5 s: the second crash makes the supervisor give up.
-    let b = sup.start_child("b".into()).await.unwrap();
+    let b = sup.start_child("b".into()).await.unwrap().pid().unwrap();
     expect(&mut rx, &[started("b")]).await;
     let down = node.wait_exit(sup.pid());
     node.actor_ref::<WMsg>(b)
