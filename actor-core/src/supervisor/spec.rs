@@ -252,6 +252,36 @@ impl ChildSpec {
     /// A child [`DynamicSupervisor`](super::DynamicSupervisor) built from `spec`, in one call.
     /// Defaults: permanent, shutdown `infinity`, kind supervisor. Reach it through
     /// [`DynamicSupervisorRef::from_pid`](super::DynamicSupervisorRef::from_pid).
+    ///
+    /// ```
+    /// use actor_core::{Actor, Context, Node};
+    /// use actor_core::supervisor::{
+    ///     ChildSpec, DynamicSupervisorRef, DynamicSupervisorSpec, Strategy, Supervisor,
+    ///     SupervisorSpec,
+    /// };
+    ///
+    /// struct Session(u64);
+    /// impl Actor for Session {
+    ///     type Msg = ();
+    ///     async fn handle(&mut self, _: (), _: &mut Context<Self>) {}
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let node = Node::new("pool@localhost");
+    /// let sessions = DynamicSupervisorSpec::worker(Session);
+    /// let top = Supervisor::start(
+    ///     &node,
+    ///     SupervisorSpec::new(Strategy::OneForOne)
+    ///         .child(ChildSpec::dynamic_supervisor("sessions", sessions)),
+    /// )
+    /// .await
+    /// .unwrap();
+    /// let pid = top.which_children().await.unwrap()[0].pid.unwrap();
+    /// let sessions = DynamicSupervisorRef::<u64>::from_pid(&node, pid).unwrap();
+    /// sessions.start_child(7).await.unwrap();
+    /// assert_eq!(sessions.count_children().await.unwrap().active, 1);
+    /// # });
+    /// ```
     pub fn dynamic_supervisor<Args: Clone + Send + 'static>(
         id: impl Into<String>,
         spec: super::DynamicSupervisorSpec<Args>,
@@ -356,6 +386,33 @@ impl SupervisorSpec {
     }
 
     /// Sets the auto shutdown flag (default [`AutoShutdown::Never`]).
+    ///
+    /// ```
+    /// use actor_core::{Actor, Context, ExitReason, Node};
+    /// use actor_core::supervisor::{
+    ///     AutoShutdown, ChildSpec, Restart, Strategy, Supervisor, SupervisorSpec,
+    /// };
+    ///
+    /// struct Job;
+    /// impl Actor for Job {
+    ///     type Msg = ();
+    ///     async fn handle(&mut self, _: (), ctx: &mut Context<Self>) {
+    ///         ctx.stop(ExitReason::Normal); // done
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let node = Node::new("auto@localhost");
+    /// let spec = SupervisorSpec::new(Strategy::OneForOne)
+    ///     .auto_shutdown(AutoShutdown::AnySignificant)
+    ///     .child(ChildSpec::worker("job", || Job).restart(Restart::Transient).significant(true));
+    /// let sup = Supervisor::start(&node, spec).await.unwrap();
+    /// let down = node.wait_exit(sup.pid());
+    /// let job = sup.which_children().await.unwrap()[0].pid.unwrap();
+    /// node.actor_ref::<()>(job).unwrap().tell(()).unwrap();
+    /// assert_eq!(down.await, ExitReason::Shutdown);
+    /// # });
+    /// ```
     pub fn auto_shutdown(mut self, auto_shutdown: AutoShutdown) -> Self {
         self.auto_shutdown = auto_shutdown;
         self
