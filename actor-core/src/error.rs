@@ -88,6 +88,19 @@ pub enum SpawnError {
     /// The node's runtime is shutting down.
     #[error("the node is shutting down")]
     NodeDown,
+    /// A supervisor's child failed to start, so the supervisor did not start (OTP
+    /// `{shutdown, {failed_to_start_child, Id, Reason}}`); the children already started were
+    /// stopped in reverse order.
+    #[error("failed to start child {id:?}: {reason}")]
+    FailedToStartChild {
+        /// The child's id.
+        id: String,
+        /// Why it failed (for a child supervisor, possibly its own `FailedToStartChild`).
+        reason: Box<SpawnError>,
+    },
+    /// A supervisor's spec is refused; nothing was started.
+    #[error("invalid supervisor spec: {0}")]
+    InvalidSpec(crate::supervisor::SpecError),
 }
 
 /// A [`Pid`] could not be turned into a typed [`ActorRef`](crate::ActorRef).

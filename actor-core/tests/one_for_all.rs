@@ -60,12 +60,5 @@ async fn temporary_siblings_are_not_restarted_by_the_strategy() {
         ],
     )
     .await;
-    let ids: Vec<String> = sup
-        .which_children()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    assert_eq!(ids, vec!["a", "c"]);
+    assert_eq!(ids(&sup).await, vec!["a", "c"]);
 }

@@ -8,7 +8,9 @@
 
 use crate::key::Key;
 use crate::registry::Registry;
-use actor_core::{ActorRef, Actor, CallError, Context, MonitorRef, Pid, RefError, ReplyTo, SendError};
+use actor_core::{
+    Actor, ActorRef, CallError, Context, MonitorRef, Pid, RefError, ReplyTo, SendError,
+};
 use parking_lot::Mutex;
 use std::fmt;
 use std::sync::Arc;
@@ -224,10 +226,12 @@ impl<M: Send + 'static> NamedRef<M> {
         timeout: Duration,
     ) -> Result<R, NamedError> {
         let r = self.resolve()?;
-        r.call(make, timeout).await.map_err(|error| NamedError::Call {
-            key: self.inner.key.clone(),
-            error,
-        })
+        r.call(make, timeout)
+            .await
+            .map_err(|error| NamedError::Call {
+                key: self.inner.key.clone(),
+                error,
+            })
     }
 
     /// Like [`call`](NamedRef::call), but with no holder it waits for one to register (as
@@ -274,7 +278,9 @@ impl Registry {
     /// For names that may be held on other nodes, use [`GlobalRegistry::via`](crate::GlobalRegistry::via).
     pub fn via<M: Send + 'static>(&self, key: impl Into<Key>) -> NamedRef<M> {
         let node = self.node().clone();
-        NamedRef::new(self.clone(), key.into(), move |pid| node.actor_ref::<M>(pid))
+        NamedRef::new(self.clone(), key.into(), move |pid| {
+            node.actor_ref::<M>(pid)
+        })
     }
 }
 

@@ -25,7 +25,8 @@ pub async fn w14_dynamic_supervision(n: usize) -> Metrics {
     let mut pids: Vec<Pid> = Vec::with_capacity(n);
     let start = Instant::now();
     for _ in 0..n {
-        pids.push(sup.start_child(()).await.expect("start_child"));
+        let started = sup.start_child(()).await.expect("start_child");
+        pids.push(started.pid().expect("a child, not ignored"));
     }
     let started = start.elapsed();
     let start = Instant::now();

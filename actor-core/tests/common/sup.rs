@@ -77,12 +77,25 @@ pub async fn pid_of(sup: &SupervisorRef, id: &str) -> Option<Pid> {
         .and_then(|c| c.pid)
 }
 
+/// The children's pids in start order (`which_children` answers newest first, as OTP).
 pub async fn pids(sup: &SupervisorRef) -> Vec<Option<Pid>> {
     sup.which_children()
         .await
         .unwrap()
         .into_iter()
+        .rev()
         .map(|c| c.pid)
+        .collect()
+}
+
+/// The children's ids in start order.
+pub async fn ids(sup: &SupervisorRef) -> Vec<String> {
+    sup.which_children()
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|c| c.id)
         .collect()
 }
 
@@ -115,4 +128,50 @@ pub fn started(n: &str) -> Ev {
 
 pub fn stopped(n: &str, r: ExitReason) -> Ev {
     Ev::Stopped(n.to_string(), r)
+}
+
+/// Start attempts of a gated child: each attempt hands the test a sender on which it answers
+/// `true` (start the worker) or `false` (fail the start).
+pub type Gate = mpsc::UnboundedReceiver<tokio::sync::oneshot::Sender<bool>>;
+
+/// A worker named `name` whose every start waits for the test's decision through the [`Gate`].
+pub fn gated(name: &str, tx: &mpsc::UnboundedSender<Ev>) -> (ChildSpec, Gate) {
+    use actor_core::supervisor::child_opts;
+    use actor_core::SpawnError;
+    use futures::future::BoxFuture;
+    let (gate_tx, gate_rx) = mpsc::unbounded_channel();
+    let w = Worker::new(name, tx);
+    let spec = ChildSpec::from_fn(name, move |node: Node, sup: Pid| {
+        let (answer, decision) = tokio::sync::oneshot::channel();
+        let _ = gate_tx.send(answer);
+        let w = w.clone();
+        Box::pin(async move {
+            if decision.await.unwrap_or(false) {
+                node.spawn_opts(w, child_opts(sup)).await.map(|r| r.pid())
+            } else {
+                Err(SpawnError::Init(ExitReason::error("refused")))
+            }
+        }) as BoxFuture<'static, _>
+    });
+    (spec, gate_rx)
+}
+
+/// Waits for the next start attempt through `gate` and answers it.
+pub async fn attempt(gate: &mut Gate, ok: bool) {
+    let answer = tokio::time::timeout(Duration::from_secs(10), gate.recv())
+        .await
+        .expect("a start attempt within 10 s")
+        .expect("gate open");
+    answer.send(ok).unwrap();
+}
+
+/// Queues a request to the supervisor now (deterministically ahead of anything the supervisor
+/// sends itself later) and returns the receiver of its answer.
+pub fn queue<R: Send + 'static>(
+    sup: &SupervisorRef,
+    make: impl FnOnce(ReplyTo<R>) -> actor_core::supervisor::SupervisorMsg,
+) -> tokio::sync::oneshot::Receiver<Result<R, ExitReason>> {
+    let (r, rx) = ReplyTo::pair();
+    assert!(sup.actor_ref().tell(make(r)).is_ok());
+    rx
 }
