@@ -49,7 +49,7 @@ impl<M> fmt::Display for SendError<M> {
 impl<M> std::error::Error for SendError<M> {}
 
 /// A [`call`](crate::ActorRef::call) did not produce a reply.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum CallError {
     /// The target exited before replying, or was not alive (`noproc`), or its node went down
     /// (`noconnection`). As in OTP's `gen_server:call`, the target's exit reason.
@@ -77,7 +77,7 @@ impl CallError {
 }
 
 /// An actor could not be started.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum SpawnError {
     /// `started` returned an error, panicked, or the actor was killed while starting.
     #[error("actor failed to start: {0}")]

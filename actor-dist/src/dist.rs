@@ -72,6 +72,8 @@ pub(crate) struct Inner {
     pub(crate) local_addr: SocketAddr,
     rng: Mutex<StdRng>,
     conns: RwLock<HashMap<NodeId, Arc<Conn>>>,
+    /// What other nodes may start under this node's supervisors.
+    pub(crate) remote_sups: crate::remote_sup::Registered,
     /// Set by [`Dist::shutdown`]: no connection comes up any more.
     shut: std::sync::atomic::AtomicBool,
     known: Mutex<HashMap<NodeId, (String, SocketAddr)>>,
@@ -319,6 +321,7 @@ impl Dist {
             local_addr,
             rng: Mutex::new(rng),
             conns: RwLock::new(HashMap::new()),
+            remote_sups: Default::default(),
             shut: std::sync::atomic::AtomicBool::new(false),
             known: Mutex::new(HashMap::new()),
             types: RwLock::new(HashMap::new()),

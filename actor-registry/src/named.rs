@@ -274,6 +274,45 @@ impl<M: Send + 'static> NamedRef<M> {
 }
 
 impl Registry {
+    /// Ties a supervisor's child to the name `key`: at every (re)start, once the child is up,
+    /// its pid is registered under `key` in this scope (a taken name fails the start, as OTP's
+    /// `start_link({via, ...})` does with `{already_started, Pid}`). The name goes as part of
+    /// the child's exit, so the restart finds it free; no code in the child.
+    ///
+    /// ```
+    /// use actor_core::supervisor::{ChildSpec, Strategy, Supervisor, SupervisorSpec};
+    /// use actor_core::{Actor, Context, Node, ReplyTo};
+    /// use actor_registry::Registry;
+    /// use std::time::Duration;
+    ///
+    /// struct Pong;
+    /// impl Actor for Pong {
+    ///     type Msg = ReplyTo<&'static str>;
+    ///     async fn handle(&mut self, r: Self::Msg, _: &mut Context<Self>) { r.send("pong"); }
+    /// }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let node = Node::new("named@localhost");
+    /// let reg = Registry::new(&node);
+    /// let spec = SupervisorSpec::new(Strategy::OneForOne)
+    ///     .child(reg.named_child("pong", ChildSpec::worker("pong", || Pong)));
+    /// let _sup = Supervisor::start(&node, spec).await.unwrap();
+    /// let pong = reg.via::<ReplyTo<&'static str>>("pong");
+    /// assert_eq!(pong.call(|r| r, Duration::from_secs(1)).await, Ok("pong"));
+    /// # });
+    /// ```
+    pub fn named_child(
+        &self,
+        key: impl Into<Key>,
+        spec: actor_core::supervisor::ChildSpec,
+    ) -> actor_core::supervisor::ChildSpec {
+        let reg = self.clone();
+        let key = key.into();
+        spec.after_start(move |_, pid| {
+            reg.register(crate::Kind::Name, key.clone(), pid, ())
+                .map_err(|e| actor_core::ExitReason::error(e.to_string()))
+        })
+    }
+
     /// A typed handle that reaches whoever holds the name `key` in this scope (local pids).
     /// For names that may be held on other nodes, use [`GlobalRegistry::via`](crate::GlobalRegistry::via).
     pub fn via<M: Send + 'static>(&self, key: impl Into<Key>) -> NamedRef<M> {

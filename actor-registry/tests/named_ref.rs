@@ -155,3 +155,49 @@ async fn global_names_are_called_from_other_nodes() {
         .unwrap();
     assert_eq!(remote.call(Msg::Whoami, T).await, Ok(2));
 }
+
+/// Does not register itself: its child spec ties it to the name.
+struct Plain(u64);
+
+impl Actor for Plain {
+    type Msg = Msg;
+    async fn handle(&mut self, msg: Msg, ctx: &mut Context<Self>) {
+        match msg {
+            Msg::Whoami(r) => {
+                r.send(self.0);
+            }
+            Msg::Crash => ctx.stop(ExitReason::error("crash")),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_child_spec_ties_the_child_to_a_name_across_restarts() {
+    let node = Node::new("via@localhost");
+    let reg = Registry::new(&node);
+    let gen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let g = gen.clone();
+    let child = ChildSpec::worker("plain", move || {
+        Plain(g.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    });
+    let spec = SupervisorSpec::new(Strategy::OneForOne)
+        .intensity(100, Duration::from_secs(60))
+        .child(reg.named_child("plain", child));
+    let sup = Supervisor::start(&node, spec).await.unwrap();
+    let plain = reg.via::<Msg>("plain");
+    for want in 0..10u64 {
+        assert_eq!(plain.call(Msg::Whoami, T).await, Ok(want));
+        assert_eq!(plain.whereis(), sup.which_children().await.unwrap()[0].pid);
+        let exit = node.wait_exit(plain.whereis().unwrap());
+        plain.tell(Msg::Crash).unwrap();
+        exit.await;
+        reg.await_name("plain", T).await.unwrap();
+    }
+    // A second child tied to the same name cannot start while the first holds it.
+    let err = sup
+        .start_child(reg.named_child("plain", ChildSpec::worker("twin", || Plain(99))))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("already registered"), "{err}");
+    assert_eq!(node.process_count(), 2, "the twin was stopped");
+}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How a supervisor reacts when a child exits and must be restarted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Strategy {
     /// Restart only the child that exited.
     OneForOne,
@@ -21,7 +21,7 @@ pub enum Strategy {
 }
 
 /// When a child is restarted (OTP restart types).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Restart {
     /// Always restarted.
     Permanent,
@@ -34,7 +34,7 @@ pub enum Restart {
 }
 
 /// How a child is stopped by its supervisor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Shutdown {
     /// `exit(child, kill)`: ends at once, no `stopped` hook.
     BrutalKill,
@@ -45,7 +45,7 @@ pub enum Shutdown {
 }
 
 /// Whether a child is a worker or a supervisor (for `count_children` and default shutdown).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ChildType {
     /// A worker.
     Worker,
@@ -55,7 +55,7 @@ pub enum ChildType {
 
 /// When a supervisor shuts itself down because *significant* children ended by themselves
 /// (OTP 24's `auto_shutdown` flag; see [`ChildSpec::significant`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AutoShutdown {
     /// Never (the default); no child may be significant.
     #[default]
@@ -67,7 +67,7 @@ pub enum AutoShutdown {
 }
 
 /// What a start function did: OTP's `{ok, Pid}` or `ignore`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Started {
     /// The child runs as this process, linked to the supervisor.
     Pid(Pid),
@@ -315,6 +315,62 @@ impl ChildSpec {
         self
     }
 
+    /// Runs `after` with the new child's pid each time the child has started (at every
+    /// restart too), before the supervisor records it: the place to tie the child to a name
+    /// (as `start_link({via, Module, Name}, ...)` does in OTP). If `after` fails, the new child
+    /// is unlinked and killed, and the start fails with [`SpawnError::Init`] and that reason,
+    /// as if the child's own init had failed.
+    ///
+    /// ```
+    /// use actor_core::supervisor::{ChildSpec, Strategy, Supervisor, SupervisorSpec};
+    /// use actor_core::{Actor, Context, Node, Pid};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// struct W;
+    /// impl Actor for W {
+    ///     type Msg = ();
+    ///     async fn handle(&mut self, _: (), _: &mut Context<Self>) {}
+    /// }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let node = Node::new("after@localhost");
+    /// let seen: Arc<Mutex<Vec<Pid>>> = Arc::default();
+    /// let s = seen.clone();
+    /// let spec = SupervisorSpec::new(Strategy::OneForOne).child(
+    ///     ChildSpec::worker("w", || W).after_start(move |_node, pid| {
+    ///         s.lock().unwrap().push(pid);
+    ///         Ok(())
+    ///     }),
+    /// );
+    /// let sup = Supervisor::start(&node, spec).await.unwrap();
+    /// assert_eq!(sup.which_children().await.unwrap()[0].pid, Some(seen.lock().unwrap()[0]));
+    /// # });
+    /// ```
+    pub fn after_start(
+        mut self,
+        after: impl Fn(&Node, Pid) -> Result<(), crate::ExitReason> + Send + Sync + 'static,
+    ) -> Self {
+        let inner = self.start.clone();
+        let after = Arc::new(after);
+        self.start = Arc::new(move |node: Node, sup: Pid| {
+            let started = inner(node.clone(), sup);
+            let after = after.clone();
+            Box::pin(async move {
+                let started = started.await?;
+                if let Started::Pid(pid) = started {
+                    if let Err(reason) = after(&node, pid) {
+                        let exit = node.wait_exit(pid);
+                        node.unlink(sup, pid);
+                        node.exit(pid, crate::ExitReason::Kill);
+                        exit.await;
+                        return Err(SpawnError::Init(reason));
+                    }
+                }
+                Ok(started)
+            }) as BoxFuture<'static, _>
+        });
+        self
+    }
+
     /// Sets the shutdown policy.
     pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
         self.shutdown = shutdown;
@@ -470,7 +526,7 @@ pub(crate) fn check_child(c: &ChildSpec, auto_shutdown: AutoShutdown) -> Result<
 
 /// Why a supervisor spec or child spec is refused (OTP `check_childspecs` errors). A refused
 /// spec starts nothing.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum SpecError {
     /// Two children have this id (OTP `{duplicate_child_name, Id}`).
     #[error("duplicate child id {0:?}")]
@@ -490,7 +546,7 @@ pub enum SpecError {
 
 /// Where a child stands (OTP's `Child` in `which_children`: a pid, `restarting` or
 /// `undefined`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ChildState {
     /// Running as this process.
     Running(Pid),
@@ -511,7 +567,7 @@ impl ChildState {
 }
 
 /// One row of [`which_children`](super::SupervisorRef::which_children).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChildInfo {
     /// The child's id (for dynamic supervisors, its pid as text).
     pub id: String,
@@ -525,7 +581,7 @@ pub struct ChildInfo {
 }
 
 /// The answer of [`count_children`](super::SupervisorRef::count_children).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChildCount {
     /// Child specs held.
     pub specs: usize,
@@ -538,7 +594,7 @@ pub struct ChildCount {
 }
 
 /// Why a supervisor operation failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum SupervisorError {
     /// No child with that id (or pid).
     #[error("no such child")]
