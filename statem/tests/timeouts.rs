@@ -540,3 +540,22 @@ async fn hibernate_keeps_timers_and_the_queue() {
     )
     .await;
 }
+
+// ---- a stopped machine leaves no timer behind ------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn a_stopped_machines_timers_are_cancelled_at_once() {
+    let (fsm, mut log) = scripted(&[("arm", "st,1800000,a et,1800000,b g,x,1800000,c")]);
+    let (node, m) = start(fsm).await;
+    m.cast("arm").unwrap();
+    next(&mut log).await;
+    assert_eq!(node.pending_timers(), 3, "state, event and generic timeouts");
+    let exit = node.wait_exit(m.pid());
+    node.exit(m.pid(), actor_core::ExitReason::Kill);
+    exit.await;
+    assert_eq!(
+        node.pending_timers(),
+        0,
+        "a dead machine's 30-minute timeouts go with it"
+    );
+}
