@@ -337,21 +337,21 @@ pub(crate) async fn run<A: Actor>(mut actor: A, mut ctx: Context<A>, guard: Exit
 /// effect. A kill aborts the task, which drops the future where it stands: the batch being
 /// worked through, the handler's future and the actor's state go with it, and every request
 /// among them must fail with the reason the killer decided (`killed`), never `NoReply`.
-pub(crate) struct Running<F> {
+pub(crate) struct Running<F, M> {
     fut: std::mem::ManuallyDrop<F>,
-    proc_: Arc<dyn Process>,
+    cell: Arc<Cell<M>>,
 }
 
-impl<F> Running<F> {
-    pub(crate) fn new(fut: F, proc_: Arc<dyn Process>) -> Self {
+impl<F, M> Running<F, M> {
+    pub(crate) fn new(fut: F, cell: Arc<Cell<M>>) -> Self {
         Running {
             fut: std::mem::ManuallyDrop::new(fut),
-            proc_,
+            cell,
         }
     }
 }
 
-impl<F: Future> Future for Running<F> {
+impl<F: Future, M> Future for Running<F, M> {
     type Output = F::Output;
     #[inline]
     fn poll(
@@ -364,13 +364,9 @@ impl<F: Future> Future for Running<F> {
     }
 }
 
-impl<F> Drop for Running<F> {
+impl<F, M> Drop for Running<F, M> {
     fn drop(&mut self) {
-        let reason = self
-            .proc_
-            .core()
-            .exit_reason()
-            .unwrap_or(ExitReason::Killed);
+        let reason = self.cell.core.exit_reason().unwrap_or(ExitReason::Killed);
         // SAFETY: dropped exactly once, in place, and never used again.
         crate::reply::with_drop_reason(&reason, || unsafe {
             std::mem::ManuallyDrop::drop(&mut self.fut)

@@ -350,10 +350,9 @@ impl Node {
         }
         let ctx = Context::new(self.clone(), cell.clone(), opts.parent);
         let (actor, ctx, guard) = start(actor, ctx).await.map_err(SpawnError::Init)?;
-        let task = self.inner.rt.spawn(Running::new(
-            run(actor, ctx, guard),
-            cell.clone() as Arc<dyn Process>,
-        ));
+        let fut = Running::new(run(actor, ctx, guard), cell.clone());
+        if std::env::var("SIZE_PROBE").is_ok() { eprintln!("FUT {} CELL {}", std::mem::size_of_val(&fut), std::mem::size_of_val(&*cell)); }
+        let task = self.inner.rt.spawn(fut);
         let mut st = cell.core.state.lock();
         if st.exit.is_some() {
             // An exit signal arrived between `started` and now.
@@ -688,22 +687,19 @@ impl Node {
     /// leaves the table, then fires links and monitors.
     pub(crate) fn finish(&self, proc_: &dyn Process, reason: ExitReason) {
         let core = proc_.core();
-        let (reason, links, monitors, extra) = {
+        let (reason, links, extra) = {
             let mut st = core.state.lock();
             let reason = st.exit.get_or_insert(reason).clone();
             st.abort = None;
             st.cleaned = true;
-            (
-                reason,
-                std::mem::take(&mut st.links),
-                std::mem::take(&mut st.monitors),
-                st.extra.take(),
-            )
+            (reason, std::mem::take(&mut st.links), st.extra.take())
         };
         crate::reply::with_drop_reason(&reason, || proc_.close());
         self.inner.table.remove(core.pid.id);
         let pid = core.pid;
+        let mut monitors = Default::default();
         if let Some(extra) = extra {
+            let extra = *extra;
             // Exit hooks first (a registry frees the process's names), then what the process
             // left behind on others: its timers and the monitors it held (a remote target's
             // node is told). Only then do links and monitors fire.
@@ -716,6 +712,7 @@ impl Node {
             for (mref, target) in extra.watching {
                 self.demonitor_pid(pid, target, mref);
             }
+            monitors = extra.monitors;
         }
         for other in links {
             self.signal(
@@ -727,6 +724,7 @@ impl Node {
                 },
             );
         }
+        let monitors: crate::process::FastMap<MonitorRef, Pid> = monitors;
         for (mref, watcher) in monitors {
             self.signal(
                 watcher,

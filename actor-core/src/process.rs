@@ -78,8 +78,6 @@ pub(crate) struct CoreState {
     /// Cleanup is complete: links and monitors have fired and the pid has left the table.
     pub(crate) finished: bool,
     pub(crate) links: FastSet<Pid>,
-    /// Monitors held *on* this process: reference -> watcher (local or remote).
-    pub(crate) monitors: FastMap<MonitorRef, Pid>,
     /// What only some processes have, allocated on first use (keeps idle actors small).
     pub(crate) extra: Option<Box<Extra>>,
     pub(crate) abort: Option<AbortHandle>,
@@ -89,6 +87,8 @@ pub(crate) struct CoreState {
 /// The parts of [`CoreState`] that only some processes use.
 #[derive(Default)]
 pub(crate) struct Extra {
+    /// Monitors held *on* this process: reference -> watcher (local or remote).
+    pub(crate) monitors: FastMap<MonitorRef, Pid>,
     /// Monitors this process holds on others: reference -> target. Removed from their targets
     /// when this process exits, so a short-lived watcher leaves nothing behind.
     pub(crate) watching: FastMap<MonitorRef, Pid>,
@@ -171,14 +171,16 @@ impl ProcCore {
         match &st.exit {
             Some(r) => Err(r.clone()),
             None => {
-                st.monitors.insert(mref, watcher);
+                st.extra().monitors.insert(mref, watcher);
                 Ok(())
             }
         }
     }
 
     pub(crate) fn remove_monitor(&self, mref: MonitorRef) {
-        self.state.lock().monitors.remove(&mref);
+        if let Some(e) = self.state.lock().extra.as_mut() {
+            e.monitors.remove(&mref);
+        }
     }
 
     /// Records a monitor this process holds on `target`; `false` if it is already exiting
@@ -230,7 +232,11 @@ impl ProcCore {
 
     /// Monitors held on this process (a count the runtime reports, for leak checks).
     pub(crate) fn monitor_count(&self) -> usize {
-        self.state.lock().monitors.len()
+        self.state
+            .lock()
+            .extra
+            .as_ref()
+            .map_or(0, |e| e.monitors.len())
     }
 
     /// Polls for the end of cleanup; the reason once finished.
