@@ -37,10 +37,17 @@
 //! ## Semantics, and where they differ from Erlang
 //!
 //! - **Handshake**: version, name, creation and a mutual HMAC-SHA256 challenge on the cookie
-//!   (the cookie never crosses the wire). A wrong cookie is refused on both sides, logged,
-//!   counted, and reported as a `Down` event with [`DownReason::AuthFailed`]. When two nodes
-//!   connect to each other at once, the connection initiated by the node with the greater
-//!   name survives, so exactly one remains.
+//!   (the cookie never crosses the wire), then the acceptor's admission decision. Nothing
+//!   about a node's connections changes before both proofs are in (see "Security model").
+//!   A wrong cookie is refused on both sides, logged, counted, and reported as
+//!   [`NodeEvent::AuthFailed`], never as a node going down. When two nodes connect to each
+//!   other at once, the connection initiated by the node with the greater name survives, so
+//!   exactly one remains; the decision is taken after both proofs.
+//! - **Connects that fail**: a connection that never came up emits no event (no up was
+//!   seen): `connect` returns the reason, as `net_kernel:connect_node` answers false. An
+//!   auto-connect that failed is not retried before a backoff (`DistConfig::backoff`); sends
+//!   to the node fail at once with `noconnection` meanwhile, with no event or connect attempt
+//!   per message.
 //! - **Ordering**: one connection per node pair, one outbound queue per connection: messages
 //!   and signals from one actor to another arrive in the order sent. Unlike the DESIGN's
 //!   first sketch, signals are *not* moved ahead of data: that would break this guarantee
@@ -59,9 +66,6 @@
 //!   the peer's node name.
 //! - **Not yet**: fragmentation of large messages, `spawn_on`'s monitor option (monitor
 //!   from the caller after the spawn).
-//! - **Crossing connects**: an incoming handshake reserves the peer's slot as soon as it
-//!   knows the peer's name, so a connect started meanwhile waits for it instead of dialling;
-//!   when both sides dial first, the link the greater name initiated survives on both.
 //! - **References in messages**: `Pid`s, `ActorRef<M>`s and `ReplyTo<R>`s inside messages
 //!   keep working on the receiving node, also when forwarded to a third node.
 #![warn(missing_docs)]
@@ -78,7 +82,7 @@ pub mod wire;
 
 pub use config::{Cookie, CookieError, DistConfig, TlsConfig};
 pub use dist::{Dist, Stats, Tracked};
-pub use events::{DownReason, NodeEvent, NodeInfo};
+pub use events::{AuthFailure, DownReason, NodeEvent, NodeInfo};
 pub use message::{DeliverError, Message};
 pub use rpc::{Multicall, RpcError, RpcHandle};
 pub use spawn::{SpawnOnError, SpawnOnOpts};

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
 /// Protocol version; both sides must speak the same.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Why bytes from the network were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,8 +49,13 @@ pub enum Handshake {
     },
     /// HMAC-SHA256 of the peer's challenge.
     Proof([u8; 32]),
-    /// The connection is refused, with the reason.
+    /// The connection is refused, with one of the fixed
+    /// [`refusal`](crate::handshake::refusal) codes.
     Refuse(String),
+    /// The acceptor admits the connection (sent after both proofs). Last, so that the
+    /// variants older protocol versions know keep their encoding (a version refusal stays
+    /// readable).
+    Welcome,
 }
 
 /// Why a remote spawn failed on the remote node.

@@ -9,6 +9,7 @@
 //! - this file: the `Dist` handle, the node's shared state (`Inner`) and `conn_down`, the
 //!   single node-down path.
 
+mod admission;
 mod housekeeping;
 mod io;
 mod routing;
@@ -19,7 +20,7 @@ pub(crate) use routing::DistRoute;
 
 use housekeeping::{housekeeping, keep_connected};
 use routing::Router;
-use setup::{accept_loop, wait_up, MAX_PENDING_HANDSHAKES};
+use setup::{accept_loop, wait_up};
 
 use crate::config::DistConfig;
 use crate::conn::{Conn, Phase};
@@ -38,7 +39,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
 /// Capacity of each node-event subscription; a subscriber that falls this far behind loses
@@ -58,6 +59,13 @@ pub struct Stats {
     pub auth_failures: AtomicU64,
     /// Handshakes that failed for another reason.
     pub setup_failures: AtomicU64,
+    /// Handshakes (of accepted or dialled sockets) that did not finish in `setup_timeout`.
+    pub handshake_timeouts: AtomicU64,
+    /// Accepted sockets closed at once: every pending socket had authenticated and a bound
+    /// (total or per address) was reached.
+    pub preauth_refused: AtomicU64,
+    /// Unauthenticated sockets closed to make room for newer ones.
+    pub preauth_evicted: AtomicU64,
     /// Replies for calls that had already given up.
     pub late_replies: AtomicU64,
     /// Node events a slow subscriber missed.
@@ -93,7 +101,12 @@ pub(crate) struct Inner {
     pub(crate) loads: Mutex<HashMap<NodeId, LoadReport>>,
     pub(crate) stats: Stats,
     tasks: Mutex<Vec<AbortHandle>>,
-    handshakes: Semaphore,
+    /// Bounds on sockets that have not authenticated yet.
+    admission: Arc<admission::Admission>,
+    /// Rate limit of the warnings unauthenticated peers can cause.
+    preauth_warnings: admission::WarnLimit,
+    /// Auto-connect backoff per node: failed attempts in a row, and no new attempt before.
+    retry: Mutex<HashMap<NodeId, (u32, tokio::time::Instant)>>,
 }
 
 /// Distribution for one [`Node`]: connections to other nodes, remote sends, calls, links,
@@ -146,6 +159,7 @@ impl Dist {
     pub async fn start(node: &Node, cfg: DistConfig) -> std::io::Result<Dist> {
         let listener = TcpListener::bind(cfg.listen).await?;
         let local_addr = listener.local_addr()?;
+        let cfg_bounds = (cfg.max_pending_handshakes, cfg.max_pending_per_ip);
         let rng = match cfg.rng_seed {
             Some(s) => StdRng::seed_from_u64(s),
             None => StdRng::from_entropy(),
@@ -168,7 +182,9 @@ impl Dist {
             loads: Mutex::new(HashMap::new()),
             stats: Stats::default(),
             tasks: Mutex::new(Vec::new()),
-            handshakes: Semaphore::new(MAX_PENDING_HANDSHAKES),
+            admission: admission::Admission::new(cfg_bounds.0, cfg_bounds.1),
+            preauth_warnings: admission::WarnLimit::new(10, std::time::Duration::from_secs(1)),
+            retry: Mutex::new(HashMap::new()),
         });
         node.install_distribution(Arc::new(Router(Arc::downgrade(&inner))));
         let acceptor = tokio::spawn(accept_loop(inner.clone(), listener));
@@ -199,7 +215,10 @@ impl Dist {
         self.inner.local_addr
     }
 
-    /// Connects to `name` at `addr` and waits until the connection is up (or failed).
+    /// Connects to `name` at `addr` and waits until the connection is up, or fails with the
+    /// reason (as `net_kernel:connect_node` answers false). A connection that never came up
+    /// emits no node event; a failed authentication emits [`NodeEvent::AuthFailed`]. An
+    /// explicit connect is tried at once, even while auto-connects to the node back off.
     pub async fn connect(&self, name: &str, addr: SocketAddr) -> Result<NodeInfo, DownReason> {
         let id = NodeId::from_name(name);
         self.inner.known.lock().insert(id, (name.to_string(), addr));
@@ -349,8 +368,10 @@ impl Inner {
         }
     }
 
+    /// A handshake challenge, always from the OS entropy source (never the node's seedable
+    /// random source, which tests and simulations may fix).
     fn challenge(&self) -> [u8; 32] {
-        self.rng.lock().gen()
+        rand::rngs::OsRng.gen()
     }
 
     pub(crate) fn fresh_id(&self) -> u64 {
@@ -370,13 +391,13 @@ impl Inner {
     }
 
     /// Takes a connection down, once: links fire `noconnection`, monitors deliver
-    /// `Down(noconnection)`, pending calls, spawns and rpcs to the node fail at once.
+    /// `Down(noconnection)`, pending calls, spawns and rpcs to the node fail at once. Only a
+    /// connection that was up emits [`NodeEvent::Down`].
     pub(crate) fn conn_down(self: &Arc<Self>, conn: &Arc<Conn>, reason: DownReason) {
         if !conn.close() {
             return;
         }
         let was_up = conn.is_up();
-        conn.phase.send_replace(Phase::Down(reason.clone()));
         {
             let mut conns = self.conns.write();
             if conns.get(&conn.peer).is_some_and(|c| Arc::ptr_eq(c, conn)) {
@@ -440,13 +461,17 @@ impl Inner {
         self.loads.lock().remove(&conn.peer);
         if was_up {
             tracing::warn!(node = %self.node.name(), peer = %conn.name, ?reason, "nodedown");
+            self.emit(NodeEvent::Down {
+                node: conn.name.clone(),
+                reason: reason.clone(),
+            });
         } else {
-            tracing::warn!(node = %self.node.name(), peer = %conn.name, ?reason, "connection failed");
+            // No up was seen, so no down is reported (OTP: `connect_node` answers false).
+            tracing::info!(node = %self.node.name(), peer = %conn.name, ?reason, "connection failed");
         }
-        self.emit(NodeEvent::Down {
-            node: conn.name.clone(),
-            reason,
-        });
+        // Published last: whoever waits for this connection to end (a seed reconnecting, a
+        // connect) acts only after its Down event, so the next connection's Up follows it.
+        conn.phase.send_replace(Phase::Down(reason));
     }
 
     fn emit(&self, ev: NodeEvent) {

@@ -1,29 +1,25 @@
 //! Connection set-up and admission: dialling and accepting, driving the handshake, the
 //! simultaneous-connect rule, and bringing an authenticated connection up.
 
+use super::admission::Ticket;
 use super::housekeeping::tick_loop;
 use super::io::{read_loop, write_loop};
 use super::routing::Wire;
 use super::transport::{server_name, Stream};
 use super::Inner;
 use crate::conn::{Conn, Phase};
-use crate::events::{DownReason, NodeEvent, NodeInfo};
-use crate::handshake::{self, HandshakeError, PeerInfo};
+use crate::events::{AuthFailure, DownReason, NodeEvent, NodeInfo};
+use crate::handshake::{self, refusal, HandshakeError, PeerInfo};
 use crate::wire::Frame;
 use actor_core::NodeId;
 use parking_lot::Mutex;
+use rand::Rng;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 
-/// Handshakes in progress at once; more wait (a silent peer holds a slot at most
-/// `setup_timeout`).
-pub(super) const MAX_PENDING_HANDSHAKES: usize = 64;
-/// Refusal reasons the initiator understands as "the other connection wins".
-const SIMULTANEOUS: &str = "simultaneous connect";
-const ALREADY_CONNECTED: &str = "already connected";
 pub(super) async fn wait_up(conn: &Arc<Conn>) -> Result<NodeInfo, DownReason> {
     let mut rx = conn.phase.subscribe();
     let phase = rx
@@ -57,6 +53,13 @@ impl Inner {
         if !(auto && self.cfg.auto_connect) || self.shut.load(Ordering::SeqCst) {
             return None;
         }
+        // An auto-connect that failed is not retried before its backoff: sends fail at once
+        // meanwhile, with no event and no connect attempt per message.
+        if let Some((_, until)) = self.retry.lock().get(&id) {
+            if tokio::time::Instant::now() < *until {
+                return None;
+            }
+        }
         let (name, addr) = self.known.lock().get(&id).cloned()?;
         Some(self.start_connect(id, name, addr))
     }
@@ -68,7 +71,12 @@ impl Inner {
     ) -> Result<Arc<Conn>, DownReason> {
         let id = NodeId::from_name(name);
         let conn = self.conn_for(id, true).ok_or_else(|| {
-            DownReason::ConnectionSetupFailed(format!("no address known for {name}"))
+            let why = if self.retry.lock().contains_key(&id) {
+                format!("{name} could not be reached; not retried before the backoff")
+            } else {
+                format!("no address known for {name}")
+            };
+            DownReason::ConnectionSetupFailed(why)
         })?;
         wait_up(&conn).await?;
         Ok(conn)
@@ -110,6 +118,7 @@ impl Inner {
             listen: peer.listen,
             app_version: peer.app_version,
         };
+        self.retry.lock().remove(&conn.peer);
         // An address we were given (seed, explicit connect) wins over the one the peer
         // reports: it may be reachable only through a proxy or NAT.
         self.known
@@ -148,164 +157,108 @@ impl Inner {
             })
             .collect()
     }
-
-    /// An incoming handshake failed. A connection it only reserved goes quietly (nobody knew
-    /// of it but a connect that waits on it and now fails); one it took over goes down.
-    pub(super) fn setup_failed(
-        self: &Arc<Self>,
-        conn: &Arc<Conn>,
-        reserved: bool,
-        reason: DownReason,
-    ) {
-        if !reserved {
-            return self.conn_down(conn, reason);
-        }
-        if !conn.close() {
-            return;
-        }
-        conn.phase.send_replace(Phase::Down(reason));
-        let mut conns = self.conns.write();
-        if conns.get(&conn.peer).is_some_and(|c| Arc::ptr_eq(c, conn)) {
-            conns.remove(&conn.peer);
-        }
-    }
 }
 
 pub(super) async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
     loop {
-        let (stream, from) = match listener.accept().await {
+        let (tcp, from) = match listener.accept().await {
             Ok(s) => s,
             Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
+                // Out of file descriptors, typically: back off a little instead of spinning.
+                if let Some(n) = inner.preauth_warnings.allow() {
+                    tracing::warn!(error = %e, suppressed = n, "accept failed");
+                }
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
-        let inner = inner.clone();
-        tokio::spawn(async move {
-            let holder = inner.clone();
-            let Ok(_slot) = holder.handshakes.acquire().await else {
-                return;
-            };
-            accept_task(inner, stream, from).await;
+        let task_inner = inner.clone();
+        let admitted = inner.admission.admit(from.ip(), move |ticket| {
+            tokio::spawn(accept_task(task_inner, tcp, from, ticket)).abort_handle()
         });
+        match admitted {
+            Ok(0) => {}
+            Ok(evicted) => {
+                inner
+                    .stats
+                    .preauth_evicted
+                    .fetch_add(evicted, Ordering::Relaxed);
+                if let Some(n) = inner.preauth_warnings.allow() {
+                    tracing::warn!(%from, suppressed = n, "too many unauthenticated connections: closed the oldest idle one");
+                }
+            }
+            Err(why) => {
+                // The socket was dropped with the closure: closed at once, nothing queued.
+                inner.stats.preauth_refused.fetch_add(1, Ordering::Relaxed);
+                if let Some(n) = inner.preauth_warnings.allow() {
+                    tracing::warn!(%from, ?why, suppressed = n, "connection refused before authentication");
+                }
+            }
+        }
     }
 }
 
-async fn accept_task(inner: Arc<Inner>, tcp: TcpStream, from: SocketAddr) {
+/// What an accepted connection's admission decided: the connection to bring up, and an
+/// older connection of the same node (another incarnation) to take down.
+type Claimed = Mutex<Option<(Arc<Conn>, Option<Arc<Conn>>)>>;
+
+async fn accept_task(inner: Arc<Inner>, tcp: TcpStream, from: SocketAddr, ticket: Ticket) {
+    let deadline = tokio::time::Instant::now() + inner.cfg.setup_timeout;
     let _ = tcp.set_nodelay(true);
-    let mut stream = match &inner.cfg.tls {
-        None => Stream::Tcp(tcp),
-        Some(tls) => {
-            let acceptor = tokio_rustls::TlsAcceptor::from(tls.server.clone());
-            match tokio::time::timeout(inner.cfg.setup_timeout, acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => Stream::Tls(Box::new(s)),
-                Ok(Err(e)) => {
-                    inner.stats.setup_failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%from, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    inner.stats.setup_failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%from, "TLS handshake timed out");
-                    return;
-                }
-            }
-        }
-    };
     let challenge = inner.challenge();
     let me = inner.identity();
-    // The connection this handshake takes over (our own connect in flight), or reserves (none
-    // existed: `true`), so that a connect started meanwhile waits for it instead of dialling.
-    let adopted: Mutex<Option<(Arc<Conn>, bool)>> = Mutex::new(None);
-    let admit = |peer: &PeerInfo| -> Result<(), String> {
-        if peer.name == inner.node.name() {
-            return Err("a node with my name".into());
-        }
-        let id = NodeId::from_name(&peer.name);
-        if let Some((known, _)) = inner.known.lock().get(&id) {
-            if known != &peer.name {
-                return Err(format!(
-                    "node id collision between {known} and {}",
-                    peer.name
-                ));
-            }
-        }
-        let mut conns = inner.conns.write();
-        match conns.get(&id) {
-            Some(c) if !c.is_closed() => match c.phase() {
-                // Simultaneous connect: the connection initiated by the greater name
-                // survives, on both sides, so exactly one remains.
-                Phase::Connecting => {
-                    if inner.node.name() > peer.name.as_str() {
-                        return Err(SIMULTANEOUS.into());
-                    }
-                    c.adopted.store(true, Ordering::Release);
-                    *adopted.lock() = Some((c.clone(), false));
+    let claimed: Claimed = Mutex::new(None);
+    let setup = async {
+        let mut stream = match &inner.cfg.tls {
+            None => Stream::Tcp(tcp),
+            Some(tls) => {
+                let acceptor = tokio_rustls::TlsAcceptor::from(tls.server.clone());
+                match acceptor.accept(tcp).await {
+                    Ok(s) => Stream::Tls(Box::new(s)),
+                    Err(e) => return Err((HandshakeError::Io(e), None)),
                 }
-                // Same incarnation already connected: keep the connection we have. A new
-                // creation means the peer restarted; its new connection replaces the old.
-                Phase::Up(info) if info.creation == peer.creation => {
-                    return Err(ALREADY_CONNECTED.into());
-                }
-                _ => {}
-            },
-            _ => {
-                // Reserve the peer's slot: our own connect, if one starts before this
-                // handshake ends, finds this connection and waits for it.
-                let c = inner.new_conn(id, peer.name.clone());
-                c.adopted.store(true, Ordering::Release);
-                conns.insert(id, c.clone());
-                *adopted.lock() = Some((c, true));
             }
-        }
-        Ok(())
+        };
+        let peer = handshake::accept_named(
+            stream.stream(),
+            &me,
+            challenge,
+            |_| ticket.hello(),
+            |peer| inner.admit(peer, &ticket, &claimed),
+        )
+        .await?;
+        Ok((stream, peer))
     };
-    let res = tokio::time::timeout(
-        inner.cfg.setup_timeout,
-        handshake::accept_named(stream.stream(), &me, challenge, admit),
-    )
-    .await;
-    let adopted = adopted.into_inner();
+    let res = tokio::time::timeout_at(deadline, setup).await;
+    drop(ticket);
+    let claimed = claimed.into_inner();
+    if let Some((_, Some(old))) = &claimed {
+        // The peer proved it is a new incarnation: its old connection is dead.
+        inner.conn_down(old, DownReason::ConnectionClosed);
+    }
     match res {
-        Ok(Ok(peer)) => {
-            let id = NodeId::from_name(&peer.name);
-            let (conn, old) = {
-                let mut conns = inner.conns.write();
-                match conns.get(&id).cloned() {
-                    Some(c) if !c.is_closed() && matches!(c.phase(), Phase::Connecting) => {
-                        (c, None)
-                    }
-                    existing => {
-                        let c = inner.new_conn(id, peer.name.clone());
-                        conns.insert(id, c.clone());
-                        (c, existing.filter(|e| !e.is_closed()))
-                    }
-                }
-            };
-            if let Some(old) = old {
-                // The peer connected again: its old connection is dead (e.g. it restarted).
-                inner.conn_down(&old, DownReason::ConnectionClosed);
+        Ok(Ok((stream, peer))) => {
+            if let Some((conn, _)) = claimed {
+                inner.conn_up(&conn, stream, peer);
             }
-            inner.conn_up(&conn, stream, peer);
         }
         Ok(Err((e, name))) => {
-            if let Some((c, reserved)) = adopted {
-                inner.setup_failed(
-                    &c,
-                    reserved,
-                    DownReason::ConnectionSetupFailed(e.to_string()),
-                );
+            if let Some((conn, _)) = claimed {
+                inner.conn_down(&conn, DownReason::ConnectionSetupFailed(e.to_string()));
             }
-            refused(&inner, from, name, e);
+            accept_failed(&inner, from, name, e);
         }
         Err(_) => {
-            inner.stats.setup_failures.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(%from, "handshake timed out");
-            if let Some((c, reserved)) = adopted {
-                inner.setup_failed(
-                    &c,
-                    reserved,
+            inner
+                .stats
+                .handshake_timeouts
+                .fetch_add(1, Ordering::Relaxed);
+            if let Some(n) = inner.preauth_warnings.allow() {
+                tracing::warn!(%from, suppressed = n, "handshake timed out");
+            }
+            if let Some((conn, _)) = claimed {
+                inner.conn_down(
+                    &conn,
                     DownReason::ConnectionSetupFailed("handshake timeout".into()),
                 );
             }
@@ -313,14 +266,87 @@ async fn accept_task(inner: Arc<Inner>, tcp: TcpStream, from: SocketAddr) {
     }
 }
 
-fn refused(inner: &Arc<Inner>, from: SocketAddr, name: Option<String>, e: HandshakeError) {
+impl Inner {
+    /// Decides whether an incoming connection from `peer`, who has just proved the cookie,
+    /// goes on: nothing about the node's connections changes before this point. On `Ok`,
+    /// `claimed` holds the connection it will bring up (and an older incarnation's to end).
+    fn admit(
+        self: &Arc<Self>,
+        peer: &PeerInfo,
+        ticket: &Ticket,
+        claimed: &Claimed,
+    ) -> Result<(), &'static str> {
+        if !ticket.authenticated() || self.shut.load(Ordering::SeqCst) {
+            return Err(refusal::UNAVAILABLE); // evicted meanwhile, or shutting down
+        }
+        if peer.name == self.node.name() {
+            return Err(refusal::NAME);
+        }
+        let id = NodeId::from_name(&peer.name);
+        if let Some((known, _)) = self.known.lock().get(&id) {
+            if known != &peer.name {
+                tracing::warn!(%known, claimed = %peer.name, "node id collision: connection refused");
+                return Err(refusal::NAME);
+            }
+        }
+        let mut conns = self.conns.write();
+        let old = match conns.get(&id) {
+            Some(c) if !c.is_closed() => match c.phase() {
+                // Crossing connects: the connection initiated by the greater name survives,
+                // on both sides, so exactly one remains.
+                Phase::Connecting => {
+                    if self.node.name() > peer.name.as_str() {
+                        return Err(refusal::SIMULTANEOUS);
+                    }
+                    // Take over our own connect in flight (it finds the claim taken), unless
+                    // it has just come up itself.
+                    if !c.claim() {
+                        return Err(refusal::ALREADY_CONNECTED);
+                    }
+                    *claimed.lock() = Some((c.clone(), None));
+                    return Ok(());
+                }
+                // Same incarnation already connected: keep the connection we have.
+                Phase::Up(info) if info.creation == peer.creation => {
+                    return Err(refusal::ALREADY_CONNECTED);
+                }
+                // A new creation: the peer restarted; its new connection replaces the old.
+                _ => Some(c.clone()),
+            },
+            _ => None,
+        };
+        let c = self.new_conn(id, peer.name.clone());
+        c.claim();
+        conns.insert(id, c.clone());
+        *claimed.lock() = Some((c, old));
+        Ok(())
+    }
+
+    /// An auto-connect to `id` failed: the next one waits for the backoff.
+    fn connect_failed(&self, id: NodeId) {
+        let (base, cap) = self.cfg.backoff;
+        let jitter: f64 = self.rng.lock().gen_range(0.5..1.5);
+        let mut retry = self.retry.lock();
+        let entry = retry.entry(id).or_insert((0, tokio::time::Instant::now()));
+        let delay = base.saturating_mul(1 << entry.0.min(16)).min(cap);
+        entry.0 += 1;
+        entry.1 = tokio::time::Instant::now() + delay.mul_f64(jitter);
+    }
+}
+
+/// An incoming handshake failed: counted and logged (rate-limited: the peer is not
+/// authenticated); a failed authentication is reported as [`NodeEvent::AuthFailed`].
+fn accept_failed(inner: &Arc<Inner>, from: SocketAddr, name: Option<String>, e: HandshakeError) {
     match e {
         HandshakeError::AuthFailed => {
             inner.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(%from, peer = ?name, "connection refused: wrong cookie");
-            inner.emit(NodeEvent::Down {
-                node: name.unwrap_or_else(|| from.to_string()),
-                reason: DownReason::AuthFailed,
+            if let Some(n) = inner.preauth_warnings.allow() {
+                tracing::warn!(%from, claimed = ?name, suppressed = n, "connection refused: wrong cookie");
+            }
+            inner.emit(NodeEvent::AuthFailed {
+                addr: from,
+                claimed_name: name.unwrap_or_default(),
+                reason: AuthFailure::CookieMismatch,
             });
         }
         HandshakeError::WeRefused(r) => {
@@ -328,7 +354,9 @@ fn refused(inner: &Arc<Inner>, from: SocketAddr, name: Option<String>, e: Handsh
         }
         e => {
             inner.stats.setup_failures.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(%from, peer = ?name, error = %e, "handshake failed");
+            if let Some(n) = inner.preauth_warnings.allow() {
+                tracing::warn!(%from, claimed = ?name, error = %e, suppressed = n, "handshake failed");
+            }
         }
     }
 }
@@ -352,48 +380,73 @@ async fn connect_task(inner: Arc<Inner>, conn: Arc<Conn>, addr: SocketAddr) {
         Ok::<_, HandshakeError>((stream, peer))
     })
     .await;
-    if conn.adopted.load(Ordering::Acquire) {
-        return; // The incoming connection from the same peer owns `conn` now.
-    }
+    // Ends a connect that never came up: no node event (no up was seen), the caller gets the
+    // reason, and auto-connects back off. Unless an incoming connection took `conn` over.
+    let fail = |reason: DownReason| {
+        if conn.claim() {
+            inner.conn_down(&conn, reason);
+            inner.connect_failed(conn.peer);
+        }
+    };
     match res {
-        Ok(Ok((s, peer))) if peer.name == conn.name => inner.conn_up(&conn, s, peer),
-        Ok(Ok((_, peer))) => inner.conn_down(
-            &conn,
-            DownReason::ConnectionSetupFailed(format!(
-                "{addr} is {}, not {}",
-                peer.name, conn.name
-            )),
-        ),
-        Ok(Err(HandshakeError::Refused(r))) if r == SIMULTANEOUS || r == ALREADY_CONNECTED => {
-            // The peer's own connection to us wins; wait for it to adopt `conn`.
+        Ok(Ok((s, peer))) if peer.name == conn.name => {
+            if conn.claim() {
+                inner.conn_up(&conn, s, peer);
+            }
+            // Otherwise the incoming connection from the same peer owns `conn` now.
+        }
+        Ok(Ok((_, peer))) => fail(DownReason::ConnectionSetupFailed(format!(
+            "{addr} is {}, not {}",
+            peer.name, conn.name
+        ))),
+        // The peer is connected to us already: either our own acceptor took `conn` over for
+        // the peer's connection (it will be up at once), or the peer's connection to us is
+        // a dead one it has not noticed yet: then fail now, and retry after the backoff,
+        // rather than wait out the set-up timeout.
+        Ok(Err(HandshakeError::Refused(r))) if r == refusal::ALREADY_CONNECTED && conn.claim() => {
+            inner.stats.setup_failures.fetch_add(1, Ordering::Relaxed);
+            inner.conn_down(
+                &conn,
+                DownReason::ConnectionSetupFailed("already connected".into()),
+            );
+            inner.connect_failed(conn.peer);
+        }
+        Ok(Err(HandshakeError::Refused(r)))
+            if r == refusal::SIMULTANEOUS || r == refusal::ALREADY_CONNECTED =>
+        {
+            // The peer's own connection to us wins; wait for it to take `conn` over.
             let mut rx = conn.phase.subscribe();
             let adopted = tokio::time::timeout(
                 inner.cfg.setup_timeout,
                 rx.wait_for(|p| !matches!(p, Phase::Connecting)),
             )
             .await;
-            if adopted.is_err() && !conn.adopted.load(Ordering::Acquire) {
-                inner.conn_down(
-                    &conn,
-                    DownReason::ConnectionSetupFailed("simultaneous connect lost".into()),
-                );
+            if adopted.is_err() {
+                fail(DownReason::ConnectionSetupFailed(
+                    "simultaneous connect lost".into(),
+                ));
             }
         }
         Ok(Err(HandshakeError::AuthFailed)) => {
             inner.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(peer = %conn.name, %addr, "connection refused: wrong cookie");
-            inner.conn_down(&conn, DownReason::AuthFailed);
+            inner.emit(NodeEvent::AuthFailed {
+                addr,
+                claimed_name: conn.name.clone(),
+                reason: AuthFailure::CookieMismatch,
+            });
+            fail(DownReason::AuthFailed);
         }
         Ok(Err(e)) => {
             inner.stats.setup_failures.fetch_add(1, Ordering::Relaxed);
-            inner.conn_down(&conn, DownReason::ConnectionSetupFailed(e.to_string()));
+            fail(DownReason::ConnectionSetupFailed(e.to_string()));
         }
         Err(_) => {
-            inner.stats.setup_failures.fetch_add(1, Ordering::Relaxed);
-            inner.conn_down(
-                &conn,
-                DownReason::ConnectionSetupFailed("setup timeout".into()),
-            );
+            inner
+                .stats
+                .handshake_timeouts
+                .fetch_add(1, Ordering::Relaxed);
+            fail(DownReason::ConnectionSetupFailed("setup timeout".into()));
         }
     }
 }
