@@ -122,7 +122,8 @@ pub(crate) struct Conn {
     pub(crate) wake_writer: Notify,
     pub(crate) room: Notify,
     pub(crate) track: Mutex<Tracking>,
-    /// Frames received / buffers written: the tick logic watches these move.
+    /// Bytes received (counted as they arrive) / buffers written: the tick logic watches
+    /// these move.
     pub(crate) received: AtomicU64,
     pub(crate) sent: AtomicU64,
     pub(crate) tasks: Mutex<Vec<AbortHandle>>,

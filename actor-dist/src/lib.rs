@@ -52,9 +52,11 @@
 //!   and signals from one actor to another arrive in the order sent. Unlike the DESIGN's
 //!   first sketch, signals are *not* moved ahead of data: that would break this guarantee
 //!   (an exit could overtake the messages sent before it). Heartbeats do not need priority:
-//!   liveness counts any received frame, so a large transfer never looks like silence.
-//! - **Heartbeats**: a tick every quarter of the tick time when idle; a peer silent for a full
-//!   tick time is down with `net_tick_timeout` (detected between 1 and 1.25 tick times).
+//!   liveness counts bytes as they arrive (not whole frames), so a transfer of any size never
+//!   looks like silence.
+//! - **Heartbeats**: a tick every quarter of the tick time when idle; a peer that sent no byte
+//!   for a full tick time is down with `net_tick_timeout`, detected between 1 and 1.125 tick
+//!   times after its last byte whatever the phase of the check cycle (Erlang: 1 to 1.25).
 //! - **Nodedown**: links to the node's actors fire with `noconnection`, monitors deliver
 //!   `Down(noconnection)`, pending calls, spawns and rpcs fail at once.
 //! - **Typed payloads**: every message carries the stable tag of its type ([`Message`]); an

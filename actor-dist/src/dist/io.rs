@@ -7,9 +7,11 @@ use crate::conn::Conn;
 use crate::events::DownReason;
 use crate::message::Decoder;
 use crate::wire::{decode_frame, frame_len};
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader, ReadBuf};
 
 /// What a connection's reader remembers between frames.
 #[derive(Default)]
@@ -18,7 +20,34 @@ pub(super) struct ReaderCache {
     pub(super) target: crate::message::TargetCache,
 }
 
+/// Counts bytes as they arrive, for liveness: a frame of any size that is still arriving
+/// shows the peer alive (the tick logic watches `Conn::received` move).
+struct Counted {
+    inner: BoxRead,
+    conn: Arc<Conn>,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        if n > 0 {
+            self.conn.received.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        res
+    }
+}
+
 pub(super) async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: BoxRead) {
+    let rd = Counted {
+        inner: rd,
+        conn: conn.clone(),
+    };
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let mut body = Vec::new();
     let mut cache = ReaderCache::default();
@@ -39,7 +68,6 @@ pub(super) async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: BoxRead) {
         if rd.read_exact(&mut body).await.is_err() {
             break DownReason::ConnectionClosed;
         }
-        conn.received.fetch_add(1, Ordering::Relaxed);
         match decode_frame(&body) {
             Ok(frame) => inner.dispatch(&conn, frame, &mut cache),
             Err(e) => {
