@@ -435,5 +435,28 @@ mod tests {
                 assert!(res.is_err());
             });
         }
+
+        /// Whatever an acceptor answers, the initiator ends with an error, never a panic, a
+        /// hang or an accepted connection (no byte string proves the cookie by chance).
+        #[test]
+        fn arbitrary_bytes_never_break_the_initiator(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let c = Cookie::new("x").unwrap();
+                let (mut a, mut b) = tokio::io::duplex(1 << 16);
+                b.write_all(&bytes).await.unwrap();
+                drop(b);
+                let me = id("a@h", &c);
+                let res = tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    initiate(&mut a, &me, [1; 32]),
+                )
+                .await
+                .expect("no hang");
+                assert!(res.is_err());
+            });
+        }
     }
 }

@@ -60,14 +60,40 @@
 //! - **Nodedown**: links to the node's actors fire with `noconnection`, monitors deliver
 //!   `Down(noconnection)`, pending calls, spawns and rpcs fail at once.
 //! - **Typed payloads**: every message carries the stable tag of its type ([`Message`]); an
-//!   unknown tag is refused, logged and counted, never mis-decoded.
+//!   unknown tag is refused, logged and counted, never mis-decoded, and refused back to the
+//!   sender: a call fails at once with
+//!   [`CallError::UnknownType`](actor_core::CallError::UnknownType) naming the type, a tell
+//!   is counted in [`Stats::refused_by_peer`] and logged on the sending node.
 //! - **Backpressure**: the outbound buffer is bounded; `ActorRef::send` waits, `tell` returns
 //!   `Full`. Control frames (signals, replies, ticks) are never refused.
 //! - **TLS** ([`TlsConfig`], rustls with the `ring` provider): the cookie handshake runs inside
 //!   a verified TLS session; the client checks the server certificate for the host part of
 //!   the peer's node name.
 //! - **Not yet**: fragmentation of large messages, `spawn_on`'s monitor option (monitor
-//!   from the caller after the spawn).
+//!   from the caller after the spawn), a call failing with the name of a node that went down
+//!   (it fails with `noconnection`), per-node allow-lists.
+//!
+//! ## Security model
+//!
+//! - **What the cookie proves**: that whoever opened a stream knows the cookie. Each side
+//!   answers a challenge the other chose (from the OS entropy source, never a seeded RNG) with
+//!   an HMAC-SHA256 bound to both names; the cookie never crosses the wire. It proves nothing
+//!   about later bytes on a plain TCP stream: anyone on the path can read, inject or hijack
+//!   them. **Off-host traffic should use TLS** ([`TlsConfig`]), which also verifies the peer's
+//!   certificate for the host in its node name.
+//! - **Nothing changes before the proof**: an unauthenticated peer can hold only a bounded
+//!   admission place (`max_pending_handshakes`, `max_pending_per_ip`, one `setup_timeout`
+//!   from `accept`; the oldest idle socket is closed for a new one), causes rate-limited
+//!   warnings and counters ([`Stats`]), and learns only fixed refusal codes. Connection slots,
+//!   crossing connects and node events change only once both sides have proved the cookie; a
+//!   failed proof is [`NodeEvent::AuthFailed`], never a node-down.
+//! - **What an authenticated node can do**: everything a local process can: send to any pid,
+//!   link, monitor and exit any process, spawn the kinds this node registered
+//!   ([`Dist::register_kind`]) and call the functions it registered
+//!   ([`Dist::register_rpc`]), and name its peers for transitive connects (an address the user
+//!   configured is never overwritten). It is a member of the cluster: share the cookie only
+//!   with nodes you trust that much. Per-node allow-lists for spawnable kinds and rpc
+//!   functions are not implemented yet: register on a node only what every peer may use.
 //! - **References in messages**: `Pid`s, `ActorRef<M>`s and `ReplyTo<R>`s inside messages
 //!   keep working on the receiving node, also when forwarded to a third node.
 #![warn(missing_docs)]

@@ -31,9 +31,12 @@ async fn write_handshake(s: &mut TcpStream, h: &Handshake) {
 async fn an_impostor_with_a_wrong_cookie_changes_nothing_for_the_real_node() {
     let a = start("a@127.0.0.1").await;
     let b = start("b@127.0.0.1").await;
-    connect(&a, &b).await;
     let mut a_events = a.subscribe();
     let mut b_events = b.subscribe();
+    connect(&a, &b).await;
+    // (`connect` returns once the connection is up; its Up event may trail a little.)
+    wait_event(&mut a_events, |e| matches!(e, NodeEvent::Up(_))).await;
+    wait_event(&mut b_events, |e| matches!(e, NodeEvent::Up(_))).await;
 
     // A node claiming b's name, with the wrong cookie, while b is up.
     let impostor = start_with(

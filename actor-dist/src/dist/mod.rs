@@ -59,6 +59,9 @@ pub struct Stats {
     pub auth_failures: AtomicU64,
     /// Handshakes that failed for another reason.
     pub setup_failures: AtomicU64,
+    /// Messages a peer refused because it does not know their type (each is also logged;
+    /// calls among them fail with [`CallError::UnknownType`](actor_core::CallError)).
+    pub refused_by_peer: AtomicU64,
     /// Handshakes (of accepted or dialled sockets) that did not finish in `setup_timeout`.
     pub handshake_timeouts: AtomicU64,
     /// Accepted sockets closed at once: every pending socket had authenticated and a bound
@@ -101,6 +104,12 @@ pub(crate) struct Inner {
     pub(crate) loads: Mutex<HashMap<NodeId, LoadReport>>,
     pub(crate) stats: Stats,
     tasks: Mutex<Vec<AbortHandle>>,
+    /// Names of the message types this node knows of (registered, or sent through a typed
+    /// reference), to name a type a peer refused.
+    type_names: RwLock<HashMap<u64, &'static str>>,
+    /// Calls to a pid refused by its node for an unknown type, not yet reported to their
+    /// callers: the type names ([`RawRoute::call_failure`](actor_core::RawRoute) takes them).
+    refusals: Mutex<HashMap<Pid, Vec<String>>>,
     /// Bounds on sockets that have not authenticated yet.
     admission: Arc<admission::Admission>,
     /// Rate limit of the warnings unauthenticated peers can cause.
@@ -185,6 +194,8 @@ impl Dist {
             admission: admission::Admission::new(cfg_bounds.0, cfg_bounds.1),
             preauth_warnings: admission::WarnLimit::new(10, std::time::Duration::from_secs(1)),
             retry: Mutex::new(HashMap::new()),
+            type_names: RwLock::new(HashMap::new()),
+            refusals: Mutex::new(HashMap::new()),
         });
         node.install_distribution(Arc::new(Router(Arc::downgrade(&inner))));
         let acceptor = tokio::spawn(accept_loop(inner.clone(), listener));
@@ -379,6 +390,7 @@ impl Inner {
     }
 
     pub(crate) fn register<M: Message>(&self) {
+        self.know_type::<M>();
         let dec: Arc<dyn Decoder> = Arc::new(Typed::<M>::new());
         let prev = self.types.write().insert(M::tag(), dec);
         if let Some(p) = prev {
@@ -386,7 +398,33 @@ impl Inner {
         }
     }
 
+    /// The name of the type with `tag`, if this node knows it.
+    pub(crate) fn type_name(&self, tag: u64) -> String {
+        match self.type_names.read().get(&tag) {
+            Some(n) => n.to_string(),
+            None => format!("<tag {tag:#x}>"),
+        }
+    }
+
+    /// Takes one pending refusal of a call to `to` (see `refusals`).
+    pub(crate) fn take_refusal(&self, to: Pid) -> Option<String> {
+        let mut r = self.refusals.lock();
+        let list = r.get_mut(&to)?;
+        let ty = list.pop();
+        if list.is_empty() {
+            r.remove(&to);
+        }
+        ty
+    }
+
+    fn know_type<M: Message>(&self) {
+        if !self.type_names.read().contains_key(&M::tag()) {
+            self.type_names.write().insert(M::tag(), M::NAME);
+        }
+    }
+
     pub(crate) fn remote_ref<M: Message>(self: &Arc<Self>, pid: Pid) -> ActorRef<M> {
+        self.know_type::<M>();
         EncodedRoute::actor_ref(pid, Arc::new(DistRoute::new(self.clone())))
     }
 
@@ -459,6 +497,7 @@ impl Inner {
             let _ = tx.send(Answer::Down(reason.clone()));
         }
         self.loads.lock().remove(&conn.peer);
+        self.refusals.lock().retain(|pid, _| pid.node != conn.peer);
         if was_up {
             tracing::warn!(node = %self.node.name(), peer = %conn.name, ?reason, "nodedown");
             self.emit(NodeEvent::Down {

@@ -19,6 +19,9 @@ use tokio::sync::oneshot;
 thread_local! {
     /// Encode buffers reused across sends: (payload, frame).
     static SCRATCH: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// Ids of the reply handles exported while `send_encoded` encodes a message (recording
+    /// only while the flag is set).
+    static EXPORTED: RefCell<(bool, Vec<u64>)> = const { RefCell::new((false, Vec::new())) };
 }
 
 /// The object installed on the node: routes signals to other nodes.
@@ -166,9 +169,29 @@ impl Inner {
             let mut s = s.borrow_mut();
             let payload = &mut s.0;
             payload.clear();
-            actor_core::with_wire_context(conn.wire.clone(), || encode(payload))
-                .map_err(SendFail::Encode)?;
-            conn.push_frame(&Frame::Send { to, tag, payload }, self.cfg.max_frame, false)
+            EXPORTED.with(|e| {
+                let mut e = e.borrow_mut();
+                e.0 = true;
+                e.1.clear();
+            });
+            let encoded = actor_core::with_wire_context(conn.wire.clone(), || encode(payload));
+            let replies = EXPORTED.with(|e| {
+                let mut e = e.borrow_mut();
+                e.0 = false;
+                std::mem::take(&mut e.1)
+            });
+            encoded.map_err(SendFail::Encode)?;
+            let frame = if replies.is_empty() {
+                Frame::Send { to, tag, payload }
+            } else {
+                Frame::SendCall {
+                    to,
+                    tag,
+                    payload,
+                    replies,
+                }
+            };
+            conn.push_frame(&frame, self.cfg.max_frame, false)
                 .map_err(|e| match e {
                     PushFrameError::Full => SendFail::Full,
                     PushFrameError::Closed => SendFail::NoConnection,
@@ -205,6 +228,12 @@ impl Inner {
     pub(super) fn export_reply(&self, peer: NodeId, delivery: Box<dyn ReplyDelivery>) -> Ref {
         let id = self.fresh_id();
         self.replies.lock().insert(id, (peer, delivery));
+        EXPORTED.with(|e| {
+            let mut e = e.borrow_mut();
+            if e.0 {
+                e.1.push(id);
+            }
+        });
         Ref {
             node: self.node.id(),
             id,
@@ -239,6 +268,77 @@ impl Inner {
             let _ = tx.send(a);
         }
     }
+    /// Delivers a message from `conn`; one of a type this node does not know is refused back
+    /// to the sender, with the ids of its reply handles so that its callers fail at once.
+    fn dispatch_send(
+        self: &Arc<Self>,
+        conn: &Arc<Conn>,
+        to: Pid,
+        tag: u64,
+        payload: &[u8],
+        replies: Vec<u64>,
+        cache: &mut ReaderCache,
+    ) {
+        let dec = match &cache.decoder {
+            Some((t, d)) if *t == tag => Some(d.clone()),
+            _ => {
+                let d = self.types.read().get(&tag).cloned();
+                cache.decoder = d.clone().map(|d| (tag, d));
+                cache.target = None;
+                d
+            }
+        };
+        match dec {
+            None => {
+                self.stats.unknown_tags.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(peer = %conn.name, tag = format_args!("{tag:#x}"), "message of unknown type refused");
+                let _ = self.send_frame(conn, &Frame::UnknownType { to, tag, replies }, true);
+            }
+            Some(d) => {
+                if let Err(e) = d.deliver(
+                    &self.node,
+                    conn.wire.clone(),
+                    to,
+                    payload,
+                    &mut cache.target,
+                ) {
+                    self.stats.undelivered.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(peer = %conn.name, %to, error = %e, "message not delivered");
+                }
+            }
+        }
+    }
+
+    /// The peer refused a message we sent to `to`: it does not know its type. Counted and
+    /// logged; the calls waiting on its reply handles fail at once with
+    /// [`CallError::UnknownType`].
+    fn unknown_type(self: &Arc<Self>, conn: &Arc<Conn>, to: Pid, tag: u64, replies: Vec<u64>) {
+        let name = self.type_name(tag);
+        self.stats.refused_by_peer.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(peer = %conn.name, %to, ty = %name, "peer refused a message: unknown type");
+        for id in replies {
+            let d = {
+                let mut r = self.replies.lock();
+                match r.get(&id) {
+                    Some((peer, _)) if *peer == conn.peer => r.remove(&id),
+                    _ => None,
+                }
+            };
+            if let Some((_, d)) = d {
+                if !d.is_closed() {
+                    // The caller wakes with the handle dropped and asks the route why
+                    // (`call_failure`), which takes this record.
+                    self.refusals
+                        .lock()
+                        .entry(to)
+                        .or_default()
+                        .push(name.clone());
+                }
+                drop(d);
+            }
+        }
+    }
+
     /// Handles one frame from `conn`.
     pub(super) fn dispatch(
         self: &Arc<Self>,
@@ -249,34 +349,15 @@ impl Inner {
         match frame {
             Frame::Tick => {}
             Frame::Send { to, tag, payload } => {
-                let dec = match &cache.decoder {
-                    Some((t, d)) if *t == tag => Some(d.clone()),
-                    _ => {
-                        let d = self.types.read().get(&tag).cloned();
-                        cache.decoder = d.clone().map(|d| (tag, d));
-                        cache.target = None;
-                        d
-                    }
-                };
-                match dec {
-                    None => {
-                        self.stats.unknown_tags.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(peer = %conn.name, tag = format_args!("{tag:#x}"), "message of unknown type refused");
-                    }
-                    Some(d) => {
-                        if let Err(e) = d.deliver(
-                            &self.node,
-                            conn.wire.clone(),
-                            to,
-                            payload,
-                            &mut cache.target,
-                        ) {
-                            self.stats.undelivered.fetch_add(1, Ordering::Relaxed);
-                            tracing::debug!(peer = %conn.name, %to, error = %e, "message not delivered");
-                        }
-                    }
-                }
+                self.dispatch_send(conn, to, tag, payload, Vec::new(), cache)
             }
+            Frame::SendCall {
+                to,
+                tag,
+                payload,
+                replies,
+            } => self.dispatch_send(conn, to, tag, payload, replies, cache),
+            Frame::UnknownType { to, tag, replies } => self.unknown_type(conn, to, tag, replies),
             Frame::Signal { to, signal } => {
                 conn.track.lock().incoming(to, &signal);
                 self.node.deliver_signal(to, signal);
@@ -378,6 +459,9 @@ impl RawRoute for DistRoute {
     }
 
     fn call_failure(&self, to: Pid) -> CallError {
+        if let Some(ty) = self.0.take_refusal(to) {
+            return CallError::UnknownType(ty);
+        }
         match self.0.conns.read().get(&to.node) {
             Some(c) if c.is_up() => CallError::NoReply,
             _ => CallError::Exit(ExitReason::NoConnection),

@@ -384,8 +384,9 @@ async fn connect_task(inner: Arc<Inner>, conn: Arc<Conn>, addr: SocketAddr) {
     // reason, and auto-connects back off. Unless an incoming connection took `conn` over.
     let fail = |reason: DownReason| {
         if conn.claim() {
-            inner.conn_down(&conn, reason);
+            // The backoff is in place before anyone waiting on `conn` learns of the failure.
             inner.connect_failed(conn.peer);
+            inner.conn_down(&conn, reason);
         }
     };
     match res {
@@ -405,11 +406,11 @@ async fn connect_task(inner: Arc<Inner>, conn: Arc<Conn>, addr: SocketAddr) {
         // rather than wait out the set-up timeout.
         Ok(Err(HandshakeError::Refused(r))) if r == refusal::ALREADY_CONNECTED && conn.claim() => {
             inner.stats.setup_failures.fetch_add(1, Ordering::Relaxed);
+            inner.connect_failed(conn.peer);
             inner.conn_down(
                 &conn,
                 DownReason::ConnectionSetupFailed("already connected".into()),
             );
-            inner.connect_failed(conn.peer);
         }
         Ok(Err(HandshakeError::Refused(r)))
             if r == refusal::SIMULTANEOUS || r == refusal::ALREADY_CONNECTED =>
