@@ -67,6 +67,10 @@ pub enum CallError {
     /// The request cannot be encoded for the network.
     #[error("call failed: request does not encode: {0}")]
     Encode(String),
+    /// The target's node does not know the request's message type (or knows another version
+    /// of it) and refused it; the type's name. Reported by the distribution layer.
+    #[error("call failed: the target's node does not know message type {0}")]
+    UnknownType(String),
 }
 
 impl CallError {

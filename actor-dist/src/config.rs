@@ -119,8 +119,14 @@ pub struct DistConfig {
     /// Net tick time: a peer silent for this long is down (`net_tick_timeout`). Ticks are sent
     /// every quarter of it when there is no other traffic. Erlang's default is 60 s.
     pub tick_time: Duration,
-    /// A connection must finish its handshake within this time (Erlang: 7 s).
+    /// A connection must finish its handshake within this time (Erlang: 7 s). For an accepted
+    /// socket it runs from `accept`, TLS included.
     pub setup_timeout: Duration,
+    /// Accepted sockets that may be waiting for their handshake at once. Beyond it, the oldest
+    /// unauthenticated one is closed to make room, or the new one if all have authenticated.
+    pub max_pending_handshakes: usize,
+    /// The same bound per source address.
+    pub max_pending_per_ip: usize,
     /// Connect on first use of a pid of an unconnected node (if its address is known).
     pub auto_connect: bool,
     /// Connect to the peers of a new peer (full mesh, as Erlang).
@@ -133,25 +139,30 @@ pub struct DistConfig {
     pub outbound_limit: usize,
     /// Nodes to connect to at start and to reconnect to with backoff: `(name, address)`.
     pub seeds: Vec<(String, SocketAddr)>,
-    /// Reconnect backoff: first delay and cap (jittered).
+    /// Reconnect backoff: first delay and cap (jittered). Seeds reconnect with it, and an
+    /// auto-connect that failed is not tried again before it (sends fail at once meanwhile).
     pub backoff: (Duration, Duration),
     /// Application version exchanged in the handshake.
     pub app_version: String,
-    /// Seed of the node's random source (challenges, jitter); `None`: from the OS.
+    /// Seed of the node's random source for jitter and ids; `None`: from the OS. Handshake
+    /// challenges never use it: they always come from the OS entropy source.
     pub rng_seed: Option<u64>,
     /// TLS for every connection (both sides must use it); `None`: plain TCP.
     pub tls: Option<TlsConfig>,
 }
 
 impl DistConfig {
-    /// Defaults: listen on `127.0.0.1:0`, tick 60 s, setup timeout 7 s, auto and transitive
-    /// connect on, frames up to 64 MiB, 64 MiB of outbound buffer.
+    /// Defaults: listen on `127.0.0.1:0`, tick 60 s, setup timeout 7 s, 128 sockets (16 per
+    /// source address) waiting for a handshake, auto and transitive connect on, frames up to
+    /// 64 MiB, 64 MiB of outbound buffer.
     pub fn new(cookie: Cookie) -> DistConfig {
         DistConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             cookie,
             tick_time: Duration::from_secs(60),
             setup_timeout: Duration::from_secs(7),
+            max_pending_handshakes: 128,
+            max_pending_per_ip: 16,
             auto_connect: true,
             transitive: true,
             hidden: false,

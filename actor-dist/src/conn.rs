@@ -122,12 +122,14 @@ pub(crate) struct Conn {
     pub(crate) wake_writer: Notify,
     pub(crate) room: Notify,
     pub(crate) track: Mutex<Tracking>,
-    /// Frames received / buffers written: the tick logic watches these move.
+    /// Bytes received (counted as they arrive) / buffers written: the tick logic watches
+    /// these move.
     pub(crate) received: AtomicU64,
     pub(crate) sent: AtomicU64,
     pub(crate) tasks: Mutex<Vec<AbortHandle>>,
-    /// An incoming connection took over while our own connect was in flight.
-    pub(crate) adopted: AtomicBool,
+    /// Someone owns bringing this connection up: our own connect (its handshake succeeded,
+    /// or it gave up), or an incoming connection from the same peer that took it over.
+    claimed: AtomicBool,
     pub(crate) wire: Arc<dyn WireContext>,
     limit: usize,
     /// Mirrors `Outbound::closed` so the send path can check it without the lock.
@@ -152,11 +154,17 @@ impl Conn {
             received: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             tasks: Mutex::new(Vec::new()),
-            adopted: AtomicBool::new(false),
+            claimed: AtomicBool::new(false),
             wire,
             limit,
             closed: AtomicBool::new(false),
         }
+    }
+
+    /// Takes ownership of bringing the connection up (or down, when set-up failed): `true`
+    /// for the first caller only.
+    pub(crate) fn claim(&self) -> bool {
+        !self.claimed.swap(true, Ordering::AcqRel)
     }
 
     pub(crate) fn phase(&self) -> Phase {

@@ -2,7 +2,9 @@
 
 use std::net::SocketAddr;
 
-/// Why a connection to a node ended (OTP's nodedown reasons, plus `auth_failed`).
+/// Why a connection to a node ended (OTP's nodedown reasons), or why a connection attempt
+/// failed (the error of [`Dist::connect`](crate::Dist::connect)). Only a connection that was up
+/// ends with a [`NodeEvent::Down`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DownReason {
     /// The peer closed the connection, or it broke.
@@ -13,8 +15,17 @@ pub enum DownReason {
     Disconnect,
     /// The connection could not be set up (refused, unreachable, handshake timeout...).
     ConnectionSetupFailed(String),
-    /// The peer does not share our cookie.
+    /// The peer does not share our cookie (a connect's error only: a failed authentication is
+    /// reported as [`NodeEvent::AuthFailed`], never as a node going down).
     AuthFailed,
+}
+
+/// Why an authentication failed ([`NodeEvent::AuthFailed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthFailure {
+    /// The cookie proofs did not match: the peer does not share our cookie.
+    CookieMismatch,
 }
 
 /// What is known about a connected node.
@@ -37,11 +48,22 @@ pub struct NodeInfo {
 pub enum NodeEvent {
     /// A connection to `node` is up.
     Up(NodeInfo),
-    /// The connection to `node` is gone (or could not be made).
+    /// The connection to `node`, which was up, is gone. A connection that never came up
+    /// ends with no event (its `connect` returns the error).
     Down {
         /// The node's name.
         node: String,
         /// Why.
         reason: DownReason,
+    },
+    /// A peer failed to authenticate. Nothing about the node it claimed to be changed: this
+    /// is never a node going down, and a node that is up stays up.
+    AuthFailed {
+        /// The peer's address.
+        addr: SocketAddr,
+        /// The name it claimed (or, for a connection we made, the name we dialled).
+        claimed_name: String,
+        /// Why.
+        reason: AuthFailure,
     },
 }

@@ -1,16 +1,24 @@
-//! The handshake: version, identity and a mutual HMAC-SHA256 challenge on the cookie.
+//! The handshake: version, identity and a mutual HMAC-SHA256 challenge on the cookie, then
+//! the acceptor's admission decision.
 //!
 //! ```text
 //! initiator                                  acceptor
 //!   Hello{name, creation, challenge_i}  --->
 //!                                       <---  Hello{name, creation, challenge_a} | Refuse
 //!   Proof(HMAC(cookie, "I" challenge_a ..)) --->
-//!                                       <---  Proof(HMAC(cookie, "A" challenge_i ..)) | Refuse
+//!                                       <---  Refuse("auth")            (wrong cookie)
+//!                                       <---  Proof(HMAC(cookie, "A" challenge_i ..))
+//!                                       <---  Welcome | Refuse(code)    (admission)
 //! ```
 //!
 //! Each side proves knowledge of the cookie on a challenge the *other* side chose, bound to
 //! both names; digests are compared in constant time (`hmac`'s `verify_slice`). The cookie
 //! itself never crosses the wire.
+//!
+//! Admission (is this a crossing connect we lose, is the node already connected...) is decided
+//! only once both proofs are in: nothing about the node's connections may change on the
+//! strength of a name that has not been proved. Before that, a peer learns nothing but fixed
+//! refusal codes ([`refusal`]); no internal error text is sent to an unauthenticated peer.
 
 use crate::config::Cookie;
 use crate::wire::{
@@ -22,7 +30,24 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Handshake messages are small; anything bigger is hostile.
-const MAX_HANDSHAKE: usize = 4096;
+pub const MAX_HANDSHAKE: usize = 4096;
+
+/// The fixed refusal codes a node sends in [`Handshake::Refuse`]. Nothing else is ever sent
+/// as a reason.
+pub mod refusal {
+    /// The peer's proof does not match our cookie.
+    pub const AUTH: &str = "auth";
+    /// The peer speaks another protocol version.
+    pub const VERSION: &str = "version";
+    /// The peer claims our own name, or a name whose id collides with a known node's.
+    pub const NAME: &str = "name";
+    /// A crossing connect: the connection the other node initiated survives.
+    pub const SIMULTANEOUS: &str = "simultaneous connect";
+    /// The peer's incarnation is already connected.
+    pub const ALREADY_CONNECTED: &str = "already connected";
+    /// The node is shutting down or not accepting connections.
+    pub const UNAVAILABLE: &str = "unavailable";
+}
 
 /// Why a handshake failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +58,7 @@ pub enum HandshakeError {
     /// The peer speaks another protocol version.
     #[error("protocol version {0} not supported")]
     Version(u32),
-    /// The peer refused us, with its reason.
+    /// The peer refused us, with its reason (one of the [`refusal`] codes).
     #[error("refused by peer: {0}")]
     Refused(String),
     /// We refused the peer (e.g. a simultaneous connect we lost, or a duplicate name).
@@ -98,17 +123,23 @@ fn proof(
     mac
 }
 
+fn encode(msg: &Handshake, buf: &mut Vec<u8>) -> Result<(), HandshakeError> {
+    encode_frame(msg, MAX_HANDSHAKE, buf)?;
+    Ok(())
+}
+
 async fn send<S: AsyncWrite + Unpin + ?Sized>(
     s: &mut S,
     msg: &Handshake,
 ) -> Result<(), HandshakeError> {
     let mut buf = Vec::new();
-    encode_frame(msg, MAX_HANDSHAKE, &mut buf)?;
+    encode(msg, &mut buf)?;
     s.write_all(&buf).await?;
     s.flush().await?;
     Ok(())
 }
 
+/// Reads one handshake message: a length prefix (at most [`MAX_HANDSHAKE`]) and its body.
 async fn recv<S: AsyncRead + Unpin + ?Sized>(s: &mut S) -> Result<Handshake, HandshakeError> {
     let mut prefix = [0u8; 4];
     s.read_exact(&mut prefix).await?;
@@ -159,12 +190,24 @@ fn parse_hello(h: Handshake) -> Result<(PeerInfo, [u8; 32]), HandshakeError> {
             ))
         }
         other => Err(HandshakeError::Protocol(format!(
-            "expected Hello, got {other:?}"
+            "expected Hello, got {}",
+            kind(&other)
         ))),
     }
 }
 
-/// Runs the initiator's side.
+/// The name of a handshake message, for errors (never its content).
+fn kind(h: &Handshake) -> &'static str {
+    match h {
+        Handshake::Hello { .. } => "Hello",
+        Handshake::Proof(_) => "Proof",
+        Handshake::Welcome => "Welcome",
+        Handshake::Refuse(_) => "Refuse",
+    }
+}
+
+/// Runs the initiator's side. Returns once the acceptor has proved the cookie and admitted
+/// the connection.
 pub async fn initiate<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
     s: &mut S,
     me: &Identity<'_>,
@@ -181,49 +224,65 @@ pub async fn initiate<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
             proof(me.cookie, b'A', &challenge, &peer.name, me.name)
                 .verify_slice(&p)
                 .map_err(|_| HandshakeError::AuthFailed)?;
-            Ok(peer)
         }
-        Ok(other) => Err(HandshakeError::Protocol(format!(
-            "expected Proof, got {other:?}"
+        Ok(other) => {
+            return Err(HandshakeError::Protocol(format!(
+                "expected Proof, got {}",
+                kind(&other)
+            )))
+        }
+        Err(HandshakeError::Refused(r)) if r == refusal::AUTH => {
+            return Err(HandshakeError::AuthFailed)
+        }
+        Err(e) => return Err(e),
+    }
+    // Both proofs are in: the acceptor's admission decision follows.
+    match recv(s).await? {
+        Handshake::Welcome => Ok(peer),
+        other => Err(HandshakeError::Protocol(format!(
+            "expected Welcome, got {}",
+            kind(&other)
         ))),
-        Err(HandshakeError::Refused(r)) if r == "auth" => Err(HandshakeError::AuthFailed),
-        Err(e) => Err(e),
     }
 }
 
-/// Runs the acceptor's side. `admit` decides, once the peer's identity is known, whether to
-/// go on (e.g. it loses a simultaneous connect); its `Err` is sent to the peer as the reason.
+/// Runs the acceptor's side. `admit` decides, once both sides have proved the cookie, whether
+/// to go on (e.g. it loses a simultaneous connect); its `Err` (a [`refusal`] code) is sent to
+/// the peer.
 pub async fn accept<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
     s: &mut S,
     me: &Identity<'_>,
     challenge: [u8; 32],
-    admit: impl FnOnce(&PeerInfo) -> Result<(), String>,
+    admit: impl FnOnce(&PeerInfo) -> Result<(), &'static str>,
 ) -> Result<PeerInfo, HandshakeError> {
-    accept_named(s, me, challenge, admit)
+    accept_named(s, me, challenge, |_| {}, admit)
         .await
         .map_err(|(e, _)| e)
 }
 
 /// [`accept`], also telling the peer's claimed name when it failed after the `Hello`.
+/// `on_hello` is called once the peer's `Hello` has been read (nothing is proved yet: it may
+/// only be used for bookkeeping of the socket, never to change the node's connections).
 pub async fn accept_named<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
     s: &mut S,
     me: &Identity<'_>,
     challenge: [u8; 32],
-    admit: impl FnOnce(&PeerInfo) -> Result<(), String>,
+    on_hello: impl FnOnce(&PeerInfo),
+    admit: impl FnOnce(&PeerInfo) -> Result<(), &'static str>,
 ) -> Result<PeerInfo, (HandshakeError, Option<String>)> {
     let (peer, their_challenge) = match recv(s).await.and_then(parse_hello) {
         Ok(p) => p,
         Err(e) => {
-            let _ = send(s, &Handshake::Refuse(e.to_string())).await;
+            if matches!(e, HandshakeError::Version(_)) {
+                let _ = send(s, &Handshake::Refuse(refusal::VERSION.into())).await;
+            }
+            // Anything else is garbage from an unknown peer: close without a word.
             return Err((e, None));
         }
     };
+    on_hello(&peer);
     let name = Some(peer.name.clone());
-    if let Err(reason) = admit(&peer) {
-        let _ = send(s, &Handshake::Refuse(reason.clone())).await;
-        return Err((HandshakeError::WeRefused(reason), name));
-    }
-    let rest = async {
+    let proved = async {
         send(s, &hello(me, challenge)).await?;
         match recv(s).await? {
             Handshake::Proof(p) => {
@@ -231,24 +290,44 @@ pub async fn accept_named<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
                     .verify_slice(&p)
                     .is_err()
                 {
-                    let _ = send(s, &Handshake::Refuse("auth".into())).await;
+                    let _ = send(s, &Handshake::Refuse(refusal::AUTH.into())).await;
                     return Err(HandshakeError::AuthFailed);
                 }
+                Ok(())
             }
-            other => {
-                return Err(HandshakeError::Protocol(format!(
-                    "expected Proof, got {other:?}"
-                )))
-            }
+            other => Err(HandshakeError::Protocol(format!(
+                "expected Proof, got {}",
+                kind(&other)
+            ))),
         }
-        let digest = proof(me.cookie, b'A', &their_challenge, me.name, &peer.name)
-            .finalize()
-            .into_bytes();
-        send(s, &Handshake::Proof(digest.into())).await
     };
-    match rest.await {
+    if let Err(e) = proved.await {
+        return Err((e, name));
+    }
+    // The initiator proved the cookie; we prove it too, then decide.
+    let digest = proof(me.cookie, b'A', &their_challenge, me.name, &peer.name)
+        .finalize()
+        .into_bytes();
+    let mut out = Vec::new();
+    let decision = admit(&peer);
+    let res = encode(&Handshake::Proof(digest.into()), &mut out).and_then(|()| match decision {
+        Ok(()) => encode(&Handshake::Welcome, &mut out),
+        Err(code) => encode(&Handshake::Refuse(code.into()), &mut out),
+    });
+    if let Err(e) = res {
+        return Err((e, name));
+    }
+    // Proof and decision leave in one write: no extra round trip.
+    let written = async {
+        s.write_all(&out).await?;
+        s.flush().await
+    };
+    if let Err(e) = written.await {
+        return Err((e.into(), name));
+    }
+    match decision {
         Ok(()) => Ok(peer),
-        Err(e) => Err((e, name)),
+        Err(code) => Err((HandshakeError::WeRefused(code.into()), name)),
     }
 }
 
@@ -301,9 +380,9 @@ mod tests {
         let (ia, ib) = (id("a@h", &c), id("b@h", &c));
         let (ra, rb) = tokio::join!(
             initiate(&mut a, &ia, [1; 32]),
-            accept(&mut b, &ib, [2; 32], |_| Err("simultaneous".into()))
+            accept(&mut b, &ib, [2; 32], |_| Err(refusal::SIMULTANEOUS))
         );
-        assert!(matches!(ra, Err(HandshakeError::Refused(ref r)) if r == "simultaneous"));
+        assert!(matches!(ra, Err(HandshakeError::Refused(ref r)) if r == refusal::SIMULTANEOUS));
         assert!(matches!(rb, Err(HandshakeError::WeRefused(_))));
     }
 
@@ -350,6 +429,29 @@ mod tests {
                 let res = tokio::time::timeout(
                     std::time::Duration::from_secs(5),
                     accept(&mut b, &me, [2; 32], |_| Ok(())),
+                )
+                .await
+                .expect("no hang");
+                assert!(res.is_err());
+            });
+        }
+
+        /// Whatever an acceptor answers, the initiator ends with an error, never a panic, a
+        /// hang or an accepted connection (no byte string proves the cookie by chance).
+        #[test]
+        fn arbitrary_bytes_never_break_the_initiator(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let c = Cookie::new("x").unwrap();
+                let (mut a, mut b) = tokio::io::duplex(1 << 16);
+                b.write_all(&bytes).await.unwrap();
+                drop(b);
+                let me = id("a@h", &c);
+                let res = tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    initiate(&mut a, &me, [1; 32]),
                 )
                 .await
                 .expect("no hang");

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
 /// Protocol version; both sides must speak the same.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Why bytes from the network were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,8 +49,13 @@ pub enum Handshake {
     },
     /// HMAC-SHA256 of the peer's challenge.
     Proof([u8; 32]),
-    /// The connection is refused, with the reason.
+    /// The connection is refused, with one of the fixed
+    /// [`refusal`](crate::handshake::refusal) codes.
     Refuse(String),
+    /// The acceptor admits the connection (sent after both proofs). Last, so that the
+    /// variants older protocol versions know keep their encoding (a version refusal stays
+    /// readable).
+    Welcome,
 }
 
 /// Why a remote spawn failed on the remote node.
@@ -179,6 +184,30 @@ pub enum Frame<'a> {
     Peers(Vec<(String, SocketAddr)>),
     /// The sender's load.
     Load(LoadReport),
+    /// A message for `to` that carries reply handles: as [`Frame::Send`], with the ids of the
+    /// handles the sender exported while encoding it, so that a receiver that cannot decode
+    /// the payload can still make the waiting callers fail at once ([`Frame::UnknownType`]).
+    SendCall {
+        /// Recipient.
+        to: Pid,
+        /// Type tag of the payload.
+        tag: u64,
+        /// postcard bytes of the message.
+        #[serde(borrow)]
+        payload: &'a [u8],
+        /// Ids of the reply handles inside, on the sending node.
+        replies: Vec<u64>,
+    },
+    /// A message for `to` was refused: this node has no type registered under `tag`. Sent
+    /// back to the sender, with the ids of the reply handles the message carried.
+    UnknownType {
+        /// The intended recipient.
+        to: Pid,
+        /// The unknown tag.
+        tag: u64,
+        /// Ids of the reply handles in the refused message, on the node that sent it.
+        replies: Vec<u64>,
+    },
     /// Ask `to` to stop after its queued messages (OTP `proc_lib:stop`).
     Stop {
         /// The actor.
@@ -269,6 +298,17 @@ mod tests {
             Frame::RpcResult {
                 req: 4,
                 result: Err(RpcFailure::Panic("p".into())),
+            },
+            Frame::SendCall {
+                to: pid(),
+                tag: 8,
+                payload: b"q",
+                replies: vec![3, 4],
+            },
+            Frame::UnknownType {
+                to: pid(),
+                tag: 8,
+                replies: vec![3],
             },
         ];
         for f in frames {

@@ -1,0 +1,166 @@
+//! Housekeeping: heartbeats and liveness per connection, load reports, sweeping reply
+//! handles whose callers gave up, and reconnecting to seeds.
+
+use super::setup::wait_up;
+use super::Inner;
+use crate::conn::{Conn, Phase};
+use crate::events::DownReason;
+use crate::wire::{Frame, LoadReport};
+use actor_core::NodeId;
+use rand::Rng;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+impl Inner {
+    pub(crate) fn local_load(&self) -> LoadReport {
+        LoadReport {
+            actors: self.node.process_count() as u64,
+            backlog: self.node.backlog() as u64,
+            memory: crate::rss_bytes(),
+        }
+    }
+}
+
+/// Heartbeats: a tick every quarter tick time when nothing else was sent; nodedown with
+/// `net_tick_timeout` once no byte has been received for a whole tick time (liveness counts
+/// bytes as they arrive, so a large frame in transit never looks like silence). Liveness is
+/// checked every eighth of the tick time on a drift-free interval, so detection falls
+/// between 1 and 1.125 tick times after the last byte, whatever the phase of the cycle at
+/// the freeze (Erlang: between 1 and 1.25).
+pub(super) async fn tick_loop(inner: Arc<Inner>, conn: Arc<Conn>) {
+    let mut last_tx = conn.sent_tick();
+    watch_liveness(inner.cfg.tick_time, &conn.received, |step| {
+        if step.is_multiple_of(2) {
+            if conn.sent_tick() == last_tx {
+                let _ = inner.send_frame(&conn, &Frame::Tick, true);
+            }
+            last_tx = conn.sent_tick();
+        }
+    })
+    .await;
+    inner.conn_down(&conn, DownReason::NetTickTimeout);
+}
+
+/// Returns once `received` has not moved for a whole `tick` (checked every eighth of it);
+/// `each_check` runs at every check with its number (1, 2, ...).
+pub(super) async fn watch_liveness(
+    tick: Duration,
+    received: &AtomicU64,
+    mut each_check: impl FnMut(u64),
+) {
+    let eighth = tick / 8;
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + eighth, eighth);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_rx = received.load(Ordering::Relaxed);
+    let mut silent = 0u32;
+    let mut step = 0u64;
+    loop {
+        every.tick().await;
+        step += 1;
+        let rx = received.load(Ordering::Relaxed);
+        if rx == last_rx {
+            silent += 1;
+            if silent >= 8 {
+                return;
+            }
+        } else {
+            silent = 0;
+            last_rx = rx;
+        }
+        each_check(step);
+    }
+}
+
+/// Node-level chores: drop reply handles whose callers gave up; send load reports.
+pub(super) async fn housekeeping(inner: Weak<Inner>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Some(inner) = inner.upgrade() else { return };
+        inner.replies.lock().retain(|_, (_, d)| !d.is_closed());
+        let report = inner.local_load();
+        let conns: Vec<_> = inner
+            .conns
+            .read()
+            .values()
+            .filter(|c| c.is_up())
+            .cloned()
+            .collect();
+        for c in conns {
+            let _ = inner.send_frame(&c, &Frame::Load(report), true);
+        }
+    }
+}
+
+/// Keeps a seed connected, reconnecting with exponential backoff and jitter.
+pub(super) async fn keep_connected(inner: Weak<Inner>, name: String, addr: SocketAddr) {
+    let id = NodeId::from_name(&name);
+    let mut delay = None::<Duration>;
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        strong.known.lock().insert(id, (name.clone(), addr));
+        let conn = strong.start_connect(id, name.clone(), addr);
+        let (base, cap) = strong.cfg.backoff;
+        drop(strong);
+        match wait_up(&conn).await {
+            Ok(_) => {
+                delay = None;
+                let mut rx = conn.phase.subscribe();
+                let _ = rx.wait_for(|p| matches!(p, Phase::Down(_))).await;
+            }
+            Err(_) => {
+                let d = delay.map_or(base, |d| (d * 2).min(cap));
+                delay = Some(d);
+                let jitter = match inner.upgrade() {
+                    Some(s) => s.rng.lock().gen_range(0.5..1.5),
+                    None => return,
+                };
+                tokio::time::sleep(d.mul_f64(jitter)).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::Instant;
+
+    /// A peer that sends bytes at some phase of the check cycle and then freezes is declared
+    /// down between 1.0 and 1.25 tick times after its last byte, whatever the phase.
+    #[tokio::test(start_paused = true)]
+    async fn a_frozen_peer_is_down_between_1_and_1_25_ticks_after_its_last_byte() {
+        let tick = Duration::from_millis(800);
+        for phase in 0..40u32 {
+            let received = Arc::new(AtomicU64::new(0));
+            let start = Instant::now();
+            let watcher = tokio::spawn({
+                let received = received.clone();
+                async move {
+                    watch_liveness(tick, &received, |_| {}).await;
+                    Instant::now()
+                }
+            });
+            // Traffic for a while (a byte every 10 ms: a large transfer trickling in), then
+            // the last byte at a phase that sweeps a whole check period.
+            let mut t = start;
+            while t < start + tick * 2 {
+                t += Duration::from_millis(10);
+                tokio::time::sleep_until(t).await;
+                received.fetch_add(1, Ordering::Relaxed);
+            }
+            let last = t + tick / 8 * phase / 40;
+            tokio::time::sleep_until(last).await;
+            received.fetch_add(1, Ordering::Relaxed);
+            let down = watcher.await.unwrap();
+            let after = down - last;
+            assert!(
+                after >= tick && after <= tick * 5 / 4,
+                "phase {phase}: down {after:?} after the last byte"
+            );
+        }
+    }
+}

@@ -1,0 +1,497 @@
+//! Routing: the `Router` installed on the node (signals), the typed route under remote
+//! `ActorRef`s (`DistRoute`), reply handles crossing a connection (`Wire`, `Sink`), queueing
+//! frames, and dispatching the frames a connection receives.
+
+use super::io::ReaderCache;
+use super::{Answer, Inner};
+use crate::conn::{Conn, PushError, PushFrameError};
+use crate::wire::{encode_frame, Frame};
+use actor_core::{
+    CallError, Distribution, EncodeFn, ExitReason, Node, NodeId, Pid, RawRoute, RawSendError, Ref,
+    ReplyDelivery, ReplySink, RouteError, Signal, WireContext,
+};
+use parking_lot::Mutex;
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use tokio::sync::oneshot;
+
+thread_local! {
+    /// Encode buffers reused across sends: (payload, frame).
+    static SCRATCH: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// Ids of the reply handles exported while `send_encoded` encodes a message (recording
+    /// only while the flag is set).
+    static EXPORTED: RefCell<(bool, Vec<u64>)> = const { RefCell::new((false, Vec::new())) };
+}
+
+/// The object installed on the node: routes signals to other nodes.
+pub(super) struct Router(pub(super) Weak<Inner>);
+
+impl Distribution for Router {
+    fn signal(&self, to: Pid, signal: Signal) -> Result<(), RouteError> {
+        match self.0.upgrade() {
+            Some(inner) => inner.route_signal(to, signal),
+            None => Err(RouteError::NoConnection(to.node)),
+        }
+    }
+
+    fn shutdown(&self) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.shutdown();
+        }
+    }
+}
+
+/// Reply handles for calls that cross a connection.
+pub(super) struct Wire {
+    pub(super) inner: Weak<Inner>,
+    pub(super) peer: NodeId,
+}
+
+impl WireContext for Wire {
+    fn export_reply(&self, delivery: Box<dyn ReplyDelivery>) -> Ref {
+        match self.inner.upgrade() {
+            Some(inner) => inner.export_reply(self.peer, delivery),
+            None => Ref {
+                node: NodeId(0),
+                id: 0,
+                creation: 0,
+            },
+        }
+    }
+    fn reply_sink(&self, _addr: Ref) -> Arc<dyn ReplySink> {
+        Arc::new(Sink(self.inner.clone()))
+    }
+    fn node(&self) -> Option<Node> {
+        self.inner.upgrade().map(|i| i.node.clone())
+    }
+    fn raw_route(&self) -> Option<Arc<dyn RawRoute>> {
+        self.inner
+            .upgrade()
+            .map(|i| Arc::new(DistRoute::new(i)) as Arc<dyn RawRoute>)
+    }
+}
+
+struct Sink(Weak<Inner>);
+
+impl ReplySink for Sink {
+    fn abandon(&self, addr: Ref, reason: Option<ExitReason>) {
+        let Some(inner) = self.0.upgrade() else {
+            return;
+        };
+        if addr.node == inner.node.id() {
+            let d = inner.replies.lock().remove(&addr.id);
+            if let Some((_, d)) = d {
+                d.abandon(reason);
+            }
+            return;
+        }
+        if let Some(conn) = inner.conn_for(addr.node, false) {
+            let _ = inner.send_frame(
+                &conn,
+                &Frame::Abandon {
+                    id: addr.id,
+                    reason,
+                },
+                true,
+            );
+        }
+    }
+
+    fn send_reply(&self, addr: Ref, payload: Vec<u8>) -> bool {
+        let Some(inner) = self.0.upgrade() else {
+            return false;
+        };
+        if addr.node == inner.node.id() {
+            // A handle that came back home: deliver here.
+            return inner.deliver_reply(addr.id, &payload);
+        }
+        let Some(conn) = inner.conn_for(addr.node, true) else {
+            return false;
+        };
+        inner
+            .send_frame(
+                &conn,
+                &Frame::Reply {
+                    id: addr.id,
+                    payload: &payload,
+                },
+                true,
+            )
+            .is_ok()
+    }
+}
+
+/// Why a frame could not be queued.
+#[derive(Debug)]
+pub(crate) enum SendFail {
+    NoConnection,
+    Full,
+    Encode(String),
+}
+
+impl From<PushError> for SendFail {
+    fn from(e: PushError) -> Self {
+        match e {
+            PushError::Full => SendFail::Full,
+            PushError::Closed => SendFail::NoConnection,
+        }
+    }
+}
+
+impl Inner {
+    /// Encodes `frame` and queues it on `conn`.
+    pub(crate) fn send_frame(
+        &self,
+        conn: &Conn,
+        frame: &Frame<'_>,
+        control: bool,
+    ) -> Result<(), SendFail> {
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let buf = &mut s.1;
+            buf.clear();
+            encode_frame(frame, self.cfg.max_frame, buf)
+                .map_err(|e| SendFail::Encode(e.to_string()))?;
+            conn.push(buf, control).map_err(SendFail::from)
+        })
+    }
+
+    /// Encodes a message for `to` and queues it (data: subject to backpressure).
+    pub(super) fn send_encoded(
+        &self,
+        conn: &Conn,
+        to: Pid,
+        tag: u64,
+        encode: EncodeFn<'_>,
+    ) -> Result<(), SendFail> {
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let payload = &mut s.0;
+            payload.clear();
+            EXPORTED.with(|e| {
+                let mut e = e.borrow_mut();
+                e.0 = true;
+                e.1.clear();
+            });
+            let encoded = actor_core::with_wire_context(conn.wire.clone(), || encode(payload));
+            let replies = EXPORTED.with(|e| {
+                let mut e = e.borrow_mut();
+                e.0 = false;
+                std::mem::take(&mut e.1)
+            });
+            encoded.map_err(SendFail::Encode)?;
+            let frame = if replies.is_empty() {
+                Frame::Send { to, tag, payload }
+            } else {
+                Frame::SendCall {
+                    to,
+                    tag,
+                    payload,
+                    replies,
+                }
+            };
+            conn.push_frame(&frame, self.cfg.max_frame, false)
+                .map_err(|e| match e {
+                    PushFrameError::Full => SendFail::Full,
+                    PushFrameError::Closed => SendFail::NoConnection,
+                    PushFrameError::Encode(why) => SendFail::Encode(why),
+                })
+        })
+    }
+
+    pub(super) fn route_signal(
+        self: &Arc<Self>,
+        to: Pid,
+        signal: Signal,
+    ) -> Result<(), RouteError> {
+        let conn = self
+            .conn_for(to.node, true)
+            .ok_or(RouteError::NoConnection(to.node))?;
+        // Tracking is updated under its lock together with the push, so that a concurrent
+        // nodedown either sees the entry (and fires it) or the push fails (and the caller
+        // fires it): never both, never neither.
+        let mut track = conn.track.lock();
+        self.send_frame(
+            &conn,
+            &Frame::Signal {
+                to,
+                signal: signal.clone(),
+            },
+            true,
+        )
+        .map_err(|_| RouteError::NoConnection(to.node))?;
+        track.outgoing(to, &signal);
+        Ok(())
+    }
+
+    pub(super) fn export_reply(&self, peer: NodeId, delivery: Box<dyn ReplyDelivery>) -> Ref {
+        let id = self.fresh_id();
+        self.replies.lock().insert(id, (peer, delivery));
+        EXPORTED.with(|e| {
+            let mut e = e.borrow_mut();
+            if e.0 {
+                e.1.push(id);
+            }
+        });
+        Ref {
+            node: self.node.id(),
+            id,
+            creation: self.node.creation(),
+        }
+    }
+
+    pub(super) fn deliver_reply(&self, id: u64, payload: &[u8]) -> bool {
+        let d = self.replies.lock().remove(&id);
+        match d {
+            Some((_, d)) => d.deliver(payload),
+            None => {
+                self.stats.late_replies.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    pub(crate) fn expect_answer(&self, peer: NodeId) -> (u64, oneshot::Receiver<Answer>) {
+        let id = self.fresh_id();
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().insert(id, (peer, tx));
+        (id, rx)
+    }
+
+    pub(crate) fn forget_answer(&self, id: u64) {
+        self.pending.lock().remove(&id);
+    }
+
+    pub(super) fn answer(&self, id: u64, a: Answer) {
+        if let Some((_, tx)) = self.pending.lock().remove(&id) {
+            let _ = tx.send(a);
+        }
+    }
+    /// Delivers a message from `conn`; one of a type this node does not know is refused back
+    /// to the sender, with the ids of its reply handles so that its callers fail at once.
+    fn dispatch_send(
+        self: &Arc<Self>,
+        conn: &Arc<Conn>,
+        to: Pid,
+        tag: u64,
+        payload: &[u8],
+        replies: Vec<u64>,
+        cache: &mut ReaderCache,
+    ) {
+        let dec = match &cache.decoder {
+            Some((t, d)) if *t == tag => Some(d.clone()),
+            _ => {
+                let d = self.types.read().get(&tag).cloned();
+                cache.decoder = d.clone().map(|d| (tag, d));
+                cache.target = None;
+                d
+            }
+        };
+        match dec {
+            None => {
+                self.stats.unknown_tags.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(peer = %conn.name, tag = format_args!("{tag:#x}"), "message of unknown type refused");
+                let _ = self.send_frame(conn, &Frame::UnknownType { to, tag, replies }, true);
+            }
+            Some(d) => {
+                if let Err(e) = d.deliver(
+                    &self.node,
+                    conn.wire.clone(),
+                    to,
+                    payload,
+                    &mut cache.target,
+                ) {
+                    self.stats.undelivered.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(peer = %conn.name, %to, error = %e, "message not delivered");
+                }
+            }
+        }
+    }
+
+    /// The peer refused a message we sent to `to`: it does not know its type. Counted and
+    /// logged; the calls waiting on its reply handles fail at once with
+    /// [`CallError::UnknownType`].
+    fn unknown_type(self: &Arc<Self>, conn: &Arc<Conn>, to: Pid, tag: u64, replies: Vec<u64>) {
+        let name = self.type_name(tag);
+        self.stats.refused_by_peer.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(peer = %conn.name, %to, ty = %name, "peer refused a message: unknown type");
+        for id in replies {
+            let d = {
+                let mut r = self.replies.lock();
+                match r.get(&id) {
+                    Some((peer, _)) if *peer == conn.peer => r.remove(&id),
+                    _ => None,
+                }
+            };
+            if let Some((_, d)) = d {
+                if !d.is_closed() {
+                    // The caller wakes with the handle dropped and asks the route why
+                    // (`call_failure`), which takes this record.
+                    self.refusals
+                        .lock()
+                        .entry(to)
+                        .or_default()
+                        .push(name.clone());
+                }
+                drop(d);
+            }
+        }
+    }
+
+    /// Handles one frame from `conn`.
+    pub(super) fn dispatch(
+        self: &Arc<Self>,
+        conn: &Arc<Conn>,
+        frame: Frame<'_>,
+        cache: &mut ReaderCache,
+    ) {
+        match frame {
+            Frame::Tick => {}
+            Frame::Send { to, tag, payload } => {
+                self.dispatch_send(conn, to, tag, payload, Vec::new(), cache)
+            }
+            Frame::SendCall {
+                to,
+                tag,
+                payload,
+                replies,
+            } => self.dispatch_send(conn, to, tag, payload, replies, cache),
+            Frame::UnknownType { to, tag, replies } => self.unknown_type(conn, to, tag, replies),
+            Frame::Signal { to, signal } => {
+                conn.track.lock().incoming(to, &signal);
+                self.node.deliver_signal(to, signal);
+            }
+            Frame::Reply { id, payload } => {
+                self.deliver_reply(id, payload);
+            }
+            Frame::Abandon { id, reason } => {
+                let d = self.replies.lock().remove(&id);
+                if let Some((_, d)) = d {
+                    d.abandon(reason);
+                }
+            }
+            Frame::Spawn {
+                req,
+                kind,
+                msg_tag,
+                args,
+                link,
+            } => {
+                crate::spawn::serve(
+                    self.clone(),
+                    conn.clone(),
+                    req,
+                    kind.to_string(),
+                    msg_tag,
+                    args.to_vec(),
+                    link,
+                );
+            }
+            Frame::SpawnResult { req, result } => self.answer(req, Answer::Spawn(result)),
+            Frame::Rpc { req, func, args } => {
+                crate::rpc::serve(
+                    self.clone(),
+                    conn.clone(),
+                    req,
+                    func.to_string(),
+                    args.to_vec(),
+                );
+            }
+            Frame::RpcResult { req, result } => {
+                self.answer(req, Answer::Rpc(result.map(|b| b.to_vec())))
+            }
+            Frame::Peers(peers) => {
+                if self.cfg.transitive && !self.cfg.hidden {
+                    for (name, addr) in peers {
+                        if name == self.node.name() {
+                            continue;
+                        }
+                        let id = NodeId::from_name(&name);
+                        self.known.lock().entry(id).or_insert((name.clone(), addr));
+                        if !self.conns.read().contains_key(&id) {
+                            self.start_connect(id, name, addr);
+                        }
+                    }
+                }
+            }
+            Frame::Load(report) => {
+                self.loads.lock().insert(conn.peer, report);
+            }
+            Frame::Stop { to, reason } => {
+                self.node.stop(to, reason);
+            }
+        }
+    }
+}
+
+/// The route to other nodes that typed references are built on. It remembers the last
+/// connection it used, so a stream of sends does no map lookup per message.
+pub(crate) struct DistRoute(pub(crate) Arc<Inner>, Mutex<Option<Arc<Conn>>>);
+
+impl DistRoute {
+    pub(crate) fn new(inner: Arc<Inner>) -> Self {
+        DistRoute(inner, Mutex::new(None))
+    }
+}
+
+impl RawRoute for DistRoute {
+    fn send(&self, to: Pid, tag: u64, encode: EncodeFn<'_>) -> Result<(), RawSendError> {
+        let mut cached = self.1.lock();
+        let conn = match cached.as_ref() {
+            Some(c) if c.peer == to.node && !c.is_closed() => c,
+            _ => {
+                let c = self
+                    .0
+                    .conn_for(to.node, true)
+                    .ok_or(RawSendError::NoConnection)?;
+                cached.insert(c)
+            }
+        };
+        // Encoded under the route's own lock: no clone of the connection per send.
+        self.0
+            .send_encoded(conn, to, tag, encode)
+            .map_err(|e| match e {
+                SendFail::Full => RawSendError::Full,
+                SendFail::NoConnection => RawSendError::NoConnection,
+                SendFail::Encode(why) => RawSendError::Encode(why),
+            })
+    }
+
+    fn call_failure(&self, to: Pid) -> CallError {
+        if let Some(ty) = self.0.take_refusal(to) {
+            return CallError::UnknownType(ty);
+        }
+        match self.0.conns.read().get(&to.node) {
+            Some(c) if c.is_up() => CallError::NoReply,
+            _ => CallError::Exit(ExitReason::NoConnection),
+        }
+    }
+
+    fn stop(&self, to: Pid, reason: ExitReason) -> bool {
+        match self.0.conn_for(to.node, true) {
+            Some(c) => self
+                .0
+                .send_frame(&c, &Frame::Stop { to, reason }, true)
+                .is_ok(),
+            None => false,
+        }
+    }
+
+    fn ready(
+        &self,
+        to: Pid,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            let Some(conn) = self.0.conn_for(to.node, true) else {
+                return;
+            };
+            let notified = conn.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if conn.backlog() >= self.0.cfg.outbound_limit / 2 && !conn.is_closed() {
+                notified.await;
+            }
+        })
+    }
+}
