@@ -77,7 +77,12 @@ pub trait Distribution: Send + Sync + 'static {
     /// Sends `signal` to `to`, a process on another node.
     fn signal(&self, to: Pid, signal: Signal) -> Result<(), RouteError>;
 
-    /// Stops distribution for good, as the last step of [`Node::shutdown_graceful`](crate::Node::shutdown_graceful):
-    /// connections close (peers see this node go down) and none is made afterwards.
-    fn shutdown(&self) {}
+    /// Stops distribution for good, as the last step of [`Node::shutdown_graceful`](crate::Node::shutdown_graceful),
+    /// within `within`: what is queued for peers (the exit signals of the actors that just
+    /// stopped) is sent, then connections close (peers see this node go down) and none is made
+    /// afterwards.
+    fn shutdown(&self, within: std::time::Duration) -> futures::future::BoxFuture<'static, ()> {
+        let _ = within;
+        Box::pin(async {})
+    }
 }

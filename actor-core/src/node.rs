@@ -562,7 +562,8 @@ impl Node {
         futures::future::join_all(watches).await;
         let dist = self.inner.dist.read().clone();
         if let Some(d) = dist {
-            d.shutdown();
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            d.shutdown(left.max(Duration::from_millis(100))).await;
         }
         killed
     }

@@ -30,6 +30,9 @@ pub(crate) enum Phase {
 struct Outbound {
     buf: Vec<u8>,
     closed: bool,
+    /// Closing after what is queued (an orderly node stop): no new frames; the writer ends
+    /// once the buffer is written, and the peer reads everything before the end of stream.
+    draining: bool,
 }
 
 /// Links and monitors crossing this connection.
@@ -178,7 +181,7 @@ impl Conn {
     /// Queues encoded frames. Data frames respect the limit; control frames do not.
     pub(crate) fn push(&self, bytes: &[u8], control: bool) -> Result<(), PushError> {
         let mut o = self.out.lock();
-        if o.closed {
+        if o.closed || o.draining {
             return Err(PushError::Closed);
         }
         if !control && !o.buf.is_empty() && o.buf.len() + bytes.len() > self.limit {
@@ -220,11 +223,17 @@ impl Conn {
     /// Moves the queued bytes into `spare` (which must be empty); `None` once closed.
     pub(crate) fn take_outbound(&self, spare: &mut Vec<u8>) -> Option<()> {
         let mut o = self.out.lock();
-        if o.closed {
+        if o.closed || (o.draining && o.buf.is_empty()) {
             return None;
         }
         std::mem::swap(&mut o.buf, spare);
         Some(())
+    }
+
+    /// Closes the outbound side after the queued bytes are written (see `Outbound::draining`).
+    pub(crate) fn drain_and_close(&self) {
+        self.out.lock().draining = true;
+        self.wake_writer.notify_one();
     }
 
     /// Closes the outbound side; queued bytes are dropped. Returns whether it was open.

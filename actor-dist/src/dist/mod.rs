@@ -139,6 +139,29 @@ pub struct Dist {
 }
 
 impl Inner {
+    /// Stops distribution in order, as the last step of an orderly node stop: no connection
+    /// comes up any more; each connection writes what is queued (the exit signals of the
+    /// actors that just stopped) and closes, so peers learn the real exit reasons before the
+    /// node-down; after `within`, whatever is left is closed at once.
+    pub(crate) async fn shutdown_gracefully(self: &Arc<Self>, within: std::time::Duration) {
+        self.shut.store(true, Ordering::SeqCst);
+        for t in self.tasks.lock().drain(..) {
+            t.abort();
+        }
+        let conns: Vec<_> = self.conns.read().values().cloned().collect();
+        let downs = conns.iter().map(|c| {
+            c.drain_and_close();
+            let mut phase = c.phase.subscribe();
+            async move {
+                let _ = phase
+                    .wait_for(|p| matches!(p, crate::conn::Phase::Down(_)))
+                    .await;
+            }
+        });
+        let _ = tokio::time::timeout(within, futures::future::join_all(downs)).await;
+        self.shutdown();
+    }
+
     /// Stops distribution for good: no connection comes up afterwards, and every connection
     /// goes down (its links and monitors fire on both sides).
     fn shutdown(self: &Arc<Self>) {

@@ -35,10 +35,13 @@ impl Distribution for Router {
         }
     }
 
-    fn shutdown(&self) {
-        if let Some(inner) = self.0.upgrade() {
-            inner.shutdown();
-        }
+    fn shutdown(&self, within: std::time::Duration) -> futures::future::BoxFuture<'static, ()> {
+        let inner = self.0.upgrade();
+        Box::pin(async move {
+            if let Some(inner) = inner {
+                inner.shutdown_gracefully(within).await;
+            }
+        })
     }
 }
 
