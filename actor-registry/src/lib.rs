@@ -140,6 +140,7 @@
 //!   server; group names are [`Key`]s.
 #![warn(missing_docs)]
 
+mod consistency;
 mod error;
 mod global;
 mod groups;
@@ -148,6 +149,7 @@ mod key;
 mod monitor;
 mod named;
 mod registry;
+mod select;
 mod state;
 mod sync;
 
@@ -161,4 +163,5 @@ pub use monitor::{
     Change, GroupChange, GroupEvent, GroupMonitor, KeyEvent, KeyMonitor, MONITOR_QUEUE,
 };
 pub use named::{NamedError, NamedRef, NamedSendError};
-pub use registry::{Entry, Registry};
+pub use registry::Registry;
+pub use select::Entry;

@@ -549,7 +549,11 @@ async fn a_stopped_machines_timers_are_cancelled_at_once() {
     let (node, m) = start(fsm).await;
     m.cast("arm").unwrap();
     next(&mut log).await;
-    assert_eq!(node.pending_timers(), 3, "state, event and generic timeouts");
+    assert_eq!(
+        node.pending_timers(),
+        3,
+        "state, event and generic timeouts"
+    );
     let exit = node.wait_exit(m.pid());
     node.exit(m.pid(), actor_core::ExitReason::Kill);
     exit.await;
