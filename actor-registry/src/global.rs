@@ -19,7 +19,14 @@ use std::time::Duration;
 pub struct Candidate {
     /// The holder (its node is `pid.node`).
     pub pid: Pid,
-    /// When it registered: microseconds since the Unix epoch, by its own node's clock.
+    /// When it registered, as a logical stamp: the value of its node's Lamport clock, which
+    /// advances by one on every registration made there and moves past every stamp that
+    /// node receives from a peer (`max(local, received) + 1`). So a registration made after
+    /// its node learned of another one has the greater stamp: a lower stamp means *logically
+    /// earlier* (nothing the other registration's node knew came after it). Two concurrent
+    /// registrations (neither node knew of the other's) are ordered by their stamps too, but
+    /// that order says nothing about wall time. No wall clock is involved, so a node whose
+    /// clock is skewed gains nothing.
     pub registered_at: u64,
 }
 
@@ -68,7 +75,8 @@ impl fmt::Debug for OnConflict {
 pub struct GlobalConfig {
     /// The scope's name; replicas of the same name on different nodes form one scope.
     pub scope: String,
-    /// Name-conflict resolver; `None` keeps the earlier registration (then the lower pid).
+    /// Name-conflict resolver; `None` keeps the logically earlier registration (the lower
+    /// [`Candidate::registered_at`] Lamport stamp), then the lower pid.
     pub resolver: Option<Resolver>,
     /// How a loser is told; by default an exit with reason `name_conflict`.
     pub on_conflict: OnConflict,
@@ -120,6 +128,10 @@ pub struct GlobalStats {
     pub relayed: AtomicU64,
     /// Published messages for local holders that could not take them.
     pub undelivered: AtomicU64,
+    /// Registration stamps received from peers that were far ahead of this replica's clock
+    /// (more than 2^32): each kept its own registration's stamp, but the clock did not
+    /// follow it.
+    pub skewed: AtomicU64,
 }
 
 impl GlobalStats {
@@ -231,6 +243,7 @@ impl GlobalRegistry {
             resolver: cfg.resolver,
             on_conflict: cfg.on_conflict,
             stats: Arc::new(GlobalStats::default()),
+            clock: AtomicU64::new(0),
         };
         let reg = Registry::with_replication(dist.node(), Some(repl));
         let server = dist

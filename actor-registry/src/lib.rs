@@ -99,7 +99,11 @@
 //! - **Name conflicts** (the same name registered on two nodes concurrently, or on both sides
 //!   of a partition) are settled where the two entries meet by a [`Resolver`] that sees the
 //!   two [`Candidate`]s in the same order on every node, so every node keeps the same one.
-//!   The default keeps the earlier registration (by its node's clock; ties by pid). The
+//!   The default keeps the *logically earlier* registration, then the lower pid: each
+//!   replica stamps its registrations with a Lamport clock that also moves past every stamp
+//!   it receives, so a registration made after its node learned of another has the greater
+//!   stamp; concurrent ones are ordered by stamp without reference to wall time, and no
+//!   node's wall clock (skewed or not) plays a part ([`Candidate::registered_at`]). The
 //!   loser's node withdraws it everywhere and tells it ([`OnConflict`]: an exit with reason
 //!   `name_conflict` by default, or a callback). Two holders never survive a heal.
 //! - **Pub/sub across nodes**: [`GlobalRegistry::send`] sends a message for a property's

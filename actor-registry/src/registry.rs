@@ -133,15 +133,10 @@ impl Registry {
         self.inner.global.is_some() && self.inner.node.is_local(pid)
     }
 
-    /// A registration time for conflict resolution (global scope only; 0 in the local one).
+    /// A registration stamp for conflict resolution (global scope only; 0 in the local one):
+    /// the replica's Lamport clock, advanced by one. No wall clock is read.
     pub(crate) fn stamp(&self) -> u64 {
-        if self.inner.global.is_none() {
-            return 0;
-        }
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros() as u64)
-            .unwrap_or(0)
+        self.inner.global.as_ref().map_or(0, |g| g.tick())
     }
 
     /// Sends the changes made under this lock to the peers (global scope), in order.

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 pub(crate) struct NameSlot {
     pub(crate) pid: Pid,
     pub(crate) value: Value,
-    /// Microseconds since the Unix epoch when registered; 0 in the local scope.
+    /// The registration's Lamport stamp (global scope); 0 in the local scope.
     pub(crate) at: u64,
 }
 
@@ -126,7 +126,7 @@ pub(crate) struct State {
     pub(crate) groups: BTreeMap<Key, Vec<Pid>>,
     pub(crate) group_monitors: HashMap<Key, Vec<Sink<GroupEvent>>>,
     pub(crate) scope_monitors: Vec<Sink<GroupEvent>>,
-    /// Registration times of aggregated counters (global scope), for conflict resolution.
+    /// Registration stamps of aggregated counters (global scope), for conflict resolution.
     pub(crate) agg_at: HashMap<Key, u64>,
     /// Global scope: the peer registries, by node.
     pub(crate) peers: HashMap<NodeId, Peer>,

@@ -14,8 +14,9 @@ use std::sync::atomic::Ordering;
 
 impl Replication {
     /// The winner of `a` and `b` for `key`: the configured resolver, seeing the two in pid
-    /// order (so every node asks the same question), or the default: the earlier
-    /// registration, then the lower pid.
+    /// order (so every node asks the same question), or the default: the logically earlier
+    /// registration (lower Lamport stamp), then the lower pid. Both inputs are facts fixed at
+    /// registration and carried unchanged to every replica, so every node decides alike.
     pub(super) fn resolve(&self, key: &Key, a: Candidate, b: Candidate) -> Pid {
         let (a, b) = if a.pid <= b.pid { (a, b) } else { (b, a) };
         if let Some(r) = &self.resolver {
@@ -178,6 +179,7 @@ impl Registry {
         at: u64,
         losers: &mut Vec<NameConflict>,
     ) -> bool {
+        self.global().observe(at);
         let holder = match kind {
             Kind::Name => self
                 .shard(&key)

@@ -6,7 +6,7 @@ use crate::registry::Registry;
 use crate::state::State;
 use actor_core::{ActorRef, Pid};
 use actor_dist::Dist;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// A peer replica: its server and the route to it.
@@ -24,6 +24,38 @@ pub(crate) struct Replication {
     pub(crate) resolver: Option<Resolver>,
     pub(crate) on_conflict: OnConflict,
     pub(crate) stats: Arc<GlobalStats>,
+    /// This replica's Lamport clock: the last registration stamp it made or saw.
+    pub(crate) clock: AtomicU64,
+}
+
+/// How far one received stamp may move this replica's clock ahead of itself. A stamp beyond
+/// that (a peer with a broken or forged clock, such as one stamping with wall time) still
+/// stands for its own registration (which then loses every conflict with a registration
+/// stamped normally), but the clock does not follow it: no peer can run it up to its end.
+pub(crate) const MAX_LEAP: u64 = 1 << 32;
+
+impl Replication {
+    /// A stamp for a registration made here: the clock, advanced by one.
+    pub(crate) fn tick(&self) -> u64 {
+        self.clock.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Advances the clock past a stamp received from a peer (Lamport's receive rule:
+    /// `max(local, received) + 1`); a stamp more than [`MAX_LEAP`] ahead is counted in
+    /// `GlobalStats::skewed` and only moves the clock by one.
+    pub(crate) fn observe(&self, at: u64) {
+        let mut skewed = false;
+        let _ = self
+            .clock
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                skewed = at > c.saturating_add(MAX_LEAP);
+                let seen = if skewed { c } else { at };
+                Some(c.max(seen).saturating_add(1))
+            });
+        if skewed {
+            self.stats.skewed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Sends the changes queued under the lock to every peer, in order. A peer that cannot take
