@@ -94,7 +94,10 @@
 //!   applied it.
 //! - **Sync**: when two replicas meet (a node comes up, a scope starts, a partition heals),
 //!   each sends the other the full state of its own processes; a late joiner thus gets
-//!   everything. When a peer's node goes down, its processes' entries and memberships vanish
+//!   everything. Discovery never gives up while two nodes are connected and not peers: it
+//!   retries with a capped backoff (the other scope may start late), and every few seconds
+//!   the connected nodes are compared with the peers, so a lost nodeup event cannot leave
+//!   two replicas unsynced. When a peer's node goes down, its processes' entries and memberships vanish
 //!   on every other node (monitors see [`Change::Exited`] with `noconnection`).
 //! - **Name conflicts** (the same name registered on two nodes concurrently, or on both sides
 //!   of a partition) are settled where the two entries meet by a [`Resolver`] that sees the

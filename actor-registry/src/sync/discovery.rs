@@ -1,23 +1,76 @@
-//! Discovery: finding the scope's server on every connected node.
+//! Discovery: finding the scope's server on every connected node, and never leaving a
+//! connected node unpeered.
+//!
+//! A discovery task per node asks the node where its server is (`whereis`, an rpc) and sends
+//! that server `Discover`, again and again with a capped backoff for as long as the two nodes
+//! are connected and not peers: the peer's scope may start late, a message may be lost with a
+//! connection that loses a simultaneous connect, an rpc may time out. Tasks start for the
+//! nodes connected when the scope starts, on every nodeup, and from a periodic
+//! reconciliation that compares the connected nodes with the peers, so a nodeup event that
+//! was dropped (a full event queue) cannot leave two replicas unsynced.
 
 use super::protocol::SyncMsg;
 use crate::registry::Inner;
 use actor_core::{NodeId, Pid};
 use actor_dist::{Dist, NodeEvent, RpcError};
-use std::sync::Weak;
+use parking_lot::Mutex;
+use std::collections::HashSet;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// How long discovery waits for a peer to say where its server is.
 const DISCOVER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The first delay between two discovery attempts to one node.
+const FIRST_RETRY: Duration = Duration::from_millis(50);
+
+/// The longest delay between two discovery attempts to one node.
+pub(crate) const MAX_RETRY: Duration = Duration::from_secs(5);
+
+/// How often the connected nodes are compared with the peers.
+pub(crate) const RECONCILE_EVERY: Duration = Duration::from_secs(5);
+
 /// The name of the rpc function through which peers find a scope's server.
 pub(crate) fn whereis_fn(scope: &str) -> String {
     format!("actor_registry.whereis/{scope}")
 }
 
-/// Finds the servers of the scope on the nodes connected now and on every node that comes up,
-/// and sends each `Discover`. Ends when the registry is gone.
+/// What every discovery task of one scope shares.
+struct Discovery {
+    reg: Weak<Inner>,
+    dist: Dist,
+    scope: String,
+    me: Pid,
+    /// Nodes with a discovery task running: at most one per node.
+    running: Mutex<HashSet<String>>,
+}
+
+impl Discovery {
+    /// Starts discovering `name` unless a task for it is running already.
+    fn start(self: &Arc<Self>, name: String) {
+        if self.running.lock().insert(name.clone()) {
+            tokio::spawn(discover(self.clone(), name));
+        }
+    }
+
+    /// The nodes this replica should be peered with and is not.
+    fn unpeered(&self) -> Option<Vec<String>> {
+        let inner = self.reg.upgrade()?;
+        let st = inner.state.lock();
+        Some(
+            self.dist
+                .nodes()
+                .into_iter()
+                .filter(|n| !st.peers.contains_key(&NodeId::from_name(n)))
+                .collect(),
+        )
+    }
+}
+
+/// Finds the servers of the scope on the nodes connected now, on every node that comes up,
+/// and on every connected node found unpeered by the periodic reconciliation, and sends each
+/// `Discover`. Ends when the registry is gone.
 pub(crate) async fn discover_loop(
     reg: Weak<Inner>,
     dist: Dist,
@@ -25,60 +78,81 @@ pub(crate) async fn discover_loop(
     me: Pid,
     mut events: mpsc::Receiver<NodeEvent>,
 ) {
-    for name in dist.nodes() {
-        tokio::spawn(discover(reg.clone(), dist.clone(), name, scope.clone(), me));
+    let d = Arc::new(Discovery {
+        reg,
+        dist,
+        scope,
+        me,
+        running: Mutex::new(HashSet::new()),
+    });
+    for name in d.dist.nodes() {
+        d.start(name);
     }
-    while let Some(ev) = events.recv().await {
-        if reg.strong_count() == 0 {
-            return;
-        }
-        if let NodeEvent::Up(info) = ev {
-            if !info.hidden {
-                tokio::spawn(discover(
-                    reg.clone(),
-                    dist.clone(),
-                    info.name,
-                    scope.clone(),
-                    me,
-                ));
+    let mut reconcile = tokio::time::interval(RECONCILE_EVERY);
+    reconcile.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    reconcile.tick().await;
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Some(NodeEvent::Up(info)) if !info.hidden => d.start(info.name),
+                Some(_) => {}
+                // The distribution is gone: nothing more will connect.
+                None => return,
+            },
+            _ = reconcile.tick() => {
+                let Some(missing) = d.unpeered() else { return };
+                for name in missing {
+                    d.start(name);
+                }
             }
+        }
+        if d.reg.strong_count() == 0 {
+            return;
         }
     }
 }
 
-/// Finds `name`'s server and sends it `Discover`, again with backoff until the two replicas
-/// are peers: a message can be lost with a connection that loses a simultaneous connect.
-async fn discover(reg: Weak<Inner>, dist: Dist, name: String, scope: String, me: Pid) {
+/// Finds `name`'s server and sends it `Discover`, again with a capped backoff until the two
+/// replicas are peers or the node is no longer connected (its next nodeup, or the
+/// reconciliation, starts over).
+async fn discover(d: Arc<Discovery>, name: String) {
+    struct Done<'a>(&'a Discovery, &'a str);
+    impl Drop for Done<'_> {
+        fn drop(&mut self) {
+            self.0.running.lock().remove(self.1);
+        }
+    }
+    let _done = Done(&d, &name);
     let id = NodeId::from_name(&name);
-    let mut delay = Duration::from_millis(50);
-    for _ in 0..10 {
-        let synced = match reg.upgrade() {
+    let mut delay = FIRST_RETRY;
+    loop {
+        let synced = match d.reg.upgrade() {
             Some(inner) => inner.state.lock().peers.contains_key(&id),
             None => return,
         };
-        // Synced, or gone (its next nodeup starts over).
-        if synced || !dist.nodes().contains(&name) {
+        if synced || !d.dist.nodes().contains(&name) {
             return;
         }
-        let found: Result<Option<Pid>, RpcError> = dist
-            .call(&name, &whereis_fn(&scope), &(), DISCOVER_TIMEOUT)
+        let found: Result<Option<Pid>, RpcError> = d
+            .dist
+            .call(&name, &whereis_fn(&d.scope), &(), DISCOVER_TIMEOUT)
             .await;
         match found {
             Ok(Some(server)) => {
-                if let Ok(r) = dist.actor_ref::<SyncMsg>(server) {
+                if let Ok(r) = d.dist.actor_ref::<SyncMsg>(server) {
                     let _ = r.tell(SyncMsg::Discover {
-                        from: me,
-                        scope: scope.clone(),
+                        from: d.me,
+                        scope: d.scope.clone(),
                     });
                 }
             }
-            // Not running there (yet): when it starts, it discovers us.
-            Ok(None) | Err(RpcError::NoSuchFunction(_)) => return,
+            // Not running there (yet): try again; its start also discovers us.
+            Ok(None) | Err(RpcError::NoSuchFunction(_)) => {}
             Err(e) => {
-                tracing::debug!(node = %name, %scope, error = %e, "registry discovery failed")
+                tracing::debug!(node = %name, scope = %d.scope, error = %e, "registry discovery failed")
             }
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(2));
+        delay = (delay * 2).min(MAX_RETRY);
     }
 }
