@@ -80,6 +80,12 @@ pub struct GlobalConfig {
     pub resolver: Option<Resolver>,
     /// How a loser is told; by default an exit with reason `name_conflict`.
     pub on_conflict: OnConflict,
+    /// Take part in the scope although this node is hidden (`DistConfig::hidden`); off by
+    /// default. A hidden node's replica is otherwise neither discovered by visible nodes nor
+    /// accepted by them: it holds only its own node's entries. With this on, it discovers the
+    /// visible nodes it is connected to and they accept it as a peer (they still never
+    /// discover it themselves). Has no effect on a visible node.
+    pub take_part_when_hidden: bool,
 }
 
 impl GlobalConfig {
@@ -91,6 +97,7 @@ impl GlobalConfig {
             on_conflict: OnConflict::Exit(ExitReason::error(actor_core::Term::atom(
                 "name_conflict",
             ))),
+            take_part_when_hidden: false,
         }
     }
 
@@ -106,6 +113,19 @@ impl GlobalConfig {
     /// Tells conflict losers this way.
     pub fn on_conflict(mut self, on: OnConflict) -> Self {
         self.on_conflict = on;
+        self
+    }
+
+    /// Takes part in the scope although this node is hidden (see the field of the same name).
+    ///
+    /// ```
+    /// use actor_registry::GlobalConfig;
+    /// // An operator tool joining as a hidden node that wants to see the cluster's names.
+    /// let cfg = GlobalConfig::new("accounts").take_part_when_hidden(true);
+    /// assert!(cfg.take_part_when_hidden);
+    /// ```
+    pub fn take_part_when_hidden(mut self, on: bool) -> Self {
+        self.take_part_when_hidden = on;
         self
     }
 }
@@ -126,6 +146,8 @@ pub struct GlobalStats {
     pub send_failures: AtomicU64,
     /// Published messages delivered here on behalf of another node.
     pub relayed: AtomicU64,
+    /// Discovery by hidden nodes that did not opt in, refused here.
+    pub hidden_refused: AtomicU64,
     /// Published messages for local holders that could not take them.
     pub undelivered: AtomicU64,
     /// Registration stamps received from peers that were far ahead of this replica's clock
@@ -268,6 +290,7 @@ impl GlobalRegistry {
             dist.clone(),
             cfg.scope,
             server,
+            cfg.take_part_when_hidden,
             events,
         ));
         Ok(GlobalRegistry { reg })

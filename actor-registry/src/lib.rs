@@ -140,7 +140,11 @@
 //!   mode): two nodes may briefly both accept the same name; the resolver settles it.
 //!   Registration in the global scope is for processes of the registering node.
 //! - **A full mesh is assumed** (actor-dist's default, transitive connects): replicas only
-//!   compare names with the peers they are connected to. Hidden nodes take no part.
+//!   compare names with the peers they are connected to.
+//! - **Hidden nodes take no part** (as in OTP's `global`): visible nodes neither discover nor
+//!   accept a hidden node's replica, which holds only its own node's entries, unless it opts
+//!   in with [`GlobalConfig::take_part_when_hidden`]; then it discovers the visible nodes it is
+//!   connected to and syncs with them both ways.
 //! - **Group members are listed in the order this replica learned of them**, which may
 //!   differ between nodes (as in `pg`).
 //! - **Process groups live in a registry scope** (as syn's scopes), not in a separate `pg`

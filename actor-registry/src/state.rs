@@ -130,6 +130,9 @@ pub(crate) struct State {
     pub(crate) agg_at: HashMap<Key, u64>,
     /// Global scope: the peer registries, by node.
     pub(crate) peers: HashMap<NodeId, Peer>,
+    /// Global scope: nodes whose replica refused ours (this node is hidden to them and did
+    /// not opt in); not discovered again until they reconnect.
+    pub(crate) refused_by: HashSet<NodeId>,
     /// Global scope: the chunks of a peer's full state received so far.
     pub(crate) partial: HashMap<NodeId, Vec<Op>>,
     /// Global scope: local changes made under this lock and not yet sent to the peers.

@@ -42,6 +42,8 @@ struct Discovery {
     dist: Dist,
     scope: String,
     me: Pid,
+    /// Whether this replica opted in to take part although its node is hidden.
+    hidden: bool,
     /// Nodes with a discovery task running: at most one per node.
     running: Mutex<HashSet<String>>,
 }
@@ -54,6 +56,18 @@ impl Discovery {
         }
     }
 
+    /// A node that refused us may accept us after a reconnect (as another incarnation, or
+    /// with this node visible).
+    fn forget_refusal(&self, name: &str) {
+        if let Some(inner) = self.reg.upgrade() {
+            inner
+                .state
+                .lock()
+                .refused_by
+                .remove(&NodeId::from_name(name));
+        }
+    }
+
     /// The nodes this replica should be peered with and is not.
     fn unpeered(&self) -> Option<Vec<String>> {
         let inner = self.reg.upgrade()?;
@@ -62,7 +76,10 @@ impl Discovery {
             self.dist
                 .nodes()
                 .into_iter()
-                .filter(|n| !st.peers.contains_key(&NodeId::from_name(n)))
+                .filter(|n| {
+                    let id = NodeId::from_name(n);
+                    !st.peers.contains_key(&id) && !st.refused_by.contains(&id)
+                })
                 .collect(),
         )
     }
@@ -76,6 +93,7 @@ pub(crate) async fn discover_loop(
     dist: Dist,
     scope: String,
     me: Pid,
+    hidden: bool,
     mut events: mpsc::Receiver<NodeEvent>,
 ) {
     let d = Arc::new(Discovery {
@@ -83,6 +101,7 @@ pub(crate) async fn discover_loop(
         dist,
         scope,
         me,
+        hidden,
         running: Mutex::new(HashSet::new()),
     });
     for name in d.dist.nodes() {
@@ -94,8 +113,15 @@ pub(crate) async fn discover_loop(
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
-                Some(NodeEvent::Up(info)) if !info.hidden => d.start(info.name),
-                Some(_) => {}
+                // A hidden node is not discovered: it takes part only if it opts in, and then
+                // it discovers us.
+                Some(NodeEvent::Up(info)) => {
+                    d.forget_refusal(&info.name);
+                    if !info.hidden {
+                        d.start(info.name);
+                    }
+                }
+                Some(NodeEvent::Down { node, .. }) => d.forget_refusal(&node),
                 // The distribution is gone: nothing more will connect.
                 None => return,
             },
@@ -127,7 +153,10 @@ async fn discover(d: Arc<Discovery>, name: String) {
     let mut delay = FIRST_RETRY;
     loop {
         let synced = match d.reg.upgrade() {
-            Some(inner) => inner.state.lock().peers.contains_key(&id),
+            Some(inner) => {
+                let st = inner.state.lock();
+                st.peers.contains_key(&id) || st.refused_by.contains(&id)
+            }
             None => return,
         };
         if synced || !d.dist.nodes().contains(&name) {
@@ -143,6 +172,7 @@ async fn discover(d: Arc<Discovery>, name: String) {
                     let _ = r.tell(SyncMsg::Discover {
                         from: d.me,
                         scope: d.scope.clone(),
+                        hidden: d.hidden,
                     });
                 }
             }

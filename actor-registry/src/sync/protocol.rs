@@ -57,7 +57,12 @@ impl Op {
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum SyncMsg {
     /// "I am the scope's server on my node; send me your state."
-    Discover { from: Pid, scope: String },
+    /// `hidden`: the sender opted in to take part although its node may be hidden.
+    Discover {
+        from: Pid,
+        scope: String,
+        hidden: bool,
+    },
     /// The full state of the sender's own processes, in chunks: `more` on every chunk but the
     /// last; the receiver merges once it has the last.
     Ack {
@@ -81,6 +86,9 @@ pub(crate) enum SyncMsg {
         tag: u64,
         payload: Vec<u8>,
     },
+    /// "Your node is hidden and did not opt in: we will not be peers." The sender's
+    /// discovery of this node stops until the two reconnect.
+    Refused { from: Pid, scope: String },
 }
 
 impl Message for SyncMsg {

@@ -59,6 +59,27 @@ impl Registry {
             .expect("a sync message reached a registry with global scope")
     }
 
+    /// Whether `from`'s node is connected and visible (hidden nodes are not listed).
+    fn visible(&self, from: Pid) -> bool {
+        self.global()
+            .dist
+            .nodes()
+            .iter()
+            .any(|n| NodeId::from_name(n) == from.node)
+    }
+
+    /// Tells a hidden node's server that this replica will not be its peer.
+    fn refuse_hidden(&self, to: Pid, me: Pid) {
+        let g = self.global();
+        g.stats.hidden_refused.fetch_add(1, Ordering::Relaxed);
+        if let Ok(r) = g.dist.actor_ref::<SyncMsg>(to) {
+            let _ = r.tell(SyncMsg::Refused {
+                from: me,
+                scope: g.scope.clone(),
+            });
+        }
+    }
+
     pub(super) fn malformed(&self, why: &str) {
         self.global()
             .stats
@@ -74,11 +95,20 @@ impl Registry {
         let me = ctx.pid();
         let mut losers = Vec::new();
         match msg {
-            SyncMsg::Discover { from, scope } => {
+            SyncMsg::Discover {
+                from,
+                scope,
+                hidden,
+            } => {
                 if !self.valid_sender(from, &scope) {
                     return losers;
                 }
                 let mut st = self.inner.state.lock();
+                if !hidden && !is_peer(&st, from) && !self.visible(from) {
+                    drop(st);
+                    self.refuse_hidden(from, me);
+                    return losers;
+                }
                 if self.add_peer(&mut st, from, ctx) != Added::Refused {
                     self.send_state(&st, from, me);
                 }
@@ -94,6 +124,13 @@ impl Registry {
                     return losers;
                 }
                 let mut st = self.inner.state.lock();
+                // Only a peer that discovered us (visible, or hidden and opted in) or a
+                // visible node we discovered sends its state.
+                if !is_peer(&st, from) && !self.visible(from) {
+                    drop(st);
+                    self.refuse_hidden(from, me);
+                    return losers;
+                }
                 match self.add_peer(&mut st, from, ctx) {
                     Added::Refused => return losers,
                     Added::New => self.send_state(&st, from, me),
@@ -129,6 +166,13 @@ impl Registry {
                 if let Some(ack) = ack {
                     ack.send(held);
                 }
+            }
+            SyncMsg::Refused { from, scope } => {
+                if !self.valid_sender(from, &scope) {
+                    return losers;
+                }
+                tracing::debug!(scope = %g.scope, node = %from.node, "refused as a hidden node");
+                self.inner.state.lock().refused_by.insert(from.node);
             }
             SyncMsg::Publish {
                 from,
