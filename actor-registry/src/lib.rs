@@ -108,7 +108,11 @@
 //!   stamp; concurrent ones are ordered by stamp without reference to wall time, and no
 //!   node's wall clock (skewed or not) plays a part ([`Candidate::registered_at`]). The
 //!   loser's node withdraws it everywhere and tells it ([`OnConflict`]: an exit with reason
-//!   `name_conflict` by default, or a callback). Two holders never survive a heal.
+//!   `name_conflict` by default, or a callback). Two holders never survive a heal. With
+//!   [`GlobalConfig::notify_all_name`] (OTP's `global:notify_all_name/3`) neither keeps it:
+//!   both lose the name and both are told.
+//! - **`sync`**: [`GlobalRegistry::sync`] (OTP's `global:sync/0`) waits until this replica
+//!   has exchanged full state with every connected visible node, both ways.
 //! - **Pub/sub across nodes**: [`GlobalRegistry::send`] sends a message for a property's
 //!   holders once to each node that has some; that node hands it to its local holders.
 //! - **Bad input**: a sync message that does not decode is refused by actor-dist (logged,
@@ -164,7 +168,7 @@ mod select;
 mod state;
 mod sync;
 
-pub use error::{KeySendError, RegistryError, Timeout};
+pub use error::{KeySendError, NotSynced, RegistryError, Timeout};
 pub use global::{
     Candidate, GlobalConfig, GlobalRegistry, GlobalStats, NameConflict, OnConflict, Resolver,
     StartError,

@@ -153,7 +153,8 @@ async fn a_custom_resolver_and_a_notified_loser() {
             kind: Kind::Name,
             key: Key::from("lock"),
             loser: on_a.pid(),
-            winner: on_b.pid()
+            winner: on_b.pid(),
+            both_lost: false,
         }
     );
     for m in &ms {

@@ -222,6 +222,22 @@ impl Registry {
             Some((q, _, q_at)) => {
                 let g = self.global();
                 g.stats.conflicts.fetch_add(1, Ordering::Relaxed);
+                if g.notify_all_name {
+                    // OTP's `global:notify_all_name/3`: neither keeps it. Every replica where
+                    // the two meet drops both; each holder's own node tells it.
+                    tracing::info!(?key, "name conflict: removed from both holders");
+                    self.drop_entry(st, kind, &key, q, Change::Unregistered);
+                    if self.inner.node.is_local(q) {
+                        losers.push(NameConflict {
+                            kind,
+                            key,
+                            loser: q,
+                            winner: pid,
+                            both_lost: true,
+                        });
+                    }
+                    return false;
+                }
                 let winner = g.resolve(
                     &key,
                     Candidate {
@@ -244,6 +260,7 @@ impl Registry {
                         key: key.clone(),
                         loser: q,
                         winner: pid,
+                        both_lost: false,
                     });
                 }
                 self.register_locked(st, kind, key, pid, value, at).is_ok()

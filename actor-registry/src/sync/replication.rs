@@ -14,6 +14,8 @@ pub(crate) struct Peer {
     pub(crate) server: Pid,
     pub(crate) route: ActorRef<SyncMsg>,
     pub(crate) name: String,
+    /// This replica has merged the peer's full state.
+    pub(crate) merged: bool,
 }
 
 /// What a registry needs to be a replica of a global scope.
@@ -23,7 +25,11 @@ pub(crate) struct Replication {
     pub(crate) server: OnceLock<Pid>,
     pub(crate) resolver: Option<Resolver>,
     pub(crate) on_conflict: OnConflict,
+    /// Conflicts remove the name from both holders (`GlobalConfig::notify_all_name`).
+    pub(crate) notify_all_name: bool,
     pub(crate) stats: Arc<GlobalStats>,
+    /// Woken when a peer is added or its full state merged (for `GlobalRegistry::sync`).
+    pub(crate) changed: tokio::sync::Notify,
     /// This replica's Lamport clock: the last registration stamp it made or saw.
     pub(crate) clock: AtomicU64,
 }

@@ -145,7 +145,11 @@ impl Registry {
                     st.partial.insert(from.node, state);
                 } else {
                     self.merge(&mut st, from.node, state, &mut losers);
+                    if let Some(p) = st.peers.get_mut(&from.node) {
+                        p.merged = true;
+                    }
                     self.flush(&mut st);
+                    g.changed.notify_waiters();
                 }
             }
             SyncMsg::Ops { from, ops, ack } => {
@@ -260,8 +264,10 @@ impl Registry {
                 server: from,
                 route,
                 name,
+                merged: false,
             },
         );
+        g.changed.notify_waiters();
         Added::New
     }
 
