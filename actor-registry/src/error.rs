@@ -100,6 +100,17 @@ pub enum RegistryError {
     },
 }
 
+/// [`GlobalRegistry::sync`](crate::GlobalRegistry::sync) gave up: these connected nodes
+/// had not exchanged state with this replica in time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not synced with {nodes:?} within {after:?}")]
+pub struct NotSynced {
+    /// The nodes still unsynced, sorted.
+    pub nodes: Vec<String>,
+    /// How long it waited.
+    pub after: Duration,
+}
+
 /// [`Registry::await_name`](crate::Registry::await_name) gave up.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{key:?} was not registered within {after:?}")]

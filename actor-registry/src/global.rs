@@ -1,7 +1,7 @@
 //! The global scope: a [`GlobalRegistry`] is this node's replica of a named scope that spans
 //! every connected node (gproc's `g` scope, replicated the way syn does it).
 
-use crate::error::{KeySendError, RegistryError};
+use crate::error::{KeySendError, NotSynced, RegistryError};
 use crate::key::{Key, Kind, Value};
 use crate::registry::{tell_all, tell_holder, Registry};
 use crate::sync::{discover_loop, whereis_fn, Replication, Server, SyncMsg};
@@ -19,7 +19,14 @@ use std::time::Duration;
 pub struct Candidate {
     /// The holder (its node is `pid.node`).
     pub pid: Pid,
-    /// When it registered: microseconds since the Unix epoch, by its own node's clock.
+    /// When it registered, as a logical stamp: the value of its node's Lamport clock, which
+    /// advances by one on every registration made there and moves past every stamp that
+    /// node receives from a peer (`max(local, received) + 1`). So a registration made after
+    /// its node learned of another one has the greater stamp: a lower stamp means *logically
+    /// earlier* (nothing the other registration's node knew came after it). Two concurrent
+    /// registrations (neither node knew of the other's) are ordered by their stamps too, but
+    /// that order says nothing about wall time. No wall clock is involved, so a node whose
+    /// clock is skewed gains nothing.
     pub registered_at: u64,
 }
 
@@ -39,8 +46,12 @@ pub struct NameConflict {
     pub key: Key,
     /// The local process that lost the key.
     pub loser: Pid,
-    /// The process that kept it (on another node).
+    /// The process that kept it (on another node); with `both_lost`, the other holder, which
+    /// lost it too.
     pub winner: Pid,
+    /// The scope resolves conflicts with [`GlobalConfig::notify_all_name`]: neither holder
+    /// kept the name.
+    pub both_lost: bool,
 }
 
 /// How the loser of a name conflict is told. Either way its entry is gone everywhere.
@@ -68,10 +79,21 @@ impl fmt::Debug for OnConflict {
 pub struct GlobalConfig {
     /// The scope's name; replicas of the same name on different nodes form one scope.
     pub scope: String,
-    /// Name-conflict resolver; `None` keeps the earlier registration (then the lower pid).
+    /// Name-conflict resolver; `None` keeps the logically earlier registration (the lower
+    /// [`Candidate::registered_at`] Lamport stamp), then the lower pid.
     pub resolver: Option<Resolver>,
     /// How a loser is told; by default an exit with reason `name_conflict`.
     pub on_conflict: OnConflict,
+    /// Take part in the scope although this node is hidden (`DistConfig::hidden`); off by
+    /// default. A hidden node's replica is otherwise neither discovered by visible nodes nor
+    /// accepted by them: it holds only its own node's entries. With this on, it discovers the
+    /// visible nodes it is connected to and they accept it as a peer (they still never
+    /// discover it themselves). Has no effect on a visible node.
+    pub take_part_when_hidden: bool,
+    /// Resolve every name conflict by removing the name from both holders, each told on its
+    /// own node through [`GlobalConfig::on_conflict`] (OTP's `global:notify_all_name/3`);
+    /// the resolver is not asked. Off by default.
+    pub notify_all_name: bool,
 }
 
 impl GlobalConfig {
@@ -83,6 +105,8 @@ impl GlobalConfig {
             on_conflict: OnConflict::Exit(ExitReason::error(actor_core::Term::atom(
                 "name_conflict",
             ))),
+            take_part_when_hidden: false,
+            notify_all_name: false,
         }
     }
 
@@ -98,6 +122,37 @@ impl GlobalConfig {
     /// Tells conflict losers this way.
     pub fn on_conflict(mut self, on: OnConflict) -> Self {
         self.on_conflict = on;
+        self
+    }
+
+    /// Resolves every name conflict by removing the name from both holders, and telling both
+    /// (OTP's `global:notify_all_name/3`): after a heal, nobody holds a contested name until
+    /// someone registers it again. Each loser is told as [`GlobalConfig::on_conflict`] says,
+    /// with [`NameConflict::both_lost`] set.
+    ///
+    /// ```
+    /// use actor_registry::{GlobalConfig, OnConflict};
+    /// use std::sync::Arc;
+    /// let cfg = GlobalConfig::new("locks")
+    ///     .notify_all_name()
+    ///     .on_conflict(OnConflict::Notify(Arc::new(|c| assert!(c.both_lost))));
+    /// assert!(cfg.notify_all_name);
+    /// ```
+    pub fn notify_all_name(mut self) -> Self {
+        self.notify_all_name = true;
+        self
+    }
+
+    /// Takes part in the scope although this node is hidden (see the field of the same name).
+    ///
+    /// ```
+    /// use actor_registry::GlobalConfig;
+    /// // An operator tool joining as a hidden node that wants to see the cluster's names.
+    /// let cfg = GlobalConfig::new("accounts").take_part_when_hidden(true);
+    /// assert!(cfg.take_part_when_hidden);
+    /// ```
+    pub fn take_part_when_hidden(mut self, on: bool) -> Self {
+        self.take_part_when_hidden = on;
         self
     }
 }
@@ -118,8 +173,14 @@ pub struct GlobalStats {
     pub send_failures: AtomicU64,
     /// Published messages delivered here on behalf of another node.
     pub relayed: AtomicU64,
+    /// Discovery by hidden nodes that did not opt in, refused here.
+    pub hidden_refused: AtomicU64,
     /// Published messages for local holders that could not take them.
     pub undelivered: AtomicU64,
+    /// Registration stamps received from peers that were far ahead of this replica's clock
+    /// (more than 2^32): each kept its own registration's stamp, but the clock did not
+    /// follow it.
+    pub skewed: AtomicU64,
 }
 
 impl GlobalStats {
@@ -230,7 +291,10 @@ impl GlobalRegistry {
             server: OnceLock::new(),
             resolver: cfg.resolver,
             on_conflict: cfg.on_conflict,
+            notify_all_name: cfg.notify_all_name,
+            changed: tokio::sync::Notify::new(),
             stats: Arc::new(GlobalStats::default()),
+            clock: AtomicU64::new(0),
         };
         let reg = Registry::with_replication(dist.node(), Some(repl));
         let server = dist
@@ -255,6 +319,7 @@ impl GlobalRegistry {
             dist.clone(),
             cfg.scope,
             server,
+            cfg.take_part_when_hidden,
             events,
         ));
         Ok(GlobalRegistry { reg })
@@ -297,6 +362,93 @@ impl GlobalRegistry {
             .collect();
         v.sort();
         v
+    }
+
+    /// Waits until this replica has exchanged full state with every connected visible node
+    /// (OTP's `global:sync/0`), at most `timeout`: each is a peer, its full state is merged
+    /// here, and it has confirmed that it applied everything this replica sent it, ours
+    /// included. Nodes that connect meanwhile count too; a node that refused this hidden
+    /// replica does not. Fails with [`NotSynced`] naming the nodes still missing.
+    ///
+    /// ```
+    /// # use actor_dist::{Cookie, Dist, DistConfig};
+    /// # use actor_core::Node;
+    /// # use actor_registry::{GlobalConfig, GlobalRegistry};
+    /// # use std::time::Duration;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let cookie = Cookie::new("secret").unwrap();
+    /// let a = Dist::start(&Node::new("a@127.0.0.1"), DistConfig::new(cookie.clone())).await.unwrap();
+    /// let b = Dist::start(&Node::new("b@127.0.0.1"), DistConfig::new(cookie)).await.unwrap();
+    /// let ga = GlobalRegistry::start(&a, GlobalConfig::new("s")).await.unwrap();
+    /// let _gb = GlobalRegistry::start(&b, GlobalConfig::new("s")).await.unwrap();
+    /// a.connect(b.name(), b.local_addr()).await.unwrap();
+    /// ga.sync(Duration::from_secs(5)).await.unwrap();
+    /// assert_eq!(ga.peers(), vec![b.name().to_string()]);
+    /// # });
+    /// ```
+    pub async fn sync(&self, timeout: Duration) -> Result<(), NotSynced> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let g = self.repl();
+        let from = *g.server.get().expect("server started");
+        let mut confirmed: Vec<Pid> = Vec::new();
+        loop {
+            let changed = g.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            // The nodes still to sync with, and the ones ready to be asked to confirm.
+            let (missing, ask) = {
+                let st = self.reg.inner.state.lock();
+                let mut missing = Vec::new();
+                let mut ask = Vec::new();
+                for name in g.dist.nodes() {
+                    let id = NodeId::from_name(&name);
+                    if st.refused_by.contains(&id) {
+                        continue;
+                    }
+                    match st.peers.get(&id) {
+                        Some(p) if confirmed.contains(&p.server) => {}
+                        Some(p) if p.merged => {
+                            let (ack, rx) = ReplyTo::pair();
+                            let msg = SyncMsg::Ops {
+                                from,
+                                ops: Vec::new(),
+                                ack: Some(ack),
+                            };
+                            if g.send_to(p, msg, "sync confirmation") {
+                                ask.push((p.server, rx));
+                            }
+                            missing.push(name);
+                        }
+                        _ => missing.push(name),
+                    }
+                }
+                (missing, ask)
+            };
+            if missing.is_empty() {
+                return Ok(());
+            }
+            // A peer answers after everything sent to it before (our full state included).
+            let before = confirmed.len();
+            for (server, rx) in ask {
+                if let Ok(Ok(Ok(_))) = tokio::time::timeout_at(deadline, rx).await {
+                    confirmed.push(server);
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let mut nodes: Vec<String> = missing;
+                nodes.sort();
+                return Err(NotSynced {
+                    nodes,
+                    after: timeout,
+                });
+            }
+            if confirmed.len() == before {
+                // Nothing new: wait for a peer to be added or merged (or retry the
+                // confirmations a little later: a peer may not have counted us yet).
+                let retry = tokio::time::Instant::now() + Duration::from_millis(100);
+                let _ = tokio::time::timeout_at(deadline.min(retry), changed).await;
+            }
+        }
     }
 
     /// Registers like [`Registry::register`], then waits until every node connected now has

@@ -94,14 +94,25 @@
 //!   applied it.
 //! - **Sync**: when two replicas meet (a node comes up, a scope starts, a partition heals),
 //!   each sends the other the full state of its own processes; a late joiner thus gets
-//!   everything. When a peer's node goes down, its processes' entries and memberships vanish
+//!   everything. Discovery never gives up while two nodes are connected and not peers: it
+//!   retries with a capped backoff (the other scope may start late), and every few seconds
+//!   the connected nodes are compared with the peers, so a lost nodeup event cannot leave
+//!   two replicas unsynced. When a peer's node goes down, its processes' entries and memberships vanish
 //!   on every other node (monitors see [`Change::Exited`] with `noconnection`).
 //! - **Name conflicts** (the same name registered on two nodes concurrently, or on both sides
 //!   of a partition) are settled where the two entries meet by a [`Resolver`] that sees the
 //!   two [`Candidate`]s in the same order on every node, so every node keeps the same one.
-//!   The default keeps the earlier registration (by its node's clock; ties by pid). The
+//!   The default keeps the *logically earlier* registration, then the lower pid: each
+//!   replica stamps its registrations with a Lamport clock that also moves past every stamp
+//!   it receives, so a registration made after its node learned of another has the greater
+//!   stamp; concurrent ones are ordered by stamp without reference to wall time, and no
+//!   node's wall clock (skewed or not) plays a part ([`Candidate::registered_at`]). The
 //!   loser's node withdraws it everywhere and tells it ([`OnConflict`]: an exit with reason
-//!   `name_conflict` by default, or a callback). Two holders never survive a heal.
+//!   `name_conflict` by default, or a callback). Two holders never survive a heal. With
+//!   [`GlobalConfig::notify_all_name`] (OTP's `global:notify_all_name/3`) neither keeps it:
+//!   both lose the name and both are told.
+//! - **`sync`**: [`GlobalRegistry::sync`] (OTP's `global:sync/0`) waits until this replica
+//!   has exchanged full state with every connected visible node, both ways.
 //! - **Pub/sub across nodes**: [`GlobalRegistry::send`] sends a message for a property's
 //!   holders once to each node that has some; that node hands it to its local holders.
 //! - **Bad input**: a sync message that does not decode is refused by actor-dist (logged,
@@ -133,13 +144,18 @@
 //!   mode): two nodes may briefly both accept the same name; the resolver settles it.
 //!   Registration in the global scope is for processes of the registering node.
 //! - **A full mesh is assumed** (actor-dist's default, transitive connects): replicas only
-//!   compare names with the peers they are connected to. Hidden nodes take no part.
+//!   compare names with the peers they are connected to.
+//! - **Hidden nodes take no part** (as in OTP's `global`): visible nodes neither discover nor
+//!   accept a hidden node's replica, which holds only its own node's entries, unless it opts
+//!   in with [`GlobalConfig::take_part_when_hidden`]; then it discovers the visible nodes it is
+//!   connected to and syncs with them both ways.
 //! - **Group members are listed in the order this replica learned of them**, which may
 //!   differ between nodes (as in `pg`).
 //! - **Process groups live in a registry scope** (as syn's scopes), not in a separate `pg`
 //!   server; group names are [`Key`]s.
 #![warn(missing_docs)]
 
+mod consistency;
 mod error;
 mod global;
 mod groups;
@@ -148,10 +164,11 @@ mod key;
 mod monitor;
 mod named;
 mod registry;
+mod select;
 mod state;
 mod sync;
 
-pub use error::{KeySendError, RegistryError, Timeout};
+pub use error::{KeySendError, NotSynced, RegistryError, Timeout};
 pub use global::{
     Candidate, GlobalConfig, GlobalRegistry, GlobalStats, NameConflict, OnConflict, Resolver,
     StartError,
@@ -161,4 +178,5 @@ pub use monitor::{
     Change, GroupChange, GroupEvent, GroupMonitor, KeyEvent, KeyMonitor, MONITOR_QUEUE,
 };
 pub use named::{NamedError, NamedRef, NamedSendError};
-pub use registry::{Entry, Registry};
+pub use registry::Registry;
+pub use select::Entry;

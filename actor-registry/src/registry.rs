@@ -3,32 +3,18 @@
 
 use crate::error::{KeySendError, RegistryError, Timeout};
 use crate::hash::KeyHasher;
-use crate::key::{Key, Kind, Pattern, Value};
+use crate::key::{Key, Kind, Value};
 use crate::monitor::{Change, KeyMonitor, Sink};
-use crate::state::{min_pid, NameSlot, State};
+use crate::state::{NameSlot, State};
 use crate::sync::{Op, Replication};
 use actor_core::{ExitHook, ExitReason, Node, Pid};
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
-use std::ops::Bound;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
 const SHARDS: usize = 64;
-
-/// One registry entry, as returned by [`Registry::select`] and [`Registry::list`].
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Entry {
-    /// Kind of the key.
-    pub kind: Kind,
-    /// The key.
-    pub key: Key,
-    /// The holder.
-    pub pid: Pid,
-    /// The holder's value (for an aggregated counter, the current sum).
-    pub value: Value,
-}
 
 type NameShard = RwLock<HashMap<Key, NameSlot, KeyHasher>>;
 
@@ -55,7 +41,7 @@ pub(crate) struct Inner {
     exit_hook: Arc<dyn ExitHook>,
     /// Names, sharded by key hash: `where_` takes one shard's read lock and nothing else.
     /// Written only while `state` is held (lock order: state, then shard).
-    names: Box<[NameShard]>,
+    pub(crate) names: Box<[NameShard]>,
     pub(crate) state: Mutex<State>,
     /// Present in a replica of a global scope.
     pub(crate) global: Option<Replication>,
@@ -147,15 +133,10 @@ impl Registry {
         self.inner.global.is_some() && self.inner.node.is_local(pid)
     }
 
-    /// A registration time for conflict resolution (global scope only; 0 in the local one).
+    /// A registration stamp for conflict resolution (global scope only; 0 in the local one):
+    /// the replica's Lamport clock, advanced by one. No wall clock is read.
     pub(crate) fn stamp(&self) -> u64 {
-        if self.inner.global.is_none() {
-            return 0;
-        }
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros() as u64)
-            .unwrap_or(0)
+        self.inner.global.as_ref().map_or(0, |g| g.tick())
     }
 
     /// Sends the changes made under this lock to the peers (global scope), in order.
@@ -706,156 +687,6 @@ impl Registry {
             kind,
             key: key.clone(),
         })
-    }
-
-    /// The entries of `kind` whose key matches `pattern`, in key order then pid order
-    /// (gproc `select/1`). Exact leading parts of the pattern narrow an ordered range scan
-    /// for non-name kinds; names are scanned shard by shard.
-    pub fn select(&self, kind: Kind, pattern: &Pattern) -> Vec<Entry> {
-        let mut out = Vec::new();
-        self.for_each_match(kind, pattern, |e| out.push(e));
-        if kind == Kind::Name {
-            out.sort();
-        }
-        out
-    }
-
-    /// How many entries of `kind` match `pattern`.
-    pub fn count(&self, kind: Kind, pattern: &Pattern) -> usize {
-        let mut n = 0;
-        self.for_each_match(kind, pattern, |_| n += 1);
-        n
-    }
-
-    fn for_each_match(&self, kind: Kind, pattern: &Pattern, mut f: impl FnMut(Entry)) {
-        if kind == Kind::Name {
-            for shard in self.inner.names.iter() {
-                for (k, s) in shard.read().iter() {
-                    if pattern.matches(k) {
-                        f(Entry {
-                            kind,
-                            key: k.clone(),
-                            pid: s.pid,
-                            value: s.value.clone(),
-                        });
-                    }
-                }
-            }
-            return;
-        }
-        let prefix = pattern.fixed_prefix();
-        let st = self.inner.state.lock();
-        let range = st.entries.range((
-            Bound::Included((kind, prefix.clone(), min_pid())),
-            Bound::Unbounded,
-        ));
-        for ((k, key, pid), v) in range {
-            if *k != kind || !key.starts_with(&prefix) {
-                break;
-            }
-            if pattern.matches(key) {
-                f(Entry {
-                    kind,
-                    key: key.clone(),
-                    pid: *pid,
-                    value: v.clone(),
-                });
-            }
-        }
-    }
-
-    /// Every entry of every kind, ordered (for debugging tools).
-    pub fn list(&self) -> Vec<Entry> {
-        let mut out = self.select(Kind::Name, &Pattern::all());
-        let st = self.inner.state.lock();
-        out.extend(st.entries.iter().map(|((kind, key, pid), v)| Entry {
-            kind: *kind,
-            key: key.clone(),
-            pid: *pid,
-            value: v.clone(),
-        }));
-        out
-    }
-
-    /// The keys `pid` holds (gproc `info(Pid, gproc)`), ordered.
-    pub fn keys_of(&self, pid: Pid) -> Vec<(Kind, Key)> {
-        let mut v: Vec<_> = self
-            .inner
-            .state
-            .lock()
-            .by_pid
-            .get(&pid)
-            .map(|s| s.keys.to_vec())
-            .unwrap_or_default();
-        v.sort();
-        v
-    }
-
-    /// Checks the registry's internal consistency and panics with a description if it is
-    /// broken: every entry, name and membership is listed under its pid and the other way
-    /// round, no group is empty, every aggregated counter equals the sum of its counters, and
-    /// no remote pid is kept that holds nothing. For tests and debugging tools; takes the
-    /// registry lock.
-    #[doc(hidden)]
-    pub fn assert_consistent(&self) {
-        let st = self.inner.state.lock();
-        let mut listed = 0usize;
-        for (pid, held) in &st.by_pid {
-            let keys = held.keys.to_vec();
-            if !self.inner.node.is_local(*pid) {
-                assert!(
-                    !keys.is_empty() || !held.groups.is_empty(),
-                    "remote {pid} kept with nothing held"
-                );
-            }
-            for (kind, key) in keys {
-                listed += 1;
-                let present = match kind {
-                    Kind::Name => self
-                        .shard(&key)
-                        .read()
-                        .get(&key)
-                        .is_some_and(|s| s.pid == *pid),
-                    _ => st.entries.contains_key(&(kind, key.clone(), *pid)),
-                };
-                assert!(
-                    present,
-                    "{pid} lists {kind:?} {key:?}, which it does not hold"
-                );
-            }
-            for g in &held.groups {
-                let n = held.groups.iter().filter(|x| *x == g).count();
-                let m = st
-                    .groups
-                    .get(g)
-                    .map_or(0, |v| v.iter().filter(|p| *p == pid).count());
-                assert_eq!(n, m, "{pid}'s memberships of {g:?}");
-            }
-        }
-        let names: usize = self.inner.names.iter().map(|s| s.read().len()).sum();
-        assert_eq!(
-            listed,
-            names + st.entries.len(),
-            "entries not listed under their pid"
-        );
-        for (g, members) in &st.groups {
-            assert!(!members.is_empty(), "empty group {g:?} kept");
-            for p in members {
-                assert!(
-                    st.by_pid.get(p).is_some_and(|h| h.groups.contains(g)),
-                    "member {p} of {g:?} not listed under its pid"
-                );
-            }
-        }
-        for ((kind, key, pid), v) in &st.entries {
-            if *kind == Kind::AggregatedCounter {
-                assert_eq!(
-                    v.as_int(),
-                    Some(st.counter_sum(key)),
-                    "aggregated counter {key:?} of {pid}"
-                );
-            }
-        }
     }
 
     /// Monitors `key` of `kind`: every later registration and unregistration (including by

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 pub(crate) struct NameSlot {
     pub(crate) pid: Pid,
     pub(crate) value: Value,
-    /// Microseconds since the Unix epoch when registered; 0 in the local scope.
+    /// The registration's Lamport stamp (global scope); 0 in the local scope.
     pub(crate) at: u64,
 }
 
@@ -126,10 +126,13 @@ pub(crate) struct State {
     pub(crate) groups: BTreeMap<Key, Vec<Pid>>,
     pub(crate) group_monitors: HashMap<Key, Vec<Sink<GroupEvent>>>,
     pub(crate) scope_monitors: Vec<Sink<GroupEvent>>,
-    /// Registration times of aggregated counters (global scope), for conflict resolution.
+    /// Registration stamps of aggregated counters (global scope), for conflict resolution.
     pub(crate) agg_at: HashMap<Key, u64>,
     /// Global scope: the peer registries, by node.
     pub(crate) peers: HashMap<NodeId, Peer>,
+    /// Global scope: nodes whose replica refused ours (this node is hidden to them and did
+    /// not opt in); not discovered again until they reconnect.
+    pub(crate) refused_by: HashSet<NodeId>,
     /// Global scope: the chunks of a peer's full state received so far.
     pub(crate) partial: HashMap<NodeId, Vec<Op>>,
     /// Global scope: local changes made under this lock and not yet sent to the peers.

@@ -56,13 +56,21 @@ async fn after_the_heal_one_holder_survives_and_the_loser_exits() {
     let (ms, to_b, to_c) = split_cluster(GlobalConfig::new(SCOPE)).await;
     partition(&ms, &to_b, &to_c).await;
 
-    // Both sides take the same name; A first, so A's holder is the earlier registration.
+    // Both sides take the same name. The two registrations are concurrent (neither side
+    // knows of the other's), so the stamps order them: B's side registers a few other names
+    // first, so B's clock is ahead and A's holder is the logically earlier registration.
     let on_a = spawn(ms[0].node()).await;
     ms[0]
         .global
         .register(Kind::Name, "primary", on_a.pid(), "a")
         .unwrap();
     let on_b = spawn(ms[1].node()).await;
+    for i in 0..3 {
+        ms[1]
+            .global
+            .register(Kind::Name, ("busy", i), on_b.pid(), ())
+            .unwrap();
+    }
     ms[1]
         .global
         .register(Kind::Name, "primary", on_b.pid(), "b")
@@ -81,7 +89,7 @@ async fn after_the_heal_one_holder_survives_and_the_loser_exits() {
     let loser_exit = ms[1].node().wait_exit(on_b.pid());
     heal(&ms, &to_b, &to_c).await;
 
-    // The default resolver keeps the earlier registration, on every node.
+    // The default resolver keeps the logically earlier registration, on every node.
     assert_eq!(
         tokio::time::timeout(T, loser_exit).await.unwrap(),
         ExitReason::error(actor_core::Term::atom("name_conflict"))
@@ -145,7 +153,8 @@ async fn a_custom_resolver_and_a_notified_loser() {
             kind: Kind::Name,
             key: Key::from("lock"),
             loser: on_a.pid(),
-            winner: on_b.pid()
+            winner: on_b.pid(),
+            both_lost: false,
         }
     );
     for m in &ms {
