@@ -171,6 +171,11 @@ impl<A: Actor> Context<A> {
         mref
     }
 
+    /// Records a monitor this actor holds (its `Down` is then handled, not dropped).
+    pub(crate) fn watching_insert(&self, mref: MonitorRef, target: Pid) {
+        self.cell.core.add_watching(mref, target);
+    }
+
     /// Removes a monitor. No `Down` for it is delivered afterwards, even one already queued
     /// (OTP `demonitor(Ref, [flush])`). Returns whether the monitor was active.
     pub fn demonitor(&mut self, mref: MonitorRef) -> bool {

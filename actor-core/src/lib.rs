@@ -65,6 +65,9 @@
 //! - **Orderly node stop.** [`Node::shutdown_graceful`] is OTP's `init:stop/0`: top-level
 //!   actors and supervisors stop with `shutdown` in reverse start order (hooks and shutdown
 //!   policies run), then distribution stops, within a bound. [`Node::shutdown`] kills.
+//! - **Registered names** ([`Node::register`], [`Node::whereis`], [`Node::registered`]) are
+//!   OTP's node-local names: one per process, freed as part of its exit before its links and
+//!   monitors fire.
 //! - **Code outside an actor** watches one with [`Node::spawn_monitor`] (the watch is in
 //!   place before the actor runs) or [`Node::wait_exit`].
 //! - **`link` to a dead process returns `Err(NoProc)`** instead of sending the caller an exit
@@ -85,11 +88,13 @@ mod error;
 mod exit;
 mod mailbox;
 mod message;
+mod names;
 mod node;
 mod pid;
 mod process;
 mod reply;
 mod route;
+mod stop;
 pub mod supervisor;
 mod timer;
 
@@ -100,11 +105,13 @@ pub use error::{CallError, LinkError, RefError, SendError, SpawnError};
 pub use exit::{Down, ExitReason, Term};
 pub use mailbox::MailboxKind;
 pub use message::{type_tag, Message};
-pub use node::{ExitWatch, Node, NodeConfig, SpawnOpts};
+pub use names::RegisterError;
+pub use node::{Node, NodeConfig, SpawnOpts};
 pub use pid::{MonitorRef, NodeId, Pid, Ref};
 pub use process::ExitHook;
 pub use reply::{
     with_drop_reason, with_wire_context, ReplyDelivery, ReplySink, ReplyTo, WireContext,
 };
 pub use route::{EncodeFn, EncodedRoute, RawRoute, RawSendError};
+pub use stop::ExitWatch;
 pub use timer::TimerRef;
