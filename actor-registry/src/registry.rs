@@ -149,6 +149,9 @@ impl Registry {
         if !st.outbox.is_empty() {
             crate::sync::broadcast(self, st);
         }
+        if !st.settle.is_empty() {
+            crate::sync::send_settles(self, st);
+        }
     }
 
     /// The node this registry serves.

@@ -120,6 +120,9 @@ pub(crate) struct State {
     pub(crate) by_pid: HashMap<Pid, PidState, FxBuild>,
     /// Local pids that were dead when first watched; cleaned up by `Registry::flush`.
     pub(crate) exited_early: Vec<Pid>,
+    /// Global scope: conflicts settled here between two other nodes' processes, to tell the
+    /// loser's node (sent by `Registry::flush`).
+    pub(crate) settle: Vec<crate::sync::Settle>,
     pub(crate) monitors: HashMap<(Kind, Key), Vec<Sink<KeyEvent>>>,
     pub(crate) awaiters: HashMap<Key, Vec<oneshot::Sender<Pid>>>,
     /// Process groups: members in join order, a pid once per join.

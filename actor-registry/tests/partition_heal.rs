@@ -209,3 +209,48 @@ async fn entries_of_the_far_side_vanish_during_the_partition_and_return_after() 
         ]
     );
 }
+
+/// A partial mesh (the shape a one-way cut leaves: A and B cannot reach each other, both
+/// still reach C): the two holders' nodes never meet, so C, which sees both, settles the
+/// name and tells the loser's node. One holder while the fault lasts, not only after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_mesh_settles_a_name_while_the_cut_lasts() {
+    let (ms, to_b, _to_c) = split_cluster(GlobalConfig::new(SCOPE)).await;
+    // Only A <-> B is cut; A <-> C and B <-> C stay up.
+    to_b.partition();
+    synced(&ms[0], 1).await;
+    synced(&ms[1], 1).await;
+    synced(&ms[2], 2).await;
+
+    let on_a = spawn(ms[0].node()).await;
+    let on_b = spawn(ms[1].node()).await;
+    // B's clock runs ahead: A's registration is the logically earlier one and wins.
+    for i in 0..3 {
+        ms[1]
+            .global
+            .register(Kind::Name, ("busy", i), on_b.pid(), ())
+            .unwrap();
+    }
+    let loser_exit = ms[1].node().wait_exit(on_b.pid());
+    ms[0]
+        .global
+        .register(Kind::Name, "primary", on_a.pid(), "a")
+        .unwrap();
+    ms[1]
+        .global
+        .register(Kind::Name, "primary", on_b.pid(), "b")
+        .unwrap();
+    assert_eq!(
+        tokio::time::timeout(T, loser_exit).await.unwrap(),
+        ExitReason::error(actor_core::Term::atom("name_conflict")),
+        "B's holder is told by way of C while A and B cannot talk"
+    );
+    let key = Key::from("primary");
+    for m in &ms {
+        eventually(|| m.global.where_(&key) != Some(on_b.pid())).await;
+    }
+    assert_eq!(ms[0].global.where_(&key), Some(on_a.pid()));
+    assert_eq!(ms[2].global.where_(&key), Some(on_a.pid()));
+    assert_eq!(ms[1].global.where_(&key), None, "B does not see A's holder");
+    assert!(ms[0].node().is_alive(on_a.pid()));
+}

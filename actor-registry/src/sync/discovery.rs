@@ -122,6 +122,8 @@ pub(crate) async fn discover_loop(
                     }
                 }
                 Some(NodeEvent::Down { node, .. }) => d.forget_refusal(&node),
+                // A failed authentication changes no connection.
+                Some(NodeEvent::AuthFailed { .. }) => {}
                 // The distribution is gone: nothing more will connect.
                 None => return,
             },

@@ -230,12 +230,16 @@ impl Registry {
                     if self.inner.node.is_local(q) {
                         losers.push(NameConflict {
                             kind,
-                            key,
+                            key: key.clone(),
                             loser: q,
                             winner: pid,
                             both_lost: true,
                         });
+                    } else {
+                        self.settle_elsewhere(st, kind, &key, (q, q_at), (pid, at), true);
                     }
+                    // The incoming holder's node learns it too (it may not see `q`).
+                    self.settle_elsewhere(st, kind, &key, (pid, at), (q, q_at), true);
                     return false;
                 }
                 let winner = g.resolve(
@@ -251,6 +255,9 @@ impl Registry {
                 );
                 tracing::info!(?key, kept = %winner, "name conflict resolved");
                 if winner != pid {
+                    // The incoming holder lost: its node may not be a peer of the winner's
+                    // (a partial mesh), so it is told from here.
+                    self.settle_elsewhere(st, kind, &key, (pid, at), (q, q_at), false);
                     return false;
                 }
                 self.drop_entry(st, kind, &key, q, Change::Unregistered);
@@ -262,10 +269,89 @@ impl Registry {
                         winner: pid,
                         both_lost: false,
                     });
+                } else {
+                    self.settle_elsewhere(st, kind, &key, (q, q_at), (pid, at), false);
                 }
                 self.register_locked(st, kind, key, pid, value, at).is_ok()
             }
         }
+    }
+
+    /// Queues a settlement for the node of `loser` (not this node): sent by `flush` if that
+    /// node is a peer.
+    fn settle_elsewhere(
+        &self,
+        st: &mut State,
+        kind: Kind,
+        key: &Key,
+        (loser, loser_at): (Pid, u64),
+        (winner, winner_at): (Pid, u64),
+        both: bool,
+    ) {
+        if self.inner.node.is_local(loser) {
+            return;
+        }
+        st.settle.push(crate::sync::Settle {
+            kind,
+            key: key.clone(),
+            loser,
+            loser_at,
+            winner,
+            winner_at,
+            both,
+        });
+    }
+
+    /// A peer settled a conflict between a local holder (`loser`) and a process this replica
+    /// may not see (`winner`): decide again with the same two candidates and, if the local
+    /// holder loses, withdraw it (and tell it). Returns whether it was withdrawn.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn settle_local(
+        &self,
+        st: &mut State,
+        kind: Kind,
+        key: Key,
+        (loser, loser_at): (Pid, u64),
+        (winner, winner_at): (Pid, u64),
+        both: bool,
+        losers: &mut Vec<NameConflict>,
+    ) -> bool {
+        if kind != Kind::Name || !self.inner.node.is_local(loser) || winner.node == loser.node {
+            self.malformed("a settlement that is not about a local name holder");
+            return false;
+        }
+        let held = self.shard(&key).read().get(&key).map(|s| (s.pid, s.at));
+        if held != Some((loser, loser_at)) {
+            // Gone already, or registered again since: nothing to settle.
+            return false;
+        }
+        let g = self.global();
+        let lost = both
+            || g.resolve(
+                &key,
+                Candidate {
+                    pid: loser,
+                    registered_at: loser_at,
+                },
+                Candidate {
+                    pid: winner,
+                    registered_at: winner_at,
+                },
+            ) == winner;
+        if !lost {
+            return false;
+        }
+        g.stats.conflicts.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(?key, %loser, %winner, "name conflict settled by a peer");
+        self.drop_entry(st, kind, &key, loser, Change::Unregistered);
+        losers.push(NameConflict {
+            kind,
+            key,
+            loser,
+            winner,
+            both_lost: both,
+        });
+        true
     }
 
     /// Removes `pid`'s entry for `(kind, key)` if it holds it, telling monitors and (for a

@@ -31,5 +31,5 @@ mod tests;
 
 pub(crate) use discovery::{discover_loop, whereis_fn};
 pub(crate) use protocol::{Op, SyncMsg};
-pub(crate) use replication::{broadcast, Peer, Replication};
+pub(crate) use replication::{broadcast, send_settles, Peer, Replication, Settle};
 pub(crate) use server::Server;

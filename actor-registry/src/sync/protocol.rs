@@ -89,6 +89,21 @@ pub(crate) enum SyncMsg {
     /// "Your node is hidden and did not opt in: we will not be peers." The sender's
     /// discovery of this node stops until the two reconnect.
     Refused { from: Pid, scope: String },
+    /// A third replica saw two holders of one name, the loser on the receiver's node: in a
+    /// partial mesh (a one-way cut, a lost link) the two holders' nodes may not be peers and
+    /// would never meet. The receiver decides again with the same two candidates (so the same
+    /// resolver reaches the same answer) and withdraws its loser. `both`: OTP's
+    /// `notify_all_name`, neither keeps it.
+    Settle {
+        from: Pid,
+        kind: Kind,
+        key: Key,
+        loser: Pid,
+        loser_at: u64,
+        winner: Pid,
+        winner_at: u64,
+        both: bool,
+    },
 }
 
 impl Message for SyncMsg {

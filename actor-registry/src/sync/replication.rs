@@ -2,6 +2,7 @@
 
 use super::protocol::SyncMsg;
 use crate::global::{GlobalStats, OnConflict, Resolver};
+use crate::key::{Key, Kind};
 use crate::registry::Registry;
 use crate::state::State;
 use actor_core::{ActorRef, Pid};
@@ -39,6 +40,41 @@ pub(crate) struct Replication {
 /// stands for its own registration (which then loses every conflict with a registration
 /// stamped normally), but the clock does not follow it: no peer can run it up to its end.
 pub(crate) const MAX_LEAP: u64 = 1 << 32;
+
+/// A conflict settled on this replica between two other nodes' processes, for the loser's
+/// node (see `SyncMsg::Settle`).
+pub(crate) struct Settle {
+    pub(crate) kind: Kind,
+    pub(crate) key: Key,
+    pub(crate) loser: Pid,
+    pub(crate) loser_at: u64,
+    pub(crate) winner: Pid,
+    pub(crate) winner_at: u64,
+    pub(crate) both: bool,
+}
+
+/// Tells each loser's node (when it is a peer) about the conflicts settled here.
+pub(crate) fn send_settles(reg: &Registry, st: &mut State) {
+    let settles = std::mem::take(&mut st.settle);
+    let Some(g) = &reg.inner.global else { return };
+    let Some(&from) = g.server.get() else { return };
+    for s in settles {
+        let Some(peer) = st.peers.get(&s.loser.node) else {
+            continue;
+        };
+        let msg = SyncMsg::Settle {
+            from,
+            kind: s.kind,
+            key: s.key,
+            loser: s.loser,
+            loser_at: s.loser_at,
+            winner: s.winner,
+            winner_at: s.winner_at,
+            both: s.both,
+        };
+        g.send_to(peer, msg, "conflict settlement");
+    }
+}
 
 impl Replication {
     /// A stamp for a registration made here: the clock, advanced by one.

@@ -171,6 +171,32 @@ impl Registry {
                     ack.send(held);
                 }
             }
+            SyncMsg::Settle {
+                from,
+                kind,
+                key,
+                loser,
+                loser_at,
+                winner,
+                winner_at,
+                both,
+            } => {
+                let mut st = self.inner.state.lock();
+                if !is_peer(&st, from) {
+                    g.stats.stale.fetch_add(1, Ordering::Relaxed);
+                    return losers;
+                }
+                self.settle_local(
+                    &mut st,
+                    kind,
+                    key,
+                    (loser, loser_at),
+                    (winner, winner_at),
+                    both,
+                    &mut losers,
+                );
+                self.flush(&mut st);
+            }
             SyncMsg::Refused { from, scope } => {
                 if !self.valid_sender(from, &scope) {
                     return losers;
