@@ -1,0 +1,64 @@
+//! The storage trait the entity and replication layers program against.
+
+use std::future::Future;
+use std::ops::Range;
+use std::pin::Pin;
+
+use crate::{Accepted, EntityKey, JournalError, JournalStats, Receipt, Snapshot};
+
+/// The future of a journal operation (boxed, so that `dyn JournalStore` works).
+pub type JournalFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, JournalError>> + Send + 'a>>;
+
+/// A node's durable journal: per key, a promised epoch, the accepted receipts by sequence
+/// number, and the latest snapshot (see the crate docs for the model).
+///
+/// **Durability.** A write (`promise`, `append`, `snapshot`) resolves `Ok` only once it is
+/// durable: committed and synced to the device, so it survives a crash of the process or the
+/// machine. A write that resolves with an error left nothing behind. A write whose future is
+/// dropped before it resolves may or may not have become durable; read the key to find out.
+///
+/// **Order.** Writes are applied in the order they reach the store; a write issued after
+/// another one resolved sees its effect. Reads see every write that resolved before they began.
+pub trait JournalStore: Send + Sync {
+    /// Promises `epoch` for `key`: succeeds only if `epoch` is above every epoch the key has
+    /// promised, and returns what the key has accepted. Refused with
+    /// [`JournalError::Fenced`] (carrying the current promise) otherwise.
+    fn promise<'a>(&'a self, key: &'a EntityKey, epoch: u64) -> JournalFuture<'a, Accepted>;
+
+    /// Accepts `receipt` into its key's log: only if `receipt.epoch` is at least the key's
+    /// promise ([`JournalError::Fenced`] otherwise) and `receipt.seq` is the key's next sequence
+    /// number ([`JournalError::OutOfOrder`] otherwise). A refused receipt is not stored. An
+    /// accepted epoch above the promise becomes the promise.
+    fn append(&self, receipt: Receipt) -> JournalFuture<'_, ()>;
+
+    /// Records `snapshot` as the key's state up to `snapshot.seq`: its epoch must be at least
+    /// the key's promise, and its sequence number between the latest snapshot's and the last
+    /// accepted one. Then compacts the receipts it covers, per the store's
+    /// [`Retention`](crate::Retention).
+    fn snapshot<'a>(&'a self, key: &'a EntityKey, snapshot: Snapshot) -> JournalFuture<'a, ()>;
+
+    /// What `key` has accepted (the latest snapshot and the receipts after it), without
+    /// promising anything.
+    fn last_state<'a>(&'a self, key: &'a EntityKey) -> JournalFuture<'a, Accepted>;
+
+    /// The stored receipts of `key` with a sequence number above `after`, in order, at most
+    /// `limit` of them.
+    fn entries_after<'a>(
+        &'a self,
+        key: &'a EntityKey,
+        after: u64,
+        limit: usize,
+    ) -> JournalFuture<'a, Vec<Receipt>>;
+
+    /// The stored receipts of `tenant` whose time is in `time` (microseconds since the Unix
+    /// epoch), ordered by time then id, at most `limit` of them.
+    fn by_tenant<'a>(
+        &'a self,
+        tenant: &'a str,
+        time: Range<u64>,
+        limit: usize,
+    ) -> JournalFuture<'a, Vec<Receipt>>;
+
+    /// Counters since the store was opened.
+    fn stats(&self) -> JournalStats;
+}
