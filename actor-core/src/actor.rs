@@ -89,6 +89,18 @@ pub trait Actor: Sized + Send + 'static {
         async {}
     }
 
+    /// A node this actor monitors went down (OTP's `{nodedown, Node}` message after
+    /// `monitor_node(Node, true)`; set up with the distribution layer's `monitor_node`). The
+    /// default ignores it.
+    fn handle_nodedown(
+        &mut self,
+        node: String,
+        ctx: &mut Context<Self>,
+    ) -> impl Future<Output = ()> + Send {
+        let _ = (node, ctx);
+        async {}
+    }
+
     /// Runs when the actor stops in an orderly way (see the trait docs for when).
     fn stopped(
         &mut self,
@@ -413,6 +425,7 @@ async fn drive<A: Actor>(
                             actor.handle_down(down, ctx).await;
                         }
                     }
+                    SysMsg::NodeDown(node) => actor.handle_nodedown(node, ctx).await,
                 },
                 Envelope::Stop => ctx.stop = Some(cell.mailbox.take_stop()),
             }

@@ -35,6 +35,8 @@ pub(crate) enum SysMsg {
     Exit { from: Pid, reason: ExitReason },
     /// A monitor fired.
     Down(Down),
+    /// A node this process monitors (`monitor_node`) went down.
+    NodeDown(String),
 }
 
 /// How big a mailbox may grow.

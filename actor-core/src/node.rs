@@ -522,6 +522,14 @@ impl Node {
         }
     }
 
+    /// Tells the local process `pid` that `node` went down (for the distribution layer's
+    /// `monitor_node`); it arrives through [`Actor::handle_nodedown`], in order with its
+    /// messages. `false` if `pid` is not alive.
+    pub fn deliver_nodedown(&self, pid: Pid, node: &str) -> bool {
+        self.lookup(pid)
+            .is_some_and(|p| p.push_sys(SysMsg::NodeDown(node.to_string())))
+    }
+
     /// OTP's exit-signal rules, applied on arrival.
     fn deliver_exit(&self, target: &dyn Process, from: Pid, reason: ExitReason, link: bool) {
         let core = target.core();

@@ -400,7 +400,7 @@ impl GlobalRegistry {
                 let st = self.reg.inner.state.lock();
                 let mut missing = Vec::new();
                 let mut ask = Vec::new();
-                for name in g.dist.nodes() {
+                for name in g.dist.visible_peers() {
                     let id = NodeId::from_name(&name);
                     if st.refused_by.contains(&id) {
                         continue;

@@ -93,6 +93,8 @@ pub(crate) struct Inner {
     conns: RwLock<HashMap<NodeId, Arc<Conn>>>,
     /// What other nodes may start under this node's supervisors.
     pub(crate) remote_sups: crate::remote_sup::Registered,
+    /// `monitor_node` requests.
+    pub(crate) node_monitors: Arc<crate::node_monitor::NodeMonitors>,
     /// Set by [`Dist::shutdown`]: no connection comes up any more.
     shut: std::sync::atomic::AtomicBool,
     known: Mutex<HashMap<NodeId, (String, SocketAddr)>>,
@@ -205,6 +207,7 @@ impl Dist {
             rng: Mutex::new(rng),
             conns: RwLock::new(HashMap::new()),
             remote_sups: Default::default(),
+            node_monitors: Default::default(),
             shut: std::sync::atomic::AtomicBool::new(false),
             known: Mutex::new(HashMap::new()),
             types: RwLock::new(HashMap::new()),
@@ -234,7 +237,9 @@ impl Dist {
             let t = tokio::spawn(keep_connected(Arc::downgrade(&inner), name, addr));
             inner.tasks.lock().push(t.abort_handle());
         }
-        Ok(Dist { inner })
+        let dist = Dist { inner };
+        crate::names::serve(&dist);
+        Ok(dist)
     }
 
     /// The node this distribution serves.
@@ -278,6 +283,20 @@ impl Dist {
 
     /// Names of the connected, visible nodes (hidden ones are left out), sorted.
     pub fn nodes(&self) -> Vec<String> {
+        self.connected_where(|hidden| !hidden)
+    }
+
+    /// The connected nodes over hidden connections (OTP `nodes(hidden)`): hidden peers, and on
+    /// a hidden node every peer (a hidden node's connections are hidden on both sides, so it
+    /// does not list its visible peers among its visible nodes).
+    pub fn nodes_hidden(&self) -> Vec<String> {
+        self.connected_where(|hidden| hidden)
+    }
+
+    /// Connected peers that are not hidden nodes themselves, whether or not this node is
+    /// hidden: the nodes a hidden tool that opted in to a service (e.g. a registry scope)
+    /// talks to. On a visible node this is [`nodes`](Dist::nodes).
+    pub fn visible_peers(&self) -> Vec<String> {
         let mut v: Vec<String> = self
             .inner
             .conns
@@ -290,6 +309,37 @@ impl Dist {
             .collect();
         v.sort();
         v
+    }
+
+    /// Every connected node, visible or hidden (OTP `nodes(connected)`).
+    pub fn nodes_connected(&self) -> Vec<String> {
+        self.connected_where(|_| true)
+    }
+
+    fn connected_where(&self, keep: impl Fn(bool) -> bool) -> Vec<String> {
+        let me_hidden = self.inner.cfg.hidden;
+        let mut v: Vec<String> = self
+            .inner
+            .conns
+            .read()
+            .values()
+            .filter_map(|c| match c.phase() {
+                Phase::Up(info) if keep(info.hidden || me_hidden) => Some(info.name),
+                _ => None,
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The net tick time in effect (OTP `net_kernel:get_net_ticktime/0`).
+    pub fn tick_time(&self) -> std::time::Duration {
+        self.inner.cfg.tick_time
+    }
+
+    /// The cookie in effect (OTP `erlang:get_cookie/0`). Its `Debug` output is redacted.
+    pub fn cookie(&self) -> &crate::Cookie {
+        &self.inner.cfg.cookie
     }
 
     /// Subscribes to node up/down events (a bounded queue; see [`Stats::events_dropped`]).
@@ -526,6 +576,7 @@ impl Inner {
         self.refusals.lock().retain(|pid, _| pid.node != conn.peer);
         if was_up {
             tracing::warn!(node = %self.node.name(), peer = %conn.name, ?reason, "nodedown");
+            self.node_monitors.node_down(&self.node, &conn.name);
             self.emit(NodeEvent::Down {
                 node: conn.name.clone(),
                 reason: reason.clone(),

@@ -74,7 +74,7 @@ impl Discovery {
         let st = inner.state.lock();
         Some(
             self.dist
-                .nodes()
+                .visible_peers()
                 .into_iter()
                 .filter(|n| {
                     let id = NodeId::from_name(n);
@@ -104,7 +104,7 @@ pub(crate) async fn discover_loop(
         hidden,
         running: Mutex::new(HashSet::new()),
     });
-    for name in d.dist.nodes() {
+    for name in d.dist.visible_peers() {
         d.start(name);
     }
     let mut reconcile = tokio::time::interval(RECONCILE_EVERY);
@@ -161,7 +161,7 @@ async fn discover(d: Arc<Discovery>, name: String) {
             }
             None => return,
         };
-        if synced || !d.dist.nodes().contains(&name) {
+        if synced || !d.dist.visible_peers().contains(&name) {
             return;
         }
         let found: Result<Option<Pid>, RpcError> = d

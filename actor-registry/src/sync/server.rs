@@ -63,7 +63,7 @@ impl Registry {
     fn visible(&self, from: Pid) -> bool {
         self.global()
             .dist
-            .nodes()
+            .visible_peers()
             .iter()
             .any(|n| NodeId::from_name(n) == from.node)
     }
@@ -279,7 +279,7 @@ impl Registry {
         };
         let name = g
             .dist
-            .nodes()
+            .visible_peers()
             .into_iter()
             .find(|n| NodeId::from_name(n) == from.node)
             .unwrap_or_else(|| from.node.to_string());
