@@ -172,7 +172,7 @@ const WORKLOADS: &[Workload] = &[
     // W10: three OS processes (registry_global.rs); no ractor peer.
     Workload {
         id: "W10",
-        peers: &["actor-registry", "actor-registry-task"],
+        peers: &["actor-registry", "actor-registry-task", "actor-registry-1m"],
         metrics: &[("mean", "us"), ("p50", "us"), ("p99", "us")],
     },
     Workload {
@@ -239,6 +239,8 @@ pub struct Counts {
     pub reg_lookups: u64,
     /// W10: measured global registrations (after `remote_warmup` unmeasured ones).
     pub global_names: u64,
+    /// W10 `actor-registry-1m`: names registered and replicated before the measured ones.
+    pub global_preload: u64,
     /// W14: children of the dynamic supervisor (the small and the large run).
     pub sup_children: (usize, usize),
     /// W15: short-lived watchers of one target (a tenth of them across a node link).
@@ -264,6 +266,7 @@ impl Counts {
         reg_names: 100_000,
         reg_lookups: 1_000_000,
         global_names: 10_000,
+        global_preload: 1_000_000,
         sup_children: (10_000, 100_000),
         churn_watchers: 1_000_000,
     };
@@ -286,6 +289,7 @@ impl Counts {
         reg_names: 1_000,
         reg_lookups: 10_000,
         global_names: 200,
+        global_preload: 10_000,
         sup_children: (1_000, 10_000),
         churn_watchers: 10_000,
     };
@@ -415,6 +419,7 @@ fn driver(workload: &str, base: &str, c: Counts) -> Option<Driver> {
         ("W5", "actor-dist") => Box::pin(dist_peer::w5_remote_tell(c)),
         ("W6", "actor-dist") => Box::pin(dist_peer::w6_remote_ask(c)),
         ("W10", "actor-registry") => Box::pin(registry_global::w10_global_names(c)),
+        ("W10", "actor-registry-1m") => Box::pin(registry_global::w10_global_names_preloaded(c)),
         ("W11", "actor-dist") => Box::pin(dist_peer::w11_remote_spawn(c)),
         ("W12", "actor-dist") => Box::pin(dist_peer::w12_failure_detection(c)),
         ("W7b", "raw-tokio") => Box::pin(raw_tcp::w7b_pipe(c)),

@@ -175,6 +175,17 @@ async fn remote_peers(dist: &Dist, node: &str) -> usize {
 /// W10: sequential global registrations on A; for each, the time until C's `where_` finds
 /// it; µs.
 pub async fn w10_global_names(c: Counts) -> Metrics {
+    w10(c, 0).await
+}
+
+/// W10 with `c.global_preload` names (1,000,000) already registered on A and replicated to
+/// B and C before the measured registrations: propagation must stay flat as the scope grows
+/// (the target: p50 within 1.5x of the plain W10 figure).
+pub async fn w10_global_names_preloaded(c: Counts) -> Metrics {
+    w10(c, c.global_preload).await
+}
+
+async fn w10(c: Counts, preload: u64) -> Metrics {
     let b = NodeProc::start(&[NODE_ARG, B]).await;
     let cn = NodeProc::start(&[NODE_ARG, C]).await;
     let node = actor_core::Node::new(A);
@@ -185,11 +196,27 @@ pub async fn w10_global_names(c: Counts) -> Metrics {
         .await
         .expect("start the global scope");
     dist.register::<Found>();
+    // Preloaded names: a few holders with many names each (a process may hold any number).
+    let mut holders = Vec::new();
+    for chunk in 0..preload.div_ceil(250_000) {
+        let h = node.spawn(Idle).await.expect("spawn");
+        let lo = chunk * 250_000;
+        for i in lo..(lo + 250_000).min(preload) {
+            g.register(Kind::Name, Key::from(("preloaded", i as i64)), h.pid(), ())
+                .expect("preload");
+        }
+        holders.push(h);
+    }
     dist.connect(B, b.addr).await.expect("connect to B");
     dist.connect(C, cn.addr).await.expect("connect to C");
 
     // Every replica synced with the other two.
     let synced_by = Instant::now() + WAIT_LIMIT;
+    if preload > 0 {
+        g.sync(WAIT_LIMIT)
+            .await
+            .expect("the preloaded state synced");
+    }
     loop {
         if g.peers().len() == 2
             && remote_peers(&dist, B).await == 2
@@ -250,6 +277,7 @@ pub async fn w10_global_names(c: Counts) -> Metrics {
     }
     let wall = wall.elapsed();
     drop(actors);
+    drop(holders);
     dist_peer::micros(&lat, wall)
 }
 

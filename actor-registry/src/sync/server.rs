@@ -304,20 +304,24 @@ impl Registry {
             return;
         };
         let g = self.global();
-        let mut state = self.local_state(st);
+        let state = self.local_state(st);
+        // Chunks taken from the front by moving, not by `split_off` (which copies the rest
+        // each time: quadratic in the state's size, minutes for a million names).
+        let mut left = state.len();
+        let mut ops = state.into_iter();
         loop {
-            let rest = state.split_off(state.len().min(STATE_CHUNK));
-            let more = !rest.is_empty();
+            let chunk: Vec<Op> = ops.by_ref().take(STATE_CHUNK).collect();
+            left -= chunk.len();
+            let more = left > 0;
             let msg = SyncMsg::Ack {
                 from: me,
                 scope: g.scope.clone(),
-                state,
+                state: chunk,
                 more,
             };
             if !g.send_to(peer, msg, "registry state") || !more {
                 return;
             }
-            state = rest;
         }
     }
 
