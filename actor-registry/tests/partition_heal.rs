@@ -254,3 +254,70 @@ async fn a_partial_mesh_settles_a_name_while_the_cut_lasts() {
     assert_eq!(ms[1].global.where_(&key), None, "B does not see A's holder");
     assert!(ms[0].node().is_alive(on_a.pid()));
 }
+
+/// A real one-way cut: A's packets reach B, B's never reach A (the proxy drops them without
+/// closing anything). A stops hearing B, declares it down and cannot reconnect while the cut
+/// lasts; C still hears both. The same name taken on A and on B ends with one holder while
+/// the cut lasts, settled through C.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_way_cut_leaves_one_holder_while_it_lasts() {
+    use common::cluster::OneWayProxy;
+    let quiet = |cfg: DistConfig| {
+        let mut cfg = cfg;
+        cfg.transitive = false;
+        cfg.auto_connect = false;
+        cfg
+    };
+    let g = GlobalConfig::new(SCOPE);
+    let b = member_with("b@127.0.0.1", quiet(config()), g.clone()).await;
+    let c = member_with("c@127.0.0.1", quiet(config()), g.clone()).await;
+    let to_b = OneWayProxy::start(b.dist.local_addr()).await;
+    let a = member_with("a@127.0.0.1", quiet(config()).seed(b.name(), to_b.addr), g).await;
+    a.dist.connect(c.name(), c.dist.local_addr()).await.unwrap();
+    b.dist.connect(c.name(), c.dist.local_addr()).await.unwrap();
+    synced(&a, 2).await;
+    synced(&b, 2).await;
+    synced(&c, 2).await;
+
+    let mut a_events = a.dist.subscribe();
+    to_b.cut();
+    // A stops hearing B (net tick) and drops it; B then sees the connection end.
+    loop {
+        let ev = tokio::time::timeout(T, a_events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if matches!(&ev, actor_dist::NodeEvent::Down { node, .. } if node == b.name()) {
+            break;
+        }
+    }
+    synced(&a, 1).await;
+    synced(&b, 1).await;
+    synced(&c, 2).await;
+
+    let on_a = spawn(a.node()).await;
+    let on_b = spawn(b.node()).await;
+    for i in 0..3 {
+        b.global
+            .register(Kind::Name, ("busy", i), on_b.pid(), ())
+            .unwrap();
+    }
+    let loser_exit = b.node().wait_exit(on_b.pid());
+    a.global
+        .register(Kind::Name, "primary", on_a.pid(), ())
+        .unwrap();
+    b.global
+        .register(Kind::Name, "primary", on_b.pid(), ())
+        .unwrap();
+    assert_eq!(
+        tokio::time::timeout(T, loser_exit).await.unwrap(),
+        ExitReason::error(actor_core::Term::atom("name_conflict"))
+    );
+    let key = Key::from("primary");
+    eventually(|| c.global.where_(&key) == Some(on_a.pid())).await;
+    assert_eq!(a.global.where_(&key), Some(on_a.pid()));
+    assert!(
+        a.dist.nodes().iter().all(|n| n != b.name()),
+        "the cut still lasts"
+    );
+}

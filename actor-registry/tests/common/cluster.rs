@@ -196,3 +196,65 @@ impl Proxy {
         self.refusing.store(false, Ordering::SeqCst);
     }
 }
+
+/// A TCP proxy in front of `target` whose replies (target -> client) can be dropped
+/// silently while requests still flow: a one-way cut, as a firewall rule or a broken route
+/// in one direction makes. The connection is not closed by the proxy: the nodes must notice
+/// the silence themselves (net tick).
+pub struct OneWayProxy {
+    pub addr: SocketAddr,
+    cut: Arc<AtomicBool>,
+}
+
+impl OneWayProxy {
+    pub async fn start(target: SocketAddr) -> OneWayProxy {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = Arc::new(AtomicBool::new(false));
+        let c = cut.clone();
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = TcpStream::connect(target).await else {
+                    continue;
+                };
+                let (mut in_r, mut in_w) = inbound.into_split();
+                let (mut out_r, mut out_w) = outbound.into_split();
+                // Requests: always forwarded.
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut in_r, &mut out_w).await;
+                    let _ = out_w.shutdown().await;
+                });
+                // Replies: dropped while cut.
+                let c = c.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match out_r.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if c.load(Ordering::SeqCst) {
+                            continue;
+                        }
+                        if in_w.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = in_w.shutdown().await;
+                });
+            }
+        });
+        OneWayProxy { addr, cut }
+    }
+
+    /// Drops every reply from now on (the connection stays open).
+    pub fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+    }
+
+    /// Lets replies through again.
+    pub fn heal(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
