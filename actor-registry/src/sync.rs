@@ -302,7 +302,7 @@ async fn discover(reg: Weak<Inner>, dist: Dist, name: String, scope: String, me:
             .await;
         match found {
             Ok(Some(server)) => {
-                if let Ok(r) = dist.actor_ref::<SyncMsg>(server) {
+                if let Ok(r) = dist.system_ref::<SyncMsg>(server) {
                     let _ = r.tell(SyncMsg::Discover {
                         from: me,
                         scope: scope.clone(),
@@ -469,7 +469,7 @@ impl Registry {
             }
             None => {}
         }
-        let Ok(route) = g.dist.actor_ref::<SyncMsg>(from) else {
+        let Ok(route) = g.dist.system_ref::<SyncMsg>(from) else {
             return Added::Refused;
         };
         let name = g

@@ -34,7 +34,7 @@ pub(super) async fn tick_loop(inner: Arc<Inner>, conn: Arc<Conn>) {
     watch_liveness(inner.cfg.tick_time, &conn.received, |step| {
         if step.is_multiple_of(2) {
             if conn.sent_tick() == last_tx {
-                let _ = inner.send_frame(&conn, &Frame::Tick, true);
+                conn.push_tick();
             }
             last_tx = conn.sent_tick();
         }
@@ -88,7 +88,7 @@ pub(super) async fn housekeeping(inner: Weak<Inner>) {
             .cloned()
             .collect();
         for c in conns {
-            let _ = inner.send_frame(&c, &Frame::Load(report), true);
+            inner.send_prio(&c, &Frame::Load(report));
         }
     }
 }

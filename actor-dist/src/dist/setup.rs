@@ -141,9 +141,9 @@ impl Inner {
         ]);
         if self.cfg.transitive && !self.cfg.hidden && !info.hidden {
             let peers = self.visible_peers(conn.peer);
-            let _ = self.send_frame(conn, &Frame::Peers(peers), true);
+            self.send_prio(conn, &Frame::Peers(peers));
         }
-        let _ = self.send_frame(conn, &Frame::Load(self.local_load()), true);
+        self.send_prio(conn, &Frame::Load(self.local_load()));
     }
 
     pub(super) fn visible_peers(&self, except: NodeId) -> Vec<(String, SocketAddr)> {
