@@ -198,6 +198,11 @@ pub struct DistConfig {
     /// Entries of a peer list (transitive connects) taken from one peer message; the rest
     /// are ignored and counted.
     pub max_peer_list: usize,
+    /// Bytes of large-message fragments a connection may have sent and the peer not yet
+    /// acknowledged. It bounds how much bulk data sits in the kernel's buffers ahead of a
+    /// later small frame (head-of-line delay is about window / link rate), and caps a bulk
+    /// transfer at window / round-trip time: raise it for long fat links.
+    pub fragment_window: usize,
 }
 
 impl DistConfig {
@@ -225,6 +230,7 @@ impl DistConfig {
             spawn_allow: None,
             rpc_allow: None,
             max_peer_list: 256,
+            fragment_window: 1 << 20,
         }
     }
 

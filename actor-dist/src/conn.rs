@@ -120,6 +120,8 @@ struct Outbound {
     prio: Vec<u8>,
     /// Large frames being fragmented, in arrival order.
     lanes: Vec<Lane>,
+    /// Fragment bytes sent and not yet acknowledged by the peer (at most `window`).
+    in_flight: usize,
     next_fragment: u64,
     closed: bool,
     /// Closing after what is queued (an orderly node stop): no new frames; the writer ends
@@ -254,16 +256,16 @@ pub(crate) struct Conn {
     pub(crate) wake_writer: Notify,
     pub(crate) room: Notify,
     pub(crate) track: Mutex<Tracking>,
-    /// Bytes received (counted as they arrive) / buffers written: the tick logic watches
-    /// these move.
+    /// Bytes received (counted as they arrive): the tick logic watches it move.
     pub(crate) received: AtomicU64,
-    pub(crate) sent: AtomicU64,
     pub(crate) tasks: Mutex<Vec<AbortHandle>>,
     /// Someone owns bringing this connection up: our own connect (its handshake succeeded,
     /// or it gave up), or an incoming connection from the same peer that took it over.
     claimed: AtomicBool,
     pub(crate) wire: Arc<dyn WireContext>,
     limit: usize,
+    /// Unacknowledged fragment bytes allowed (`DistConfig::fragment_window`).
+    window: usize,
     /// Mirrors `Outbound::closed` so the send path can check it without the lock.
     closed: AtomicBool,
 }
@@ -274,6 +276,7 @@ impl Conn {
         name: String,
         wire: Arc<dyn WireContext>,
         limit: usize,
+        window: usize,
     ) -> Self {
         Conn {
             peer,
@@ -284,11 +287,11 @@ impl Conn {
             room: Notify::new(),
             track: Mutex::new(Tracking::default()),
             received: AtomicU64::new(0),
-            sent: AtomicU64::new(0),
             tasks: Mutex::new(Vec::new()),
             claimed: AtomicBool::new(false),
             wire,
             limit,
+            window,
             closed: AtomicBool::new(false),
         }
     }
@@ -460,9 +463,12 @@ impl Conn {
         o.data -= o.buf_data;
         o.buf_data = 0;
         let mut used = 0;
-        while used < FRAGMENT_BUDGET && !o.lanes.is_empty() {
+        while used < FRAGMENT_BUDGET && !o.lanes.is_empty() && o.in_flight < self.window {
             let mut i = 0;
-            while i < o.lanes.len().min(MAX_FRAGMENTED) && used < FRAGMENT_BUDGET {
+            while i < o.lanes.len().min(MAX_FRAGMENTED)
+                && used < FRAGMENT_BUDGET
+                && o.in_flight < self.window
+            {
                 let lane = &mut o.lanes[i];
                 match lane.items.front_mut() {
                     Some(Item::Whole { bytes, data }) => {
@@ -486,6 +492,7 @@ impl Conn {
                         crate::wire::encode_frame(&piece, usize::MAX, &mut r.frags)
                             .expect("a fragment always encodes");
                         used += end - *off;
+                        o.in_flight += end - *off;
                         if *data {
                             o.data -= end - *off;
                         }
@@ -504,6 +511,17 @@ impl Conn {
             }
         }
         Some(())
+    }
+
+    /// The peer took `bytes` more fragment bytes: more may be sent.
+    pub(crate) fn fragments_acked(&self, bytes: u64) {
+        let mut o = self.out.lock();
+        o.in_flight = o.in_flight.saturating_sub(bytes as usize);
+        let more = !o.lanes.is_empty();
+        drop(o);
+        if more {
+            self.wake_writer.notify_one();
+        }
     }
 
     /// Takes the priority frames queued meanwhile into `prio` (between slices of a round).
@@ -557,10 +575,6 @@ impl Conn {
     /// Empties the tracking tables (at nodedown).
     pub(crate) fn take_tracking(&self) -> Tracking {
         std::mem::take(&mut *self.track.lock())
-    }
-
-    pub(crate) fn sent_tick(&self) -> u64 {
-        self.sent.load(Ordering::Relaxed)
     }
 }
 
@@ -632,7 +646,7 @@ mod tests {
 
     #[test]
     fn ticks_and_small_frames_go_before_a_large_frame_which_keeps_its_pairs_order() {
-        let c = Conn::new(NodeId(1), "p".into(), Arc::new(NoWire), 64 << 20);
+        let c = Conn::new(NodeId(1), "p".into(), Arc::new(NoWire), 64 << 20, 1 << 20);
         c.push(&frame(1, 0, 10), false, Some(pid(1))).unwrap();
         c.push(&frame(1, 1, 3 << 20), false, Some(pid(1))).unwrap(); // large, to 1
         c.push(&frame(1, 2, 10), false, Some(pid(1))).unwrap(); // behind it
@@ -653,6 +667,7 @@ mod tests {
         let mut rounds = 1;
         loop {
             read_all(&r.frags, &mut re, &mut seen);
+            c.fragments_acked(1 << 30); // the peer took everything
             r.clear();
             c.push_tick(); // a tick every round, ahead of the pieces
             c.take_round(&mut r).unwrap();

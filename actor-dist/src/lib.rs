@@ -66,9 +66,11 @@
 //!   [`Dist::system_ref`], such as registry replication) is never refused for room: user
 //!   data filling the outbound buffer cannot refuse it, and backpressure on user data never
 //!   closes a connection.
-//! - **Heartbeats**: a tick every quarter of the tick time when idle; a peer that sent no byte
-//!   for a full tick time is down with `net_tick_timeout`, detected between 1 and 1.125 tick
-//!   times after its last byte whatever the phase of the check cycle (Erlang: 1 to 1.25).
+//! - **Heartbeats**: a tick (5 bytes, ahead of any data) every eighth of the tick time; a
+//!   peer that sent no byte for 9/8 of the tick time is down with `net_tick_timeout`: between
+//!   1.125 and 1.25 tick times after its last byte, so between 1.0 and 1.25 tick times after
+//!   it froze or the link was cut, whatever the phase of either side's cycle (Erlang: 1 to
+//!   1.25).
 //! - **Nodedown**: links to the node's actors fire with `noconnection`, monitors deliver
 //!   `Down(noconnection)`, pending spawns and rpcs fail at once, and pending calls fail at
 //!   once with [`CallError::NodeDown`](actor_core::CallError::NodeDown) naming the node

@@ -252,6 +252,13 @@ pub enum Frame<'a> {
         #[serde(borrow)]
         bytes: &'a [u8],
     },
+    /// The receiver has taken this many more bytes of fragments: the sender keeps at most a
+    /// window of fragment bytes unacknowledged, so a bulk transfer never fills the kernel's
+    /// buffers ahead of later small frames.
+    FragmentAck {
+        /// Fragment bytes (their `bytes` lengths) taken since the last acknowledgement.
+        bytes: u64,
+    },
 }
 
 impl Frame<'_> {

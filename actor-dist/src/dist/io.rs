@@ -53,6 +53,7 @@ pub(super) async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: BoxRead) {
     let mut body = Vec::new();
     let mut cache = ReaderCache::default();
     let mut reassembly = Reassembly::new(inner.cfg.max_frame);
+    let mut unacked = 0u64;
     let reason = loop {
         let mut prefix = [0u8; 4];
         if rd.read_exact(&mut prefix).await.is_err() {
@@ -71,25 +72,33 @@ pub(super) async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: BoxRead) {
             break DownReason::ConnectionClosed;
         }
         match decode_frame(&body) {
-            Ok(Frame::Fragment { id, more, bytes }) => match reassembly.push(id, more, bytes) {
-                Ok(None) => {}
-                Ok(Some(whole)) => match decode_frame(&whole) {
-                    Ok(Frame::Fragment { .. }) => {
-                        inner.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(peer = %conn.name, "nested fragment skipped");
-                    }
-                    Ok(frame) => inner.dispatch(&conn, frame, &mut cache),
+            Ok(Frame::Fragment { id, more, bytes }) => {
+                // Acknowledged as taken (in batches): the sender's window moves on.
+                unacked += bytes.len() as u64;
+                if unacked >= FRAGMENT_SIZE as u64 || !more {
+                    inner.send_prio(&conn, &Frame::FragmentAck { bytes: unacked });
+                    unacked = 0;
+                }
+                match reassembly.push(id, more, bytes) {
+                    Ok(None) => {}
+                    Ok(Some(whole)) => match decode_frame(&whole) {
+                        Ok(Frame::Fragment { .. }) => {
+                            inner.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(peer = %conn.name, "nested fragment skipped");
+                        }
+                        Ok(frame) => inner.dispatch(&conn, frame, &mut cache),
+                        Err(e) => {
+                            inner.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(peer = %conn.name, error = %e, "undecodable frame skipped");
+                        }
+                    },
                     Err(e) => {
                         inner.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(peer = %conn.name, error = %e, "undecodable frame skipped");
+                        tracing::warn!(peer = %conn.name, error = %e, "closing connection");
+                        break DownReason::ConnectionClosed;
                     }
-                },
-                Err(e) => {
-                    inner.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(peer = %conn.name, error = %e, "closing connection");
-                    break DownReason::ConnectionClosed;
                 }
-            },
+            }
             Ok(frame) => inner.dispatch(&conn, frame, &mut cache),
             Err(e) => {
                 // The length prefix keeps frame boundaries intact: skip this one.
@@ -118,7 +127,6 @@ pub(super) async fn write_loop(inner: Arc<Inner>, conn: Arc<Conn>, mut wr: BoxWr
         if write_round(&conn, &mut wr, &mut round).await.is_err() {
             break DownReason::ConnectionClosed;
         }
-        conn.sent.fetch_add(1, Ordering::Relaxed);
         round.clear();
     };
     let _ = wr.shutdown().await;

@@ -515,6 +515,7 @@ impl Inner {
             Frame::Stop { to, reason } => {
                 self.node.stop(to, reason);
             }
+            Frame::FragmentAck { bytes } => conn.fragments_acked(bytes),
             Frame::Fragment { .. } => {
                 // Reassembled by the reader; a fragment inside a fragment is refused there.
                 self.stats.bad_frames.fetch_add(1, Ordering::Relaxed);

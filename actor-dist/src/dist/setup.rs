@@ -40,7 +40,13 @@ impl Inner {
             inner: Arc::downgrade(self),
             peer: id,
         });
-        Arc::new(Conn::new(id, name, wire, self.cfg.outbound_limit))
+        Arc::new(Conn::new(
+            id,
+            name,
+            wire,
+            self.cfg.outbound_limit,
+            self.cfg.fragment_window,
+        ))
     }
 
     /// The connection to `id`, starting one if allowed and the address is known.
