@@ -16,7 +16,7 @@ pub trait RemoteRoute<M>: Send + Sync + 'static {
     /// Encodes and queues `msg` for the remote actor. Per-pair ordering must hold.
     fn send(&self, msg: M) -> Result<(), SendError<M>>;
     /// Why a call through this route got no reply (called after the reply handle was dropped),
-    /// e.g. `Exit(NoConnection)` when the node went down.
+    /// e.g. `NodeDown(node)` when the node went down.
     fn call_failure(&self) -> CallError;
     /// Asks the remote actor to stop after its queued messages.
     fn stop(&self, reason: ExitReason) -> bool;
@@ -173,9 +173,8 @@ impl<M: Send + 'static> ActorRef<M> {
             Ok(()) => {}
             Err(SendError::NoProc(_)) => return Err(CallError::Exit(ExitReason::NoProc)),
             Err(SendError::Full(_)) => return Err(CallError::Full),
-            Err(SendError::NoConnection(_)) => {
-                return Err(CallError::Exit(ExitReason::NoConnection))
-            }
+            // The route names the node (`NodeDown`).
+            Err(SendError::NoConnection(_)) => return Err(self.failure()),
             Err(SendError::Encode(_, why)) => return Err(CallError::Encode(why)),
         }
         match tokio::time::timeout(timeout, rx).await {

@@ -71,6 +71,11 @@ pub enum CallError {
     /// of it) and refused it; the type's name. Reported by the distribution layer.
     #[error("call failed: the target's node does not know message type {0}")]
     UnknownType(String),
+    /// The target's node went down, or could not be reached, before the reply (OTP's
+    /// `{nodedown, Node}`): the node's name. Distinct from the target exiting. Reported by
+    /// the distribution layer.
+    #[error("call failed: node {0} is down")]
+    NodeDown(String),
 }
 
 impl CallError {

@@ -109,6 +109,47 @@ impl fmt::Debug for TlsConfig {
     }
 }
 
+/// Which names (spawnable kinds, or rpc functions) each peer node may use, when an
+/// allow-list is configured ([`DistConfig::allow_spawn`], [`DistConfig::allow_rpc`]).
+///
+/// Entries are per node name, or `"*"` for every node; a name ending in `*` allows every name
+/// with that prefix (`"$sup.*"`). Services built on the distribution use names of their own
+/// (remote supervisors `$sup.*`, the global registry `whereis/<scope>`): list them for the
+/// nodes that need them.
+#[derive(Clone, Debug, Default)]
+pub struct AllowList(std::collections::HashMap<String, Vec<String>>);
+
+impl AllowList {
+    /// An empty list: nothing is allowed.
+    pub fn new() -> Self {
+        AllowList::default()
+    }
+
+    /// Allows `node` (or `"*"`: every node) to use `names`.
+    pub fn allow<I, S>(mut self, node: impl Into<String>, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.0
+            .entry(node.into())
+            .or_default()
+            .extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// Whether `node` may use `name`.
+    pub fn allows(&self, node: &str, name: &str) -> bool {
+        let matches = |pats: &Vec<String>| {
+            pats.iter().any(|p| match p.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => p == name,
+            })
+        };
+        self.0.get(node).is_some_and(matches) || self.0.get("*").is_some_and(matches)
+    }
+}
+
 /// How to start distribution on a node.
 #[derive(Clone, Debug)]
 pub struct DistConfig {
@@ -149,6 +190,19 @@ pub struct DistConfig {
     pub rng_seed: Option<u64>,
     /// TLS for every connection (both sides must use it); `None`: plain TCP.
     pub tls: Option<TlsConfig>,
+    /// Which kinds each peer may spawn here; `None` (the default): every registered kind.
+    pub spawn_allow: Option<AllowList>,
+    /// Which rpc functions each peer may call here; `None` (the default): every registered
+    /// function.
+    pub rpc_allow: Option<AllowList>,
+    /// Entries of a peer list (transitive connects) taken from one peer message; the rest
+    /// are ignored and counted.
+    pub max_peer_list: usize,
+    /// Bytes of large-message fragments a connection may have sent and the peer not yet
+    /// acknowledged. It bounds how much bulk data sits in the kernel's buffers ahead of a
+    /// later small frame (head-of-line delay is about window / link rate), and caps a bulk
+    /// transfer at window / round-trip time: raise it for long fat links.
+    pub fragment_window: usize,
 }
 
 impl DistConfig {
@@ -173,7 +227,23 @@ impl DistConfig {
             app_version: env!("CARGO_PKG_VERSION").to_string(),
             rng_seed: None,
             tls: None,
+            spawn_allow: None,
+            rpc_allow: None,
+            max_peer_list: 256,
+            fragment_window: 1 << 20,
         }
+    }
+
+    /// Restricts which kinds each peer may spawn here.
+    pub fn allow_spawn(mut self, list: AllowList) -> Self {
+        self.spawn_allow = Some(list);
+        self
+    }
+
+    /// Restricts which rpc functions each peer may call here.
+    pub fn allow_rpc(mut self, list: AllowList) -> Self {
+        self.rpc_allow = Some(list);
+        self
     }
 
     /// Sets the listen address.

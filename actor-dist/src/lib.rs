@@ -48,30 +48,49 @@
 //!   auto-connect that failed is not retried before a backoff (`DistConfig::backoff`); sends
 //!   to the node fail at once with `noconnection` meanwhile, with no event or connect attempt
 //!   per message.
-//! - **Ordering**: one connection per node pair, one outbound queue per connection: messages
-//!   and signals from one actor to another arrive in the order sent. Unlike the DESIGN's
-//!   first sketch, signals are *not* moved ahead of data: that would break this guarantee
-//!   (an exit could overtake the messages sent before it). Heartbeats do not need priority:
-//!   liveness counts bytes as they arrive (not whole frames), so a transfer of any size never
-//!   looks like silence.
-//! - **Heartbeats**: a tick every quarter of the tick time when idle; a peer that sent no byte
-//!   for a full tick time is down with `net_tick_timeout`, detected between 1 and 1.125 tick
-//!   times after its last byte whatever the phase of the check cycle (Erlang: 1 to 1.25).
+//! - **Ordering**: one connection per node pair; messages and signals to one pid are queued
+//!   in call order and written in order, so messages and signals from one actor to another
+//!   arrive in the order sent (signals are *not* moved ahead of data: an exit could overtake
+//!   the messages sent before it).
+//! - **Large messages** (a frame above [`wire::FRAGMENT_SIZE`], 64 KiB) go in fragments,
+//!   interleaved with the rest of the traffic on the link, as OTP does since 22: a small
+//!   call between two other actors is not stuck behind a 64 MiB message. Later messages and
+//!   signals to the same pid wait behind it, so per-pair order holds (OTP orders per
+//!   sender; we order per destination, which is stricter: a large message delays later
+//!   traffic to its own destination only). The receiver reassembles at most
+//!   [`wire::MAX_FRAGMENTED`] frames at a time per peer, each bounded by `max_frame`.
+//! - **Ticks and system traffic first**: ticks and load reports go in a small priority
+//!   queue that the writer takes before the ordered stream and again between its slices
+//!   (about 256 KiB each), so a tick is never stuck behind megabytes of data. System traffic
+//!   (signals, replies, spawn and rpc control, and services' messages sent through
+//!   [`Dist::system_ref`], such as registry replication) is never refused for room: user
+//!   data filling the outbound buffer cannot refuse it, and backpressure on user data never
+//!   closes a connection.
+//! - **Heartbeats**: a tick (5 bytes, ahead of any data) every eighth of the tick time; a
+//!   peer that sent no byte for 9/8 of the tick time is down with `net_tick_timeout`: between
+//!   1.125 and 1.25 tick times after its last byte, so between 1.0 and 1.25 tick times after
+//!   it froze or the link was cut, whatever the phase of either side's cycle (Erlang: 1 to
+//!   1.25).
 //! - **Nodedown**: links to the node's actors fire with `noconnection`, monitors deliver
-//!   `Down(noconnection)`, pending calls, spawns and rpcs fail at once.
+//!   `Down(noconnection)`, pending spawns and rpcs fail at once, and pending calls fail at
+//!   once with [`CallError::NodeDown`](actor_core::CallError::NodeDown) naming the node
+//!   (OTP's `{nodedown, Node}`), distinct from the target exiting. A call to a node that
+//!   cannot be reached fails the same way.
+//! - **Checked references**: [`Dist::actor_ref_checked`] asks the owning node whether a pid
+//!   is alive and takes the message type before handing out an `ActorRef<M>`.
 //! - **Typed payloads**: every message carries the stable tag of its type ([`Message`]); an
 //!   unknown tag is refused, logged and counted, never mis-decoded, and refused back to the
 //!   sender: a call fails at once with
 //!   [`CallError::UnknownType`](actor_core::CallError::UnknownType) naming the type, a tell
 //!   is counted in [`Stats::refused_by_peer`] and logged on the sending node.
-//! - **Backpressure**: the outbound buffer is bounded; `ActorRef::send` waits, `tell` returns
-//!   `Full`. Control frames (signals, replies, ticks) are never refused.
+//! - **Backpressure**: the outbound buffer is bounded for user data; `ActorRef::send` waits,
+//!   `tell` returns `Full`. Control frames (signals, replies, ticks, spawn/rpc control,
+//!   system messages) are never refused.
 //! - **TLS** ([`TlsConfig`], rustls with the `ring` provider): the cookie handshake runs inside
 //!   a verified TLS session; the client checks the server certificate for the host part of
 //!   the peer's node name.
-//! - **Not yet**: fragmentation of large messages, `spawn_on`'s monitor option (monitor
-//!   from the caller after the spawn), a call failing with the name of a node that went down
-//!   (it fails with `noconnection`), per-node allow-lists.
+//! - **Not yet**: `spawn_on`'s monitor option (monitor from the caller after the spawn), a
+//!   `Transport` seam for an in-memory or simulated network.
 //!
 //! ## Security model
 //!
@@ -87,17 +106,29 @@
 //!   warnings and counters ([`Stats`]), and learns only fixed refusal codes. Connection slots,
 //!   crossing connects and node events change only once both sides have proved the cookie; a
 //!   failed proof is [`NodeEvent::AuthFailed`], never a node-down.
-//! - **What an authenticated node can do**: everything a local process can: send to any pid,
-//!   link, monitor and exit any process, spawn the kinds this node registered
-//!   ([`Dist::register_kind`]) and call the functions it registered
-//!   ([`Dist::register_rpc`]), and name its peers for transitive connects (an address the user
-//!   configured is never overwritten). It is a member of the cluster: share the cookie only
-//!   with nodes you trust that much. Per-node allow-lists for spawnable kinds and rpc
-//!   functions are not implemented yet: register on a node only what every peer may use.
+//! - **What an authenticated node can do**: send to any pid, link, monitor and exit any
+//!   process *on its own behalf*, spawn the kinds this node registered
+//!   ([`Dist::register_kind`]) and call the functions it registered ([`Dist::register_rpc`]),
+//!   and name its peers for transitive connects. It is a member of the cluster: share the
+//!   cookie only with nodes you trust that much.
+//! - **What it cannot do**: speak for another node. Every signal is checked against the
+//!   peer that sent it: the sender of a link, unlink, exit, monitor or demonitor (and the
+//!   process of a `Down`) must be one of the peer's pids and the target one of ours, or the
+//!   signal is refused, counted ([`Stats::forged_signals`]) and logged (rate-limited); a
+//!   spawn may link the new actor only to a pid of the asking node. Spawn and rpc answers
+//!   are taken only from the node that was asked ([`Stats::forged_answers`]). A peer list
+//!   never overwrites an address the user configured (or one learnt earlier) and is capped
+//!   (`max_peer_list`); load reports are clamped to sane ranges.
+//! - **Restricting it**: per-node allow-lists for spawnable kinds and rpc functions, on by
+//!   configuration ([`DistConfig::allow_spawn`], [`DistConfig::allow_rpc`], [`AllowList`]);
+//!   a refused request fails with `NotAllowed` on the caller's side and is counted in
+//!   [`Stats::refused_requests`]. The internal `$dist.check` function (for
+//!   [`Dist::actor_ref_checked`]) is always served: it tells no more than a send would.
 //! - **References in messages**: `Pid`s, `ActorRef<M>`s and `ReplyTo<R>`s inside messages
 //!   keep working on the receiving node, also when forwarded to a third node.
 #![warn(missing_docs)]
 
+mod check;
 pub mod config;
 mod conn;
 mod dist;
@@ -111,7 +142,8 @@ mod rpc;
 mod spawn;
 pub mod wire;
 
-pub use config::{Cookie, CookieError, DistConfig, TlsConfig};
+pub use check::CheckedRefError;
+pub use config::{AllowList, Cookie, CookieError, DistConfig, TlsConfig};
 pub use dist::{Dist, Stats, Tracked};
 pub use events::{AuthFailure, DownReason, NodeEvent, NodeInfo};
 pub use message::{DeliverError, Message};

@@ -49,6 +49,8 @@ pub(crate) trait Decoder: Send + Sync {
         cache: &mut TargetCache,
     ) -> Result<(), DeliverError>;
     fn name(&self) -> &'static str;
+    /// Whether local `pid` is alive and takes this type.
+    fn check(&self, node: &Node, pid: Pid) -> Result<(), RefError>;
 }
 
 pub(crate) struct Typed<M>(PhantomData<fn() -> M>);
@@ -117,6 +119,10 @@ impl<M: Message> Decoder for Typed<M> {
 
     fn name(&self) -> &'static str {
         M::NAME
+    }
+
+    fn check(&self, node: &Node, pid: Pid) -> Result<(), RefError> {
+        node.actor_ref::<M>(pid).map(|_| ())
     }
 }
 

@@ -35,6 +35,9 @@ pub enum RpcError {
     /// The function panicked on the remote node (which survived).
     #[error("remote panic: {0}")]
     RemotePanic(String),
+    /// The remote node's allow-list does not let this node call the function.
+    #[error("calling {0:?} is not allowed")]
+    NotAllowed(String),
 }
 
 impl From<RpcFailure> for RpcError {
@@ -43,6 +46,7 @@ impl From<RpcFailure> for RpcError {
             RpcFailure::NoSuchFunction(n) => RpcError::NoSuchFunction(n),
             RpcFailure::BadArgs(e) => RpcError::Decode(e),
             RpcFailure::Panic(m) => RpcError::RemotePanic(m),
+            RpcFailure::NotAllowed(f) => RpcError::NotAllowed(f),
         }
     }
 }
@@ -298,8 +302,18 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 /// Serves an rpc request from `conn` in its own task.
 pub(crate) fn serve(inner: Arc<Inner>, conn: Arc<Conn>, req: u64, func: String, args: Vec<u8>) {
     tokio::spawn(async move {
+        let allowed = inner
+            .cfg
+            .rpc_allow
+            .as_ref()
+            .is_none_or(|a| a.allows(&conn.name, &func))
+            || func == crate::check::CHECK_FN;
         let f = inner.funcs.read().get(&func).cloned();
         let result = match f {
+            _ if !allowed => {
+                inner.refused_request(&conn, "rpc", &func);
+                Err(RpcFailure::NotAllowed(func.clone()))
+            }
             Some(f) => f(args).await,
             None => Err(RpcFailure::NoSuchFunction(func.clone())),
         };

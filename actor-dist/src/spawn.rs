@@ -207,15 +207,25 @@ pub(crate) fn serve(
     link: Option<Pid>,
 ) {
     tokio::spawn(async move {
-        let result = start_kind(
-            &inner,
-            &kind,
-            msg_tag,
-            &format!("tag {msg_tag:#x}"),
-            args,
-            link,
-        )
-        .await;
+        let allowed = inner
+            .cfg
+            .spawn_allow
+            .as_ref()
+            .is_none_or(|a| a.allows(&conn.name, &kind));
+        let result = if allowed {
+            start_kind(
+                &inner,
+                &kind,
+                msg_tag,
+                &format!("tag {msg_tag:#x}"),
+                args,
+                link,
+            )
+            .await
+        } else {
+            inner.refused_request(&conn, "spawn", &kind);
+            Err(RemoteSpawnError::NotAllowed(kind.clone()))
+        };
         if let Err(e) = &result {
             tracing::warn!(peer = %conn.name, %kind, error = %e, "remote spawn refused");
         }

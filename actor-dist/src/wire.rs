@@ -9,7 +9,15 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
 /// Protocol version; both sides must speak the same.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
+
+/// Frames whose encoding is larger than this many bytes are sent in [`Frame::Fragment`]s of
+/// at most this many bytes, interleaved with other traffic on the connection (OTP 22+).
+pub const FRAGMENT_SIZE: usize = 64 * 1024;
+
+/// Fragmented frames a sender may have started and not finished at once on one connection;
+/// a receiver refuses more (so reassembly holds at most this many times `max_frame` bytes).
+pub const MAX_FRAGMENTED: usize = 4;
 
 /// Why bytes from the network were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,6 +88,9 @@ pub enum RemoteSpawnError {
     /// The actor's `started` failed.
     #[error("actor failed to start: {0}")]
     Init(ExitReason),
+    /// This node's allow-list does not let the asking node spawn this kind.
+    #[error("spawning {0:?} is not allowed for this node")]
+    NotAllowed(String),
 }
 
 /// Why an rpc failed on the remote node.
@@ -91,6 +102,8 @@ pub enum RpcFailure {
     BadArgs(String),
     /// The function panicked (the node survived).
     Panic(String),
+    /// This node's allow-list does not let the asking node call this function.
+    NotAllowed(String),
 }
 
 /// Load of a node, for placement.
@@ -102,6 +115,18 @@ pub struct LoadReport {
     pub backlog: u64,
     /// Resident memory in bytes (0 where unknown).
     pub memory: u64,
+}
+
+impl LoadReport {
+    /// The report with every field clamped to a sane range (a peer's report is not trusted
+    /// to be one): at most 2^32 actors, 2^40 queued messages, 2^50 bytes.
+    pub fn clamped(self) -> Self {
+        LoadReport {
+            actors: self.actors.min(1 << 32),
+            backlog: self.backlog.min(1 << 40),
+            memory: self.memory.min(1 << 50),
+        }
+    }
 }
 
 /// A frame after the handshake.
@@ -215,6 +240,119 @@ pub enum Frame<'a> {
         /// The reason.
         reason: ExitReason,
     },
+    /// A piece of a large frame (its encoding without length prefix), in order; the frame is
+    /// decoded and handled once the piece with `more == false` has arrived. Pieces of
+    /// different frames interleave (see [`Reassembly`]).
+    Fragment {
+        /// Which frame, unique per connection and direction.
+        id: u64,
+        /// Whether more pieces follow.
+        more: bool,
+        /// The bytes.
+        #[serde(borrow)]
+        bytes: &'a [u8],
+    },
+    /// The receiver has taken this many more bytes of fragments: the sender keeps at most a
+    /// window of fragment bytes unacknowledged, so a bulk transfer never fills the kernel's
+    /// buffers ahead of later small frames.
+    FragmentAck {
+        /// Fragment bytes (their `bytes` lengths) taken since the last acknowledgement.
+        bytes: u64,
+    },
+}
+
+impl Frame<'_> {
+    /// The process whose traffic this frame is ordered with: messages and signals to one
+    /// pid keep their order (a large frame delays later frames to the same pid only).
+    pub fn ordered_to(&self) -> Option<Pid> {
+        match self {
+            Frame::Send { to, .. }
+            | Frame::SendCall { to, .. }
+            | Frame::Signal { to, .. }
+            | Frame::Stop { to, .. } => Some(*to),
+            _ => None,
+        }
+    }
+}
+
+/// Why a fragment was refused (the connection is then closed: its stream is corrupt).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FragmentError {
+    /// The reassembled frame would exceed the maximum frame size.
+    #[error("fragmented frame exceeds the limit of {max} bytes")]
+    TooLarge {
+        /// Configured maximum.
+        max: usize,
+    },
+    /// More fragmented frames in progress than [`MAX_FRAGMENTED`].
+    #[error("more than {0} fragmented frames in progress")]
+    TooMany(usize),
+}
+
+/// Reassembles [`Frame::Fragment`]s on the receiving side of one connection. Memory is
+/// bounded: at most `max_parts` frames in progress, each at most `max_frame` bytes, grown
+/// only as bytes actually arrive (a declared size is never trusted).
+#[derive(Debug)]
+pub struct Reassembly {
+    parts: Vec<(u64, Vec<u8>)>,
+    max_frame: usize,
+    max_parts: usize,
+}
+
+impl Reassembly {
+    /// A reassembler for frames up to `max_frame` bytes, [`MAX_FRAGMENTED`] at a time.
+    pub fn new(max_frame: usize) -> Self {
+        Reassembly {
+            parts: Vec::new(),
+            max_frame,
+            max_parts: MAX_FRAGMENTED,
+        }
+    }
+
+    /// Adds one fragment; returns the whole frame body once its last piece is in.
+    pub fn push(
+        &mut self,
+        id: u64,
+        more: bool,
+        bytes: &[u8],
+    ) -> Result<Option<Vec<u8>>, FragmentError> {
+        let i = match self.parts.iter().position(|(p, _)| *p == id) {
+            Some(i) => i,
+            None => {
+                if !more {
+                    // A frame in one piece.
+                    if bytes.len() > self.max_frame {
+                        return Err(FragmentError::TooLarge {
+                            max: self.max_frame,
+                        });
+                    }
+                    return Ok(Some(bytes.to_vec()));
+                }
+                if self.parts.len() >= self.max_parts {
+                    return Err(FragmentError::TooMany(self.max_parts));
+                }
+                self.parts.push((id, Vec::new()));
+                self.parts.len() - 1
+            }
+        };
+        let buf = &mut self.parts[i].1;
+        if buf.len() + bytes.len() > self.max_frame {
+            self.parts.swap_remove(i);
+            return Err(FragmentError::TooLarge {
+                max: self.max_frame,
+            });
+        }
+        buf.extend_from_slice(bytes);
+        if more {
+            return Ok(None);
+        }
+        Ok(Some(self.parts.swap_remove(i).1))
+    }
+
+    /// Bytes held for frames in progress.
+    pub fn held(&self) -> usize {
+        self.parts.iter().map(|(_, b)| b.len()).sum()
+    }
 }
 
 /// Appends `frame` with its length prefix to `out`. Fails if it is larger than `max`.
@@ -347,6 +485,44 @@ mod tests {
             if bytes.len() >= 4 {
                 let _ = frame_len(bytes[..4].try_into().unwrap(), 1 << 16);
             }
+        }
+
+        #[test]
+        fn arbitrary_fragments_never_panic_and_stay_bounded(
+            pieces in proptest::collection::vec((0u64..8, any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)), 0..64)
+        ) {
+            let mut r = Reassembly::new(1024);
+            for (id, more, bytes) in pieces {
+                let mut framed = Vec::new();
+                encode_frame(&Frame::Fragment { id, more, bytes: &bytes }, 4096, &mut framed).unwrap();
+                let Ok(Frame::Fragment { id, more, bytes }) = decode_frame(&framed[4..]) else {
+                    panic!("fragment frames round-trip");
+                };
+                if let Ok(Some(whole)) = r.push(id, more, bytes) {
+                    prop_assert!(whole.len() <= 1024);
+                    let _ = decode_frame(&whole);
+                }
+                prop_assert!(r.held() <= 1024 * MAX_FRAGMENTED);
+            }
+        }
+
+        #[test]
+        fn fragmented_frames_reassemble_exactly(len in 0usize..5000, piece in 1usize..700, other in proptest::collection::vec(any::<u8>(), 0..100)) {
+            let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut whole = Vec::new();
+            encode_frame(&Frame::Send { to: pid(), tag: 5, payload: &payload }, 1 << 20, &mut whole).unwrap();
+            let body = &whole[4..];
+            let mut r = Reassembly::new(1 << 20);
+            let mut out = None;
+            let chunks: Vec<&[u8]> = body.chunks(piece).collect();
+            for (i, c) in chunks.iter().enumerate() {
+                // Another frame's pieces interleave.
+                prop_assert_eq!(r.push(99, true, &other).unwrap(), None);
+                let more = i + 1 < chunks.len();
+                if let Some(done) = r.push(1, more, c).unwrap() { out = Some(done); }
+            }
+            let out = out.unwrap();
+            prop_assert_eq!(decode_frame(&out).unwrap(), Frame::Send { to: pid(), tag: 5, payload: &payload });
         }
 
         #[test]

@@ -1,7 +1,7 @@
 //! Heartbeats: a blackholed link (open but silent) is detected within about one tick time;
 //! pending calls fail at once; the node reconnects to its seed after the heal.
 mod common;
-use actor_core::{CallError, ExitReason};
+use actor_core::CallError;
 use actor_dist::{DistConfig, DownReason, NodeEvent};
 use common::*;
 use std::time::{Duration, Instant};
@@ -60,7 +60,7 @@ async fn blackholed_link_gives_net_tick_timeout_then_reconnects_after_heal() {
         "within about one tick (1.25 x plus scheduling): {detected:?}"
     );
     let (res, failed_at) = pending.await.unwrap();
-    assert_eq!(res, Err(CallError::Exit(ExitReason::NoConnection)));
+    assert_eq!(res, Err(CallError::NodeDown("b@127.0.0.1".into())));
     assert!(failed_at.duration_since(cut) <= detected + Duration::from_millis(100));
 
     proxy.heal();

@@ -147,7 +147,7 @@ async fn nodedown_fires_links_monitors_and_fails_pending_calls_at_once() {
     );
     assert_eq!(
         pending.await.unwrap(),
-        Err(CallError::Exit(ExitReason::NoConnection))
+        Err(CallError::NodeDown("b@127.0.0.1".into()))
     );
     assert!(t0.elapsed() < Duration::from_secs(2), "failed at once");
     assert_eq!(b_side_gone.await, ExitReason::NoConnection);

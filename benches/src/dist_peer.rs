@@ -21,7 +21,7 @@
 //!   A's `NodeEvent::Down` for B, and the pending call's failure; ms.
 
 use crate::{rate, Counts, Latencies, Medians, Metrics};
-use actor_core::{Actor, ActorRef, CallError, Context, ExitReason, Node, Pid, ReplyTo};
+use actor_core::{Actor, ActorRef, CallError, Context, Node, Pid, ReplyTo};
 use actor_dist::{Cookie, Dist, DistConfig, DownReason, Message, NodeEvent, SpawnOnOpts};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -37,6 +37,9 @@ use tokio::sync::oneshot;
 
 /// The hidden first argument that makes the bench binary run as node B.
 pub const NODE_ARG: &str = "--dist-node";
+
+/// The hidden first argument that makes the bench binary run as W20's node B.
+pub const W20_NODE_ARG: &str = "--w20-node";
 
 const A: &str = "a@127.0.0.1";
 const B: &str = "b@127.0.0.1";
@@ -142,6 +145,61 @@ impl Actor for Holder {
     }
 }
 
+/// Bytes as one postcard byte string (a copy), not a sequence of `u8`s (a loop per byte):
+/// how a user sends a large binary.
+mod bytes {
+    use serde::de::{Deserializer, Visitor};
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+        }
+        d.deserialize_byte_buf(V)
+    }
+}
+
+/// W13's bulk messages.
+#[derive(Serialize, Deserialize)]
+enum SinkMsg {
+    Data(#[serde(with = "bytes")] Vec<u8>),
+    /// Bytes received so far.
+    Total(ReplyTo<u64>),
+}
+
+impl Message for SinkMsg {
+    const NAME: &'static str = "bench.SinkMsg";
+}
+
+/// W13 (on B): counts bulk bytes.
+struct Sink(u64);
+
+impl Actor for Sink {
+    type Msg = SinkMsg;
+    async fn handle(&mut self, msg: SinkMsg, _ctx: &mut Context<Self>) {
+        match msg {
+            SinkMsg::Data(b) => self.0 += b.len() as u64,
+            SinkMsg::Total(r) => {
+                r.send(self.0);
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Node B.
 
@@ -167,7 +225,20 @@ pub fn node_main(args: &[String]) -> ExitCode {
         dist.register_kind("bench.incr", |(): ()| Incr);
         dist.register_kind("bench.idle", |(): ()| Idle);
         dist.register_kind("bench.holder", |(): ()| Holder::default());
+        dist.register_kind("bench.sink", |(): ()| Sink(0));
     })
+}
+
+/// W20's node B: `--w20-node <a_addr>`: node B with node A as its seed (it reconnects to A
+/// by itself). Prints `LISTEN <addr>`, serves until stdin closes.
+pub fn w20_node_main(args: &[String]) -> ExitCode {
+    let Some(a_addr) = args.first().and_then(|a| a.parse::<SocketAddr>().ok()) else {
+        eprintln!("usage: benches {W20_NODE_ARG} <a_addr>");
+        return ExitCode::from(2);
+    };
+    let mut cfg = config(default_tick()).seed(A, a_addr);
+    cfg.backoff = (Duration::from_millis(10), Duration::from_millis(200));
+    serve_node_cfg(B, cfg, |_| async {})
 }
 
 /// Runs this process as the node `name` (a node process the bench child started): starts
@@ -179,15 +250,22 @@ where
     F: FnOnce(Dist) -> Fut,
     Fut: Future,
 {
+    serve_node_cfg(name, config(tick), setup)
+}
+
+/// [`serve_node`] with a whole configuration.
+pub(crate) fn serve_node_cfg<F, Fut>(name: &str, cfg: DistConfig, setup: F) -> ExitCode
+where
+    F: FnOnce(Dist) -> Fut,
+    Fut: Future,
+{
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
     rt.block_on(async move {
         let node = Node::new(name);
-        let dist = Dist::start(&node, config(tick))
-            .await
-            .expect("listen on 127.0.0.1");
+        let dist = Dist::start(&node, cfg).await.expect("listen on 127.0.0.1");
         let _keep = setup(dist.clone()).await;
         println!("LISTEN {}", dist.local_addr());
         let mut stdin = tokio::io::stdin();
@@ -348,51 +426,260 @@ pub async fn w11_remote_spawn(c: Counts) -> Metrics {
     m
 }
 
-/// W12: time from blackholing the A-B link until A's nodedown, and until a pending call
-/// from A to B fails; ms.
+/// W12: `trials` times: a fresh node A connects to B through a proxy; after at least 3 ticks
+/// plus a random part of one tick (so the cut falls at every phase of the tick cycle), the
+/// proxy blackholes the link. Measured from the cut: A's nodedown for B, and the failure of
+/// a call from A to B that was pending; ms (min, median, max over the trials) and how many
+/// trials fell within [1.0, 1.25] ticks.
 pub async fn w12_failure_detection(c: Counts) -> Metrics {
     let b = start_b(c.tick).await;
-    let proxy = Proxy::start(b.addr).await;
-    let dist = start_a(c.tick, &b, Some(proxy.addr)).await;
-    let mut events = dist.subscribe();
-    let holder: ActorRef<HoldMsg> = spawn_on_b(&dist, "bench.holder", &()).await;
+    let trials = c.w12_trials;
+    let mut rng = Rng::from_clock();
+    let (mut downs, mut fails, mut after_down) = (Vec::new(), Vec::new(), Vec::new());
+    let mut in_range = 0;
+    for _ in 0..trials {
+        let proxy = Proxy::start(b.addr).await;
+        let dist = start_a(c.tick, &b, Some(proxy.addr)).await;
+        let mut events = dist.subscribe();
+        let holder: ActorRef<HoldMsg> = spawn_on_b(&dist, "bench.holder", &()).await;
+        let pending = {
+            let holder = holder.clone();
+            tokio::spawn(async move {
+                let r = holder.call(HoldMsg::Hold, Duration::from_secs(600)).await;
+                (r, Instant::now())
+            })
+        };
+        // The `Hold` is at B's actor once this answer is back (same sender, same connection).
+        let r = holder
+            .call(|reply| HoldMsg::Ping(1, reply), CALL_TIMEOUT)
+            .await;
+        assert_eq!(r, Ok(2));
+        let phase = c.tick.mul_f64(rng.unit());
+        tokio::time::sleep(c.tick * 3 + phase).await;
 
-    let pending = {
-        let holder = holder.clone();
-        tokio::spawn(async move {
-            let r = holder.call(HoldMsg::Hold, Duration::from_secs(600)).await;
-            (r, Instant::now())
-        })
-    };
-    // The `Hold` is at B's actor once this answer is back (same sender, same connection).
-    let r = holder
-        .call(|reply| HoldMsg::Ping(1, reply), CALL_TIMEOUT)
-        .await;
-    assert_eq!(r, Ok(2));
-
-    let cut = proxy.cut();
-    let limit = c.tick * 10;
-    let (reason, down_at) = loop {
-        match tokio::time::timeout(limit, events.recv()).await {
-            Ok(Some(NodeEvent::Down { node, reason })) if node == B => {
-                break (reason, Instant::now())
+        let cut = proxy.cut();
+        let limit = c.tick * 10;
+        let (reason, down_at) = loop {
+            match tokio::time::timeout(limit, events.recv()).await {
+                Ok(Some(NodeEvent::Down { node, reason })) if node == B => {
+                    break (reason, Instant::now())
+                }
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("node event subscription closed"),
+                Err(_) => panic!("no nodedown for B within {limit:?} of the cut"),
             }
-            Ok(Some(_)) => continue,
-            Ok(None) => panic!("node event subscription closed"),
-            Err(_) => panic!("no nodedown for B within {limit:?} of the cut"),
+        };
+        assert_eq!(reason, DownReason::NetTickTimeout, "nodedown reason");
+        let (r, failed_at) = tokio::time::timeout(limit, pending)
+            .await
+            .expect("the pending call did not fail")
+            .expect("pending call task");
+        assert_eq!(r, Err(CallError::NodeDown(B.to_string())));
+        let ms = |t: Instant| t.duration_since(cut).as_secs_f64() * 1e3;
+        let ticks = ms(down_at) / (c.tick.as_secs_f64() * 1e3);
+        if (1.0..=1.25).contains(&ticks) {
+            in_range += 1;
+        }
+        downs.push(ms(down_at));
+        fails.push(ms(failed_at));
+        after_down.push(ms(failed_at) - ms(down_at));
+        dist.shutdown();
+    }
+    let sorted = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let (downs, fails, after_down) = (sorted(downs), sorted(fails), sorted(after_down));
+    let tick_ms = c.tick.as_secs_f64() * 1e3;
+    vec![
+        ("nodedown_min", downs[0]),
+        ("nodedown_median", downs[downs.len() / 2]),
+        ("nodedown_max", downs[downs.len() - 1]),
+        ("nodedown_max_ticks", downs[downs.len() - 1] / tick_ms),
+        ("nodedown_min_ticks", downs[0] / tick_ms),
+        ("call_failed_median", fails[fails.len() / 2]),
+        (
+            "call_failed_after_down_max",
+            after_down[after_down.len() - 1],
+        ),
+        ("trials_in_range", in_range as f64),
+        ("trials", trials as f64),
+    ]
+}
+
+/// A small xorshift source for the W12 phases (seeded from the clock: a different phase
+/// sequence each run).
+struct Rng(u64);
+
+impl Rng {
+    fn from_clock() -> Rng {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        Rng(t | 1)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// W13: head-of-line blocking. A bulk task sends `bulk_msgs` messages of 4 MiB to a sink on
+/// B with `send().await`, back to back; meanwhile calls to an echo actor on B are started
+/// once per millisecond (open loop, each in its own task) until the bulk transfer has been
+/// taken by the sink; latency from each call's scheduled start. Then the same probe with no
+/// bulk traffic (the baseline).
+pub async fn w13_head_of_line(c: Counts) -> Metrics {
+    let tick = c.tick;
+    let b = start_b(tick).await;
+    let dist = start_a(tick, &b, None).await;
+    let mut events = dist.subscribe();
+    let sink: ActorRef<SinkMsg> = spawn_on_b(&dist, "bench.sink", &()).await;
+    let incr: ActorRef<IncrReq> = spawn_on_b(&dist, "bench.incr", &()).await;
+    for i in 0..c.remote_warmup {
+        assert_eq!(incr.call(|r| IncrReq(i, r), CALL_TIMEOUT).await, Ok(i + 1));
+    }
+    const MSG: usize = 4 << 20;
+    let n = c.bulk_msgs;
+    let bulk = tokio::spawn(async move {
+        let start = Instant::now();
+        for i in 0..n {
+            sink.send(SinkMsg::Data(vec![i as u8; MSG]))
+                .await
+                .expect("bulk send");
+        }
+        let total = sink
+            .call(SinkMsg::Total, Duration::from_secs(120))
+            .await
+            .expect("sink total");
+        assert_eq!(total, n * MSG as u64);
+        start.elapsed()
+    });
+    let (during, failed_during) = probe(&incr, Probe::Until(bulk)).await;
+    let Probe::Done(bulk_time) = during else {
+        unreachable!()
+    };
+    let (_, failed_base) = probe(&incr, Probe::For(c.w13_baseline)).await;
+    let mut nodedowns = 0;
+    while let Ok(ev) = events.try_recv() {
+        if matches!(ev, NodeEvent::Down { .. }) {
+            nodedowns += 1;
+        }
+    }
+    let (bulk_lat, base_lat) = (failed_during.1, failed_base.1);
+    vec![
+        ("bulk_call_p50", bulk_lat.p(50.0) / 1e3),
+        ("bulk_call_p99", bulk_lat.p(99.0) / 1e3),
+        ("base_call_p50", base_lat.p(50.0) / 1e3),
+        ("base_call_p99", base_lat.p(99.0) / 1e3),
+        ("calls_failed", (failed_during.0 + failed_base.0) as f64),
+        (
+            "bulk_throughput",
+            (n * MSG as u64) as f64 / 1e6 / bulk_time.as_secs_f64(),
+        ),
+        ("nodedowns", nodedowns as f64),
+    ]
+}
+
+/// How long W13's probe runs.
+enum Probe {
+    /// Until the bulk transfer ends (its duration is handed back in `Done`).
+    Until(tokio::task::JoinHandle<Duration>),
+    /// For a fixed time.
+    For(Duration),
+    Done(Duration),
+}
+
+/// Calls `incr` once per millisecond, each in its own task, while `run` lasts; returns the
+/// latencies from each call's scheduled start, and the failed calls.
+async fn probe(incr: &ActorRef<IncrReq>, run: Probe) -> (Probe, (u64, Latencies)) {
+    let start = tokio::time::Instant::now();
+    let mut every = tokio::time::interval(Duration::from_millis(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut calls = Vec::new();
+    let mut k = 0u64;
+    let (mut bulk, until) = match run {
+        Probe::Until(h) => (Some(h), None),
+        Probe::For(d) => (None, Some(start + d)),
+        Probe::Done(_) => (None, Some(start)),
+    };
+    let done = loop {
+        tokio::select! {
+            biased;
+            r = async { bulk.as_mut().unwrap().await }, if bulk.is_some() => {
+                break Probe::Done(r.expect("bulk task"));
+            }
+            scheduled = every.tick() => {
+                if until.is_some_and(|u| scheduled >= u) {
+                    break Probe::Done(Duration::ZERO);
+                }
+                let incr = incr.clone();
+                k += 1;
+                let n = k;
+                calls.push(tokio::spawn(async move {
+                    let r = incr.call(|reply| IncrReq(n, reply), CALL_TIMEOUT).await;
+                    (r == Ok(n + 1), scheduled.elapsed())
+                }));
+            }
         }
     };
-    assert_eq!(reason, DownReason::NetTickTimeout, "nodedown reason");
-    let (r, failed_at) = tokio::time::timeout(limit, pending)
+    let mut lat = Latencies::default();
+    let mut failed = 0;
+    for c in calls {
+        let (ok, took) = c.await.expect("probe call task");
+        if ok {
+            lat.record_ns(took.as_nanos() as u64);
+        } else {
+            failed += 1;
+        }
+    }
+    (done, (failed, lat))
+}
+
+/// W20: node A with node B connected (B reconnects to A by itself: A is its seed). The
+/// connection is dropped by A; time until A sees B up again. Once with no other sockets
+/// (`reconnect_clean`), once with 500 TCP connections to A's listen port that send nothing
+/// (`reconnect_flood`); ms.
+pub async fn w20_preauth_flood(c: Counts) -> Metrics {
+    let node = Node::new(A);
+    let dist = Dist::start(&node, config(default_tick()))
         .await
-        .expect("the pending call did not fail")
-        .expect("pending call task");
-    assert_eq!(r, Err(CallError::Exit(ExitReason::NoConnection)));
-    let ms = |t: Instant| t.duration_since(cut).as_secs_f64() * 1e3;
-    vec![
-        ("nodedown_after", ms(down_at)),
-        ("call_failed_after", ms(failed_at)),
-    ]
+        .expect("listen on 127.0.0.1");
+    let mut events = dist.subscribe();
+    let _b = NodeProc::start(&[W20_NODE_ARG, &dist.local_addr().to_string()]).await;
+    wait_up(&mut events).await;
+    async fn reconnect(dist: &Dist, events: &mut tokio::sync::mpsc::Receiver<NodeEvent>) -> f64 {
+        let start = Instant::now();
+        assert!(dist.disconnect(B), "connected to B");
+        wait_up(events).await;
+        start.elapsed().as_secs_f64() * 1e3
+    }
+    let clean = reconnect(&dist, &mut events).await;
+    let mut idle = Vec::new();
+    for _ in 0..c.w20_sockets {
+        match TcpStream::connect(dist.local_addr()).await {
+            Ok(s) => idle.push(s),
+            Err(e) => panic!("idle socket: {e}"),
+        }
+    }
+    let flood = reconnect(&dist, &mut events).await;
+    drop(idle);
+    vec![("reconnect_clean", clean), ("reconnect_flood", flood)]
+}
+
+/// Waits for B's next `Up`.
+async fn wait_up(events: &mut tokio::sync::mpsc::Receiver<NodeEvent>) {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(60), events.recv()).await {
+            Ok(Some(NodeEvent::Up(info))) if info.name == B => return,
+            Ok(Some(_)) => continue,
+            _ => panic!("B did not come up within 60 s"),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -503,16 +790,39 @@ pub fn print_ratios(all: &Medians, quick: bool) {
             );
         }
     }
-    if let (Some(down), Some(failed)) = (
-        median(all, "W12", "actor-dist", "nodedown_after"),
-        median(all, "W12", "actor-dist", "call_failed_after"),
+    let c = if quick { Counts::QUICK } else { Counts::FULL };
+    if let (Some(lo), Some(hi), Some(after), Some(inr)) = (
+        median(all, "W12", "actor-dist", "nodedown_min_ticks"),
+        median(all, "W12", "actor-dist", "nodedown_max_ticks"),
+        median(all, "W12", "actor-dist", "call_failed_after_down_max"),
+        median(all, "W12", "actor-dist", "trials_in_range"),
     ) {
-        let tick = if quick { Counts::QUICK } else { Counts::FULL }.tick;
         println!(
-            "# W12: tick {} ms; nodedown after {:.3} x tick (target <= 1.25); call failed {:.1} ms after nodedown (target <= 100)",
-            tick.as_millis(),
-            down / (tick.as_secs_f64() * 1e3),
-            failed - down
+            "# W12: tick {} ms, {} trials at random phases; nodedown between {lo:.3} and {hi:.3} x tick, {inr} trials in [1.0, 1.25] (target: all); pending call failed at most {after:.1} ms after nodedown (target <= 100)",
+            c.tick.as_millis(),
+            c.w12_trials,
+        );
+    }
+    if let (Some(p99), Some(mbs), Some(downs)) = (
+        median(all, "W13", "actor-dist", "bulk_call_p99"),
+        median(all, "W13", "actor-dist", "bulk_throughput"),
+        median(all, "W13", "actor-dist", "nodedowns"),
+    ) {
+        let pipe = median(all, "W7b", "raw-tokio", "throughput")
+            .map(|f| format!("{:.0} MB/s", f * 12.0 / 1e6))
+            .unwrap_or_else(|| "not run".into());
+        println!(
+            "# W13: call p99 during bulk {p99:.0} us (target <= 10000), nodedowns {downs} (target 0); bulk {mbs:.0} MB/s beside the raw TCP pipe W7b {pipe}"
+        );
+    }
+    if let (Some(clean), Some(flood)) = (
+        median(all, "W20", "actor-dist", "reconnect_clean"),
+        median(all, "W20", "actor-dist", "reconnect_flood"),
+    ) {
+        println!(
+            "# W20: reconnect with {} idle unauthenticated sockets {flood:.1} ms, without {clean:.1} ms: {:.2}x (target <= 2)",
+            c.w20_sockets,
+            flood / clean
         );
     }
 }

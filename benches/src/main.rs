@@ -183,7 +183,36 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         id: "W12",
         peers: &["actor-dist"],
-        metrics: &[("nodedown_after", "ms"), ("call_failed_after", "ms")],
+        metrics: &[
+            ("nodedown_min", "ms"),
+            ("nodedown_median", "ms"),
+            ("nodedown_max", "ms"),
+            ("nodedown_min_ticks", "ticks"),
+            ("nodedown_max_ticks", "ticks"),
+            ("call_failed_median", "ms"),
+            ("call_failed_after_down_max", "ms"),
+            ("trials_in_range", "count"),
+            ("trials", "count"),
+        ],
+    },
+    // W13: head-of-line blocking across a node link; W20: pre-authentication flood.
+    Workload {
+        id: "W13",
+        peers: &["actor-dist"],
+        metrics: &[
+            ("bulk_call_p50", "us"),
+            ("bulk_call_p99", "us"),
+            ("base_call_p50", "us"),
+            ("base_call_p99", "us"),
+            ("calls_failed", "count"),
+            ("bulk_throughput", "MB/s"),
+            ("nodedowns", "count"),
+        ],
+    },
+    Workload {
+        id: "W20",
+        peers: &["actor-dist"],
+        metrics: &[("reconnect_clean", "ms"), ("reconnect_flood", "ms")],
     },
     // W14: N = 10,000 and N = 100,000 children, each in a fresh process (supervision.rs).
     Workload {
@@ -231,8 +260,16 @@ pub struct Counts {
     pub tcp_frames: u64,
     /// W7c: measured raw TCP round trips.
     pub tcp_round_trips: u64,
-    /// W12: the tick time of both nodes.
+    /// W12 and W13: the tick time of both nodes.
     pub tick: Duration,
+    /// W12: trials (each at a random phase of the tick cycle).
+    pub w12_trials: usize,
+    /// W13: 4 MiB messages of the bulk transfer.
+    pub bulk_msgs: u64,
+    /// W13: how long the baseline probe runs.
+    pub w13_baseline: Duration,
+    /// W20: idle unauthenticated sockets.
+    pub w20_sockets: usize,
     /// W9: names registered (one per actor), then unregistered.
     pub reg_names: usize,
     /// W9: `where` lookups, split over the lookup tasks.
@@ -263,6 +300,10 @@ impl Counts {
         tcp_frames: 1_000_000,
         tcp_round_trips: 100_000,
         tick: Duration::from_secs(2),
+        w12_trials: 20,
+        bulk_msgs: 200,
+        w13_baseline: Duration::from_secs(10),
+        w20_sockets: 500,
         reg_names: 100_000,
         reg_lookups: 1_000_000,
         global_names: 10_000,
@@ -286,6 +327,10 @@ impl Counts {
         tcp_frames: 10_000,
         tcp_round_trips: 1_000,
         tick: Duration::from_millis(500),
+        w12_trials: 2,
+        bulk_msgs: 10,
+        w13_baseline: Duration::from_millis(500),
+        w20_sockets: 50,
         reg_names: 1_000,
         reg_lookups: 10_000,
         global_names: 200,
@@ -364,6 +409,11 @@ impl Latencies {
     }
 
     /// `mean`, `p50`, `p99` (ns) and `throughput` (requests / `wall`).
+    /// The `q`th percentile (ns); 0 when nothing was recorded.
+    pub fn p(&self, q: f64) -> f64 {
+        self.hist.value_at_quantile(q / 100.0) as f64
+    }
+
     pub fn metrics(&self, wall: Duration) -> Metrics {
         let n = self.hist.len();
         vec![
@@ -422,6 +472,8 @@ fn driver(workload: &str, base: &str, c: Counts) -> Option<Driver> {
         ("W10", "actor-registry-1m") => Box::pin(registry_global::w10_global_names_preloaded(c)),
         ("W11", "actor-dist") => Box::pin(dist_peer::w11_remote_spawn(c)),
         ("W12", "actor-dist") => Box::pin(dist_peer::w12_failure_detection(c)),
+        ("W13", "actor-dist") => Box::pin(dist_peer::w13_head_of_line(c)),
+        ("W20", "actor-dist") => Box::pin(dist_peer::w20_preauth_flood(c)),
         ("W7b", "raw-tokio") => Box::pin(raw_tcp::w7b_pipe(c)),
         ("W7c", "raw-tokio") => Box::pin(raw_tcp::w7c_req_resp(c)),
         ("W14", "actor-core-10k") => {
@@ -705,12 +757,15 @@ fn print_header(rounds: usize, quick: bool) {
 }
 
 const USAGE: &str =
-    "usage: benches [W1 W2 W3 W4 W5 W6 W7a W7b W7c W8 W9 W10 W11 W12 W14 W15 ...] [--quick]";
+    "usage: benches [W1 W2 W3 W4 W5 W6 W7a W7b W7c W8 W9 W10 W11 W12 W13 W14 W15 W20 ...] [--quick]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
 
+    if args.first().map(String::as_str) == Some(dist_peer::W20_NODE_ARG) {
+        return dist_peer::w20_node_main(&args[1..]);
+    }
     if args.first().map(String::as_str) == Some(dist_peer::NODE_ARG) {
         return dist_peer::node_main(&args[1..]);
     }
@@ -751,6 +806,8 @@ fn main() -> ExitCode {
     let mut ok = true;
     let mut all = Medians::new();
     for w in selected {
+        // W12's 20 trials are its repetitions: one round.
+        let rounds = if w.id == "W12" { 1 } else { rounds };
         ok &= run_workload(w, rounds, quick, &mut all);
     }
     print_w8_vs_w3(&all);

@@ -135,7 +135,7 @@ async fn a_node_killed_with_sigkill_is_detected_and_others_carry_on() {
     let t = Instant::now();
     assert_eq!(
         on2.call(AccountMsg::Balance, Duration::from_secs(30)).await,
-        Err(actor_core::CallError::Exit(ExitReason::NoConnection))
+        Err(actor_core::CallError::NodeDown("p2@127.0.0.1".into()))
     );
     assert!(t.elapsed() < Duration::from_secs(1));
     // p2's names went with it; p1's stay.

@@ -23,27 +23,23 @@ impl Inner {
     }
 }
 
-/// Heartbeats: a tick every quarter tick time when nothing else was sent; nodedown with
-/// `net_tick_timeout` once no byte has been received for a whole tick time (liveness counts
-/// bytes as they arrive, so a large frame in transit never looks like silence). Liveness is
-/// checked every eighth of the tick time on a drift-free interval, so detection falls
-/// between 1 and 1.125 tick times after the last byte, whatever the phase of the cycle at
-/// the freeze (Erlang: between 1 and 1.25).
+/// Heartbeats: a tick every eighth of the tick time (5 bytes, ahead of any data), and
+/// nodedown with `net_tick_timeout` once no byte has been received for 9/8 of the tick time
+/// (liveness counts bytes as they arrive, so a large frame in transit never looks like
+/// silence). Liveness is checked every eighth of the tick time on a drift-free interval, so
+/// detection falls between 1.125 and 1.25 tick times after the last byte; since a live peer
+/// sends a byte at least every eighth of a tick, that is between 1.0 and 1.25 tick times
+/// after the peer froze, whatever the phase of the cycle at the freeze (Erlang: 1 to 1.25).
 pub(super) async fn tick_loop(inner: Arc<Inner>, conn: Arc<Conn>) {
-    let mut last_tx = conn.sent_tick();
-    watch_liveness(inner.cfg.tick_time, &conn.received, |step| {
-        if step.is_multiple_of(2) {
-            if conn.sent_tick() == last_tx {
-                let _ = inner.send_frame(&conn, &Frame::Tick, true);
-            }
-            last_tx = conn.sent_tick();
-        }
-    })
-    .await;
+    watch_liveness(inner.cfg.tick_time, &conn.received, |_| conn.push_tick()).await;
     inner.conn_down(&conn, DownReason::NetTickTimeout);
 }
 
-/// Returns once `received` has not moved for a whole `tick` (checked every eighth of it);
+/// Checks of silence (each an eighth of the tick time) before the peer is down: one tick
+/// time, plus the eighth a live peer may leave between two bytes.
+const SILENT_CHECKS: u32 = 9;
+
+/// Returns once `received` has not moved for 9/8 of `tick` (checked every eighth of it);
 /// `each_check` runs at every check with its number (1, 2, ...).
 pub(super) async fn watch_liveness(
     tick: Duration,
@@ -62,7 +58,7 @@ pub(super) async fn watch_liveness(
         let rx = received.load(Ordering::Relaxed);
         if rx == last_rx {
             silent += 1;
-            if silent >= 8 {
+            if silent >= SILENT_CHECKS {
                 return;
             }
         } else {
@@ -88,7 +84,7 @@ pub(super) async fn housekeeping(inner: Weak<Inner>) {
             .cloned()
             .collect();
         for c in conns {
-            let _ = inner.send_frame(&c, &Frame::Load(report), true);
+            inner.send_prio(&c, &Frame::Load(report));
         }
     }
 }
@@ -160,6 +156,40 @@ mod tests {
             assert!(
                 after >= tick && after <= tick * 5 / 4,
                 "phase {phase}: down {after:?} after the last byte"
+            );
+        }
+    }
+
+    /// A live peer ticks every eighth of the tick time; it freezes (a cut) at any phase of
+    /// its tick cycle and of ours: the cut is detected between 1.0 and 1.25 tick times later.
+    #[tokio::test(start_paused = true)]
+    async fn a_cut_is_detected_between_1_and_1_25_ticks_after_it_whatever_the_phase() {
+        let tick = Duration::from_millis(800);
+        for phase in 0..40u32 {
+            let received = Arc::new(AtomicU64::new(0));
+            let start = Instant::now();
+            let watcher = tokio::spawn({
+                let received = received.clone();
+                async move {
+                    watch_liveness(tick, &received, |_| {}).await;
+                    Instant::now()
+                }
+            });
+            // The peer's own tick cycle is offset from ours by `phase`.
+            let offset = tick / 8 * phase / 40;
+            let cut = start + tick * 3 + tick * phase / 40;
+            let mut t = start + offset;
+            while t + tick / 8 <= cut {
+                t += tick / 8;
+                tokio::time::sleep_until(t).await;
+                received.fetch_add(5, Ordering::Relaxed);
+            }
+            tokio::time::sleep_until(cut).await;
+            let down = watcher.await.unwrap();
+            let after = down - cut;
+            assert!(
+                after >= tick && after <= tick * 5 / 4,
+                "phase {phase}: down {after:?} after the cut"
             );
         }
     }

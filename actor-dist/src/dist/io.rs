@@ -4,9 +4,10 @@
 use super::transport::{BoxRead, BoxWrite};
 use super::Inner;
 use crate::conn::Conn;
+use crate::conn::{slice_end, Round, SLICE};
 use crate::events::DownReason;
 use crate::message::Decoder;
-use crate::wire::{decode_frame, frame_len};
+use crate::wire::{decode_frame, frame_len, Frame, Reassembly, FRAGMENT_SIZE};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -51,6 +52,8 @@ pub(super) async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: BoxRead) {
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let mut body = Vec::new();
     let mut cache = ReaderCache::default();
+    let mut reassembly = Reassembly::new(inner.cfg.max_frame);
+    let mut unacked = 0u64;
     let reason = loop {
         let mut prefix = [0u8; 4];
         if rd.read_exact(&mut prefix).await.is_err() {
@@ -69,6 +72,33 @@ pub(super) async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: BoxRead) {
             break DownReason::ConnectionClosed;
         }
         match decode_frame(&body) {
+            Ok(Frame::Fragment { id, more, bytes }) => {
+                // Acknowledged as taken (in batches): the sender's window moves on.
+                unacked += bytes.len() as u64;
+                if unacked >= FRAGMENT_SIZE as u64 || !more {
+                    inner.send_prio(&conn, &Frame::FragmentAck { bytes: unacked });
+                    unacked = 0;
+                }
+                match reassembly.push(id, more, bytes) {
+                    Ok(None) => {}
+                    Ok(Some(whole)) => match decode_frame(&whole) {
+                        Ok(Frame::Fragment { .. }) => {
+                            inner.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(peer = %conn.name, "nested fragment skipped");
+                        }
+                        Ok(frame) => inner.dispatch(&conn, frame, &mut cache),
+                        Err(e) => {
+                            inner.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(peer = %conn.name, error = %e, "undecodable frame skipped");
+                        }
+                    },
+                    Err(e) => {
+                        inner.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(peer = %conn.name, error = %e, "closing connection");
+                        break DownReason::ConnectionClosed;
+                    }
+                }
+            }
             Ok(frame) => inner.dispatch(&conn, frame, &mut cache),
             Err(e) => {
                 // The length prefix keeps frame boundaries intact: skip this one.
@@ -76,30 +106,52 @@ pub(super) async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: BoxRead) {
                 tracing::warn!(peer = %conn.name, error = %e, "undecodable frame skipped");
             }
         }
+        if body.capacity() > 4 * FRAGMENT_SIZE {
+            body = Vec::new(); // a large whole frame: do not hold its buffer
+        }
     };
     inner.conn_down(&conn, reason);
 }
 
 pub(super) async fn write_loop(inner: Arc<Inner>, conn: Arc<Conn>, mut wr: BoxWrite) {
-    let mut spare: Vec<u8> = Vec::new();
+    let mut round = Round::default();
     let reason = loop {
-        if conn.take_outbound(&mut spare).is_none() {
+        if conn.take_round(&mut round).is_none() {
             break DownReason::Disconnect;
         }
-        if spare.is_empty() {
+        if round.is_empty() {
             conn.wake_writer.notified().await;
             continue;
         }
         conn.room.notify_waiters();
-        if wr.write_all(&spare).await.is_err() {
+        if write_round(&conn, &mut wr, &mut round).await.is_err() {
             break DownReason::ConnectionClosed;
         }
-        conn.sent.fetch_add(1, Ordering::Relaxed);
-        spare.clear();
-        if spare.capacity() > 4 << 20 {
-            spare = Vec::new();
-        }
+        round.clear();
     };
     let _ = wr.shutdown().await;
     inner.conn_down(&conn, reason);
+}
+
+/// Writes one round: priority frames, then the ordered stream and the pieces of large
+/// frames in slices at frame boundaries, with priority frames queued meanwhile (ticks)
+/// between slices.
+async fn write_round(conn: &Conn, wr: &mut BoxWrite, r: &mut Round) -> std::io::Result<()> {
+    if !r.prio.is_empty() {
+        wr.write_all(&r.prio).await?;
+        r.prio.clear();
+    }
+    for part in [&r.main, &r.frags] {
+        let mut at = 0;
+        while at < part.len() {
+            let end = slice_end(part, at, SLICE);
+            wr.write_all(&part[at..end]).await?;
+            at = end;
+            if conn.take_prio(&mut r.prio) {
+                wr.write_all(&r.prio).await?;
+                r.prio.clear();
+            }
+        }
+    }
+    Ok(())
 }

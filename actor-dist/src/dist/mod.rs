@@ -73,6 +73,17 @@ pub struct Stats {
     pub late_replies: AtomicU64,
     /// Node events a slow subscriber missed.
     pub events_dropped: AtomicU64,
+    /// Signals refused because their sender (or, for a `Down`, the process that exited)
+    /// does not belong to the peer that sent them, or their target is not on this node
+    /// (each is also logged, rate-limited).
+    pub forged_signals: AtomicU64,
+    /// Spawn or rpc answers refused because they came from another node than the one asked.
+    pub forged_answers: AtomicU64,
+    /// Spawn and rpc requests refused by the allow-lists (`DistConfig::spawn_allow`,
+    /// `DistConfig::rpc_allow`).
+    pub refused_requests: AtomicU64,
+    /// Entries of peer lists ignored (beyond `DistConfig::max_peer_list`).
+    pub peers_ignored: AtomicU64,
 }
 
 /// A reply handle exported to a peer: which node it went to, and the waiting caller.
@@ -118,6 +129,8 @@ pub(crate) struct Inner {
     admission: Arc<admission::Admission>,
     /// Rate limit of the warnings unauthenticated peers can cause.
     preauth_warnings: admission::WarnLimit,
+    /// Rate limit of the warnings about what authenticated peers sent and we refused.
+    peer_warnings: admission::WarnLimit,
     /// Auto-connect backoff per node: failed attempts in a row, and no new attempt before.
     retry: Mutex<HashMap<NodeId, (u32, tokio::time::Instant)>>,
 }
@@ -222,6 +235,7 @@ impl Dist {
             tasks: Mutex::new(Vec::new()),
             admission: admission::Admission::new(cfg_bounds.0, cfg_bounds.1),
             preauth_warnings: admission::WarnLimit::new(10, std::time::Duration::from_secs(1)),
+            peer_warnings: admission::WarnLimit::new(10, std::time::Duration::from_secs(1)),
             retry: Mutex::new(HashMap::new()),
             type_names: RwLock::new(HashMap::new()),
             refusals: Mutex::new(HashMap::new()),
@@ -239,6 +253,7 @@ impl Dist {
         }
         let dist = Dist { inner };
         crate::names::serve(&dist);
+        crate::check::install(&dist);
         Ok(dist)
     }
 
@@ -363,6 +378,22 @@ impl Dist {
         Ok(self.inner.remote_ref(pid))
     }
 
+    /// A typed reference to `pid` for system traffic: the services of the distribution
+    /// itself (registry replication, membership) that must not be refused because user data
+    /// filled the connection's outbound buffer. Its sends are never refused for room (and
+    /// `send` never waits); they keep their order with everything else sent to `pid`. Not
+    /// for user data: it bypasses backpressure.
+    pub fn system_ref<M: Message>(&self, pid: Pid) -> Result<ActorRef<M>, RefError> {
+        if pid.node == self.inner.node.id() {
+            return self.inner.node.actor_ref(pid);
+        }
+        self.inner.know_type::<M>();
+        Ok(EncodedRoute::actor_ref(
+            pid,
+            Arc::new(DistRoute::system(self.inner.clone())),
+        ))
+    }
+
     /// Decodes `payload`, a message of the type registered under `tag` that came from node
     /// `peer`, and delivers it to each local actor in `to`, exactly as if it had arrived in a
     /// frame on `peer`'s connection: pids, refs and reply handles inside resolve through that
@@ -461,6 +492,15 @@ impl Inner {
         rand::rngs::OsRng.gen()
     }
 
+    /// A spawn or rpc request from `conn` refused by an allow-list: counted, logged
+    /// (rate-limited).
+    pub(crate) fn refused_request(&self, conn: &Conn, what: &str, name: &str) {
+        self.stats.refused_requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(n) = self.peer_warnings.allow() {
+            tracing::warn!(peer = %conn.name, what, name, suppressed = n, "request refused by the allow-list");
+        }
+    }
+
     pub(crate) fn fresh_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
@@ -479,6 +519,22 @@ impl Inner {
         match self.type_names.read().get(&tag) {
             Some(n) => n.to_string(),
             None => format!("<tag {tag:#x}>"),
+        }
+    }
+
+    /// The decoder of the type registered under `tag`.
+    pub(crate) fn decoder(&self, tag: u64) -> Option<Arc<dyn Decoder>> {
+        self.types.read().get(&tag).cloned()
+    }
+
+    /// The name of node `id`, as far as this node knows it.
+    pub(crate) fn node_name(&self, id: NodeId) -> String {
+        if let Some((name, _)) = self.known.lock().get(&id) {
+            return name.clone();
+        }
+        match self.conns.read().get(&id) {
+            Some(c) => c.name.clone(),
+            None => id.to_string(),
         }
     }
 

@@ -5,7 +5,7 @@
 use super::io::ReaderCache;
 use super::{Answer, Inner};
 use crate::conn::{Conn, PushError, PushFrameError};
-use crate::wire::{encode_frame, Frame};
+use crate::wire::{encode_frame, Frame, FRAGMENT_SIZE};
 use actor_core::{
     CallError, Distribution, EncodeFn, ExitReason, Node, NodeId, Pid, RawRoute, RawSendError, Ref,
     ReplyDelivery, ReplySink, RouteError, Signal, WireContext,
@@ -156,20 +156,37 @@ impl Inner {
             buf.clear();
             encode_frame(frame, self.cfg.max_frame, buf)
                 .map_err(|e| SendFail::Encode(e.to_string()))?;
-            conn.push(buf, control).map_err(SendFail::from)
+            conn.push(buf, control, frame.ordered_to())
+                .map_err(SendFail::from)
         })
     }
 
-    /// Encodes a message for `to` and queues it (data: subject to backpressure).
+    /// Encodes `frame`, which has no order with any other (a load report, a peer list),
+    /// and queues it ahead of everything: never refused while the connection is open.
+    pub(crate) fn send_prio(&self, conn: &Conn, frame: &Frame<'_>) {
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let buf = &mut s.1;
+            buf.clear();
+            if encode_frame(frame, self.cfg.max_frame, buf).is_ok() {
+                conn.push_prio(buf);
+            }
+        })
+    }
+
+    /// Encodes a message for `to` and queues it (data: subject to backpressure; a system
+    /// message (`control`) is not). A message larger than a fragment goes in pieces.
     pub(super) fn send_encoded(
         &self,
         conn: &Conn,
         to: Pid,
         tag: u64,
         encode: EncodeFn<'_>,
+        control: bool,
     ) -> Result<(), SendFail> {
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
+            let s = &mut *s;
             let payload = &mut s.0;
             payload.clear();
             EXPORTED.with(|e| {
@@ -194,7 +211,25 @@ impl Inner {
                     replies,
                 }
             };
-            conn.push_frame(&frame, self.cfg.max_frame, false)
+            if payload.len() > FRAGMENT_SIZE {
+                // Large: its own buffer, sent in pieces (no copy of the scratch buffer).
+                let mut big = Vec::with_capacity(payload.len() + 64);
+                encode_frame(&frame, self.cfg.max_frame, &mut big)
+                    .map_err(|e| SendFail::Encode(e.to_string()))?;
+                return conn
+                    .push_large(big, control, Some(to))
+                    .map_err(SendFail::from);
+            }
+            if control {
+                let frame_buf = &mut s.1;
+                frame_buf.clear();
+                encode_frame(&frame, self.cfg.max_frame, frame_buf)
+                    .map_err(|e| SendFail::Encode(e.to_string()))?;
+                return conn
+                    .push(frame_buf, control, Some(to))
+                    .map_err(SendFail::from);
+            }
+            conn.push_frame(&frame, self.cfg.max_frame, to)
                 .map_err(|e| match e {
                     PushFrameError::Full => SendFail::Full,
                     PushFrameError::Closed => SendFail::NoConnection,
@@ -266,9 +301,24 @@ impl Inner {
         self.pending.lock().remove(&id);
     }
 
-    pub(super) fn answer(&self, id: u64, a: Answer) {
-        if let Some((_, tx)) = self.pending.lock().remove(&id) {
-            let _ = tx.send(a);
+    /// An answer from `conn` to request `id`: taken only from the node that was asked.
+    pub(super) fn answer(&self, conn: &Conn, id: u64, a: Answer) {
+        let mut pending = self.pending.lock();
+        match pending.get(&id) {
+            Some((node, _)) if *node == conn.peer => {
+                if let Some((_, tx)) = pending.remove(&id) {
+                    drop(pending);
+                    let _ = tx.send(a);
+                }
+            }
+            Some(_) => {
+                drop(pending);
+                self.stats.forged_answers.fetch_add(1, Ordering::Relaxed);
+                if let Some(n) = self.peer_warnings.allow() {
+                    tracing::warn!(peer = %conn.name, req = id, suppressed = n, "answer refused: the request went to another node");
+                }
+            }
+            None => {}
         }
     }
     /// Delivers a message from `conn`; one of a type this node does not know is refused back
@@ -362,6 +412,22 @@ impl Inner {
             } => self.dispatch_send(conn, to, tag, payload, replies, cache),
             Frame::UnknownType { to, tag, replies } => self.unknown_type(conn, to, tag, replies),
             Frame::Signal { to, signal } => {
+                // A peer speaks only for its own processes, to ours.
+                let from = match signal {
+                    Signal::Link { from }
+                    | Signal::Unlink { from }
+                    | Signal::Exit { from, .. }
+                    | Signal::Monitor { from, .. }
+                    | Signal::Demonitor { from, .. } => from,
+                    Signal::Down { pid, .. } => pid,
+                };
+                if from.node != conn.peer || to.node != self.node.id() {
+                    self.stats.forged_signals.fetch_add(1, Ordering::Relaxed);
+                    if let Some(n) = self.peer_warnings.allow() {
+                        tracing::warn!(peer = %conn.name, %from, %to, suppressed = n, "signal refused: not the peer's to send");
+                    }
+                    return;
+                }
                 conn.track.lock().incoming(to, &signal);
                 self.node.deliver_signal(to, signal);
             }
@@ -381,6 +447,16 @@ impl Inner {
                 args,
                 link,
             } => {
+                if link.is_some_and(|p| p.node != conn.peer) {
+                    // A link to a process of another node: not the peer's to ask.
+                    self.stats.forged_signals.fetch_add(1, Ordering::Relaxed);
+                    if let Some(n) = self.peer_warnings.allow() {
+                        tracing::warn!(peer = %conn.name, suppressed = n, "spawn refused: link to another node's process");
+                    }
+                    let result = Err(crate::wire::RemoteSpawnError::NotAllowed(kind.to_string()));
+                    let _ = self.send_frame(conn, &Frame::SpawnResult { req, result }, true);
+                    return;
+                }
                 crate::spawn::serve(
                     self.clone(),
                     conn.clone(),
@@ -391,7 +467,7 @@ impl Inner {
                     link,
                 );
             }
-            Frame::SpawnResult { req, result } => self.answer(req, Answer::Spawn(result)),
+            Frame::SpawnResult { req, result } => self.answer(conn, req, Answer::Spawn(result)),
             Frame::Rpc { req, func, args } => {
                 crate::rpc::serve(
                     self.clone(),
@@ -402,39 +478,65 @@ impl Inner {
                 );
             }
             Frame::RpcResult { req, result } => {
-                self.answer(req, Answer::Rpc(result.map(|b| b.to_vec())))
+                self.answer(conn, req, Answer::Rpc(result.map(|b| b.to_vec())))
             }
             Frame::Peers(peers) => {
+                if peers.len() > self.cfg.max_peer_list {
+                    let ignored = (peers.len() - self.cfg.max_peer_list) as u64;
+                    self.stats
+                        .peers_ignored
+                        .fetch_add(ignored, Ordering::Relaxed);
+                    if let Some(n) = self.peer_warnings.allow() {
+                        tracing::warn!(peer = %conn.name, ignored, suppressed = n, "peer list capped");
+                    }
+                }
                 if self.cfg.transitive && !self.cfg.hidden {
-                    for (name, addr) in peers {
+                    // An address we know (configured, or learnt first) is never overwritten.
+                    for (name, addr) in peers.into_iter().take(self.cfg.max_peer_list) {
                         if name == self.node.name() {
                             continue;
                         }
                         let id = NodeId::from_name(&name);
-                        self.known.lock().entry(id).or_insert((name.clone(), addr));
-                        if !self.conns.read().contains_key(&id) {
+                        let (known_name, addr) = self
+                            .known
+                            .lock()
+                            .entry(id)
+                            .or_insert((name.clone(), addr))
+                            .clone();
+                        if known_name == name && !self.conns.read().contains_key(&id) {
                             self.start_connect(id, name, addr);
                         }
                     }
                 }
             }
             Frame::Load(report) => {
-                self.loads.lock().insert(conn.peer, report);
+                self.loads.lock().insert(conn.peer, report.clamped());
             }
             Frame::Stop { to, reason } => {
                 self.node.stop(to, reason);
+            }
+            Frame::FragmentAck { bytes } => conn.fragments_acked(bytes),
+            Frame::Fragment { .. } => {
+                // Reassembled by the reader; a fragment inside a fragment is refused there.
+                self.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
 }
 
 /// The route to other nodes that typed references are built on. It remembers the last
-/// connection it used, so a stream of sends does no map lookup per message.
-pub(crate) struct DistRoute(pub(crate) Arc<Inner>, Mutex<Option<Arc<Conn>>>);
+/// connection it used, so a stream of sends does no map lookup per message. A system route
+/// (registry replication and other services of the distribution itself) is not subject to
+/// the data limit: user data filling the buffer cannot refuse it.
+pub(crate) struct DistRoute(pub(crate) Arc<Inner>, Mutex<Option<Arc<Conn>>>, bool);
 
 impl DistRoute {
     pub(crate) fn new(inner: Arc<Inner>) -> Self {
-        DistRoute(inner, Mutex::new(None))
+        DistRoute(inner, Mutex::new(None), false)
+    }
+
+    pub(crate) fn system(inner: Arc<Inner>) -> Self {
+        DistRoute(inner, Mutex::new(None), true)
     }
 }
 
@@ -453,7 +555,7 @@ impl RawRoute for DistRoute {
         };
         // Encoded under the route's own lock: no clone of the connection per send.
         self.0
-            .send_encoded(conn, to, tag, encode)
+            .send_encoded(conn, to, tag, encode, self.2)
             .map_err(|e| match e {
                 SendFail::Full => RawSendError::Full,
                 SendFail::NoConnection => RawSendError::NoConnection,
@@ -465,10 +567,12 @@ impl RawRoute for DistRoute {
         if let Some(ty) = self.0.take_refusal(to) {
             return CallError::UnknownType(ty);
         }
-        match self.0.conns.read().get(&to.node) {
-            Some(c) if c.is_up() => CallError::NoReply,
-            _ => CallError::Exit(ExitReason::NoConnection),
+        if let Some(c) = self.0.conns.read().get(&to.node) {
+            if c.is_up() {
+                return CallError::NoReply;
+            }
         }
+        CallError::NodeDown(self.0.node_name(to.node))
     }
 
     fn stop(&self, to: Pid, reason: ExitReason) -> bool {
@@ -486,6 +590,9 @@ impl RawRoute for DistRoute {
         to: Pid,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
+            if self.2 {
+                return; // system traffic never waits for room
+            }
             let Some(conn) = self.0.conn_for(to.node, true) else {
                 return;
             };

@@ -40,7 +40,13 @@ impl Inner {
             inner: Arc::downgrade(self),
             peer: id,
         });
-        Arc::new(Conn::new(id, name, wire, self.cfg.outbound_limit))
+        Arc::new(Conn::new(
+            id,
+            name,
+            wire,
+            self.cfg.outbound_limit,
+            self.cfg.fragment_window,
+        ))
     }
 
     /// The connection to `id`, starting one if allowed and the address is known.
@@ -141,9 +147,9 @@ impl Inner {
         ]);
         if self.cfg.transitive && !self.cfg.hidden && !info.hidden {
             let peers = self.visible_peers(conn.peer);
-            let _ = self.send_frame(conn, &Frame::Peers(peers), true);
+            self.send_prio(conn, &Frame::Peers(peers));
         }
-        let _ = self.send_frame(conn, &Frame::Load(self.local_load()), true);
+        self.send_prio(conn, &Frame::Load(self.local_load()));
     }
 
     pub(super) fn visible_peers(&self, except: NodeId) -> Vec<(String, SocketAddr)> {

@@ -170,7 +170,7 @@ async fn discover(d: Arc<Discovery>, name: String) {
             .await;
         match found {
             Ok(Some(server)) => {
-                if let Ok(r) = d.dist.actor_ref::<SyncMsg>(server) {
+                if let Ok(r) = d.dist.system_ref::<SyncMsg>(server) {
                     let _ = r.tell(SyncMsg::Discover {
                         from: d.me,
                         scope: d.scope.clone(),

@@ -72,7 +72,7 @@ impl Registry {
     fn refuse_hidden(&self, to: Pid, me: Pid) {
         let g = self.global();
         g.stats.hidden_refused.fetch_add(1, Ordering::Relaxed);
-        if let Ok(r) = g.dist.actor_ref::<SyncMsg>(to) {
+        if let Ok(r) = g.dist.system_ref::<SyncMsg>(to) {
             let _ = r.tell(SyncMsg::Refused {
                 from: me,
                 scope: g.scope.clone(),
@@ -274,7 +274,7 @@ impl Registry {
             }
             None => {}
         }
-        let Ok(route) = g.dist.actor_ref::<SyncMsg>(from) else {
+        let Ok(route) = g.dist.system_ref::<SyncMsg>(from) else {
             return Added::Refused;
         };
         let name = g
