@@ -169,7 +169,7 @@ pub struct GlobalStats {
     pub conflicts: AtomicU64,
     /// Resolver answers that named neither candidate (the default decided).
     pub bad_resolutions: AtomicU64,
-    /// Changes that could not be sent to a peer (which was then disconnected to resync).
+    /// Changes that could not be sent to a peer (its connection was going down).
     pub send_failures: AtomicU64,
     /// Published messages delivered here on behalf of another node.
     pub relayed: AtomicU64,

@@ -119,9 +119,10 @@
 //!   counted); one that decodes but lies (a change about another node's process, a
 //!   non-integer counter, another scope, an unknown sender) is logged, counted in
 //!   [`GlobalStats`] and skipped, and corrupts nothing.
-//! - **Backpressure**: changes ride on the peer connection's bounded outbound buffer; a peer
-//!   that cannot take them is disconnected (and resynced when it reconnects) rather than
-//!   left with a silently wrong replica.
+//! - **Backpressure never becomes a partition**: changes ride on the connection's system
+//!   lane (`Dist::system_ref`), which user data cannot fill: bulk traffic on the same link
+//!   delays nothing the registry sends and never makes it disconnect a peer. A peer whose
+//!   connection goes down is purged and resynced when it comes back.
 //!
 //! ## Differences from gproc
 //!

@@ -100,9 +100,7 @@ impl Replication {
     }
 }
 
-/// Sends the changes queued under the lock to every peer, in order. A peer that cannot take
-/// them (its outbound buffer is full, or it is going away) is disconnected: reconnecting
-/// resyncs its replica from scratch, where a silently lost change would leave it wrong.
+/// Sends the changes queued under the lock to every peer, in order, on the system lane.
 pub(crate) fn broadcast(reg: &Registry, st: &mut State) {
     let mut ops = std::mem::take(&mut st.outbox);
     let Some(g) = &reg.inner.global else { return };
@@ -124,24 +122,18 @@ pub(crate) fn broadcast(reg: &Registry, st: &mut State) {
 }
 
 impl Replication {
-    /// Sends `msg` to `peer`'s server. A peer that cannot take it (outbound buffer full, or
-    /// going away) is disconnected, outside the caller's locks: reconnecting resyncs its
-    /// replica from scratch, where a silently lost message would leave it wrong.
+    /// Sends `msg` to `peer`'s server on the system lane; `false` if the connection is going
+    /// away (its node-down then purges the peer, which resyncs when it reconnects).
     pub(crate) fn send_to(&self, peer: &Peer, msg: SyncMsg, what: &str) -> bool {
+        // Replication goes on the connection's system lane (`Dist::system_ref`): never refused
+        // for room, so user data filling the link cannot turn into a partition. A failure here
+        // is a connection already going down (its node-down purges and resyncs the peer) or a
+        // message that does not encode: counted and logged; the connection is left alone.
         let Err(e) = peer.route.tell(msg) else {
             return true;
         };
-        tracing::warn!(peer = %peer.name, error = %e, "{what} not sent; disconnecting to resync");
+        tracing::warn!(peer = %peer.name, error = %e, "{what} not sent");
         self.stats.send_failures.fetch_add(1, Ordering::Relaxed);
-        let (dist, name) = (self.dist.clone(), peer.name.clone());
-        match tokio::runtime::Handle::try_current() {
-            Ok(h) => {
-                h.spawn(async move { dist.disconnect(&name) });
-            }
-            Err(_) => {
-                dist.disconnect(&name);
-            }
-        }
         false
     }
 }

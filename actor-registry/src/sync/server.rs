@@ -297,8 +297,8 @@ impl Registry {
         Added::New
     }
 
-    /// Sends the full state of this node's processes to the server `to`, in chunks. If it
-    /// cannot all be sent, the peer is disconnected (and resynced when it reconnects).
+    /// Sends the full state of this node's processes to the server `to`, in chunks, on the
+    /// system lane.
     fn send_state(&self, st: &State, to: Pid, me: Pid) {
         let Some(peer) = st.peers.get(&to.node) else {
             return;
