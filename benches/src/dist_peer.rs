@@ -20,6 +20,7 @@
 //!   (keeps the sockets open, drops what arrives, forwards no FIN). Measured from the cut:
 //!   A's `NodeEvent::Down` for B, and the pending call's failure; ms.
 
+use crate::blackhole::Proxy;
 use crate::{rate, Counts, Latencies, Medians, Metrics};
 use actor_core::{Actor, ActorRef, CallError, Context, Node, Pid, ReplyTo};
 use actor_dist::{Cookie, Dist, DistConfig, DownReason, Message, NodeEvent, SpawnOnOpts};
@@ -27,11 +28,9 @@ use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::process::{ExitCode, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 
@@ -678,72 +677,6 @@ async fn wait_up(events: &mut tokio::sync::mpsc::Receiver<NodeEvent>) {
             Ok(Some(NodeEvent::Up(info))) if info.name == B => return,
             Ok(Some(_)) => continue,
             _ => panic!("B did not come up within 60 s"),
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// W12's proxy.
-
-/// A TCP proxy to one address that can blackhole every connection through it.
-struct Proxy {
-    addr: SocketAddr,
-    cut: Arc<AtomicBool>,
-}
-
-impl Proxy {
-    async fn start(to: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy bind");
-        let addr = listener.local_addr().expect("proxy addr");
-        let cut = Arc::new(AtomicBool::new(false));
-        let flag = cut.clone();
-        tokio::spawn(async move {
-            while let Ok((inbound, _)) = listener.accept().await {
-                let Ok(outbound) = TcpStream::connect(to).await else {
-                    continue;
-                };
-                let _ = inbound.set_nodelay(true);
-                let _ = outbound.set_nodelay(true);
-                let (ri, wi) = inbound.into_split();
-                let (ro, wo) = outbound.into_split();
-                tokio::spawn(pump(ri, wo, flag.clone()));
-                tokio::spawn(pump(ro, wi, flag.clone()));
-            }
-        });
-        Proxy { addr, cut }
-    }
-
-    /// Blackholes the link from now on; returns when it was cut.
-    fn cut(&self) -> Instant {
-        let at = Instant::now();
-        self.cut.store(true, Ordering::SeqCst);
-        at
-    }
-}
-
-/// Forwards `rd` to `wr` until cut; then drops whatever arrives, and holds both sockets open
-/// (no FIN, no reset) even when the sending side closes.
-async fn pump(
-    mut rd: tokio::net::tcp::OwnedReadHalf,
-    mut wr: tokio::net::tcp::OwnedWriteHalf,
-    cut: Arc<AtomicBool>,
-) {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = rd.read(&mut buf).await.unwrap_or(0);
-        if cut.load(Ordering::SeqCst) {
-            if n == 0 {
-                // Keep `wr` (and so the other socket) open: the far side sees silence.
-                std::future::pending::<()>().await;
-            }
-            continue;
-        }
-        if n == 0 {
-            let _ = wr.shutdown().await;
-            return;
-        }
-        if wr.write_all(&buf[..n]).await.is_err() {
-            return;
         }
     }
 }

@@ -48,9 +48,11 @@
 //! Lines starting with `#` are comments: the machine, the date, and actor-core/ractor ratios.
 
 mod actor_core_peer;
+mod blackhole;
 mod dist_peer;
 mod ractor_cluster_runner;
 mod ractor_peer;
+mod ratios;
 mod raw;
 mod raw_tcp;
 mod registry_global;
@@ -673,45 +675,6 @@ fn run_workload(w: &Workload, rounds: usize, quick: bool, all: &mut Medians) -> 
     ok
 }
 
-/// W8 beside the same run's W3 plain actor call, when both ran: `# W8/W3 p50: ...`.
-fn print_w8_vs_w3(all: &Medians) {
-    for metric in ["mean", "p50", "p99"] {
-        let ratios: Vec<String> = ["", "-task"]
-            .iter()
-            .filter_map(|suffix| {
-                let (statem, actor) = (format!("statem{suffix}"), format!("actor-core{suffix}"));
-                let s = all.iter().find_map(|((w, p, m), v)| {
-                    (*w == "W8" && *p == statem && *m == metric).then_some(*v)
-                })?;
-                let a = all.iter().find_map(|((w, p, m), v)| {
-                    (*w == "W3" && *p == actor && *m == metric).then_some(*v)
-                })?;
-                Some(format!("W8 {statem}/W3 {actor}={:.2}", s / a))
-            })
-            .collect();
-        if !ratios.is_empty() {
-            println!("# W8/W3 {metric}: {}", ratios.join(" "));
-        }
-    }
-}
-
-/// W14's scale ratio: per-child cost at 100k over 10k (target <= 1.3, linear).
-fn print_w14_scale(all: &Medians) {
-    for metric in ["start_per_child", "terminate_per_child"] {
-        let get = |peer: &str| {
-            all.iter().find_map(|((w, p, m), v)| {
-                (*w == "W14" && *p == peer && *m == metric).then_some(*v)
-            })
-        };
-        if let (Some(small), Some(large)) = (get("actor-core-10k"), get("actor-core-100k")) {
-            println!(
-                "peer=actor-core workload=W14 metric=scale_ratio_{metric} value={:.2} unit=ratio",
-                large / small
-            );
-        }
-    }
-}
-
 /// `YYYY-MM-DDTHH:MM:SSZ` for now (UTC), without a date crate.
 fn utc_now() -> String {
     let secs = SystemTime::now()
@@ -810,10 +773,10 @@ fn main() -> ExitCode {
         let rounds = if w.id == "W12" { 1 } else { rounds };
         ok &= run_workload(w, rounds, quick, &mut all);
     }
-    print_w8_vs_w3(&all);
+    ratios::print_w8_vs_w3(&all);
     dist_peer::print_ratios(&all, quick);
     registry_global::print_ratios(&all);
-    print_w14_scale(&all);
+    ratios::print_w14_scale(&all);
     println!("# wall time {:.1} s", started.elapsed().as_secs_f64());
     if ok {
         ExitCode::SUCCESS
