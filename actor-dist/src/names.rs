@@ -36,6 +36,26 @@ pub enum RemoteNameError {
         /// Why.
         error: RpcError,
     },
+    /// The holder takes another message type (or cannot be reached with this one).
+    #[error("the holder of {name:?} on {node}: {error}")]
+    Ref {
+        /// The name.
+        name: String,
+        /// The node.
+        node: String,
+        /// Why no typed reference.
+        error: actor_core::RefError,
+    },
+    /// A send to the holder failed (its mailbox is full, or the link is down).
+    #[error("send to {name:?} on {node} failed: {error}")]
+    Send {
+        /// The name.
+        name: String,
+        /// The node.
+        node: String,
+        /// Why, as text (the message itself is dropped).
+        error: String,
+    },
     /// The call reached the process and failed.
     #[error("call to {name:?} on {node} failed: {error}")]
     Call {
@@ -185,18 +205,19 @@ impl<M: Message> RemoteName<M> {
     /// Sends `msg` to the process registered under the name (OTP `{Name, Node} ! Msg`).
     pub async fn tell(&self, msg: M) -> Result<(), RemoteNameError> {
         let r = self.current().await?;
+        let send_err = |e: actor_core::SendError<M>| RemoteNameError::Send {
+            name: self.inner.name.clone(),
+            node: self.inner.node.clone(),
+            error: e.to_string(),
+        };
         match r.tell(msg) {
             Ok(()) => Ok(()),
-            // The cached process is gone: resolve again and retry once.
-            Err(e) => {
-                let msg = e.into_inner();
+            // The cached process is known gone: resolve again and retry once.
+            Err(actor_core::SendError::NoProc(msg)) => {
                 let r = self.resolve().await?;
-                r.tell(msg).map_err(|e| RemoteNameError::Call {
-                    name: self.inner.name.clone(),
-                    node: self.inner.node.clone(),
-                    error: CallError::Encode(e.to_string()),
-                })
+                r.tell(msg).map_err(send_err)
             }
+            Err(e) => Err(send_err(e)),
         }
     }
 
