@@ -1,0 +1,1 @@
+//! Discovery: where peers are, and how a node name resolves to an address.

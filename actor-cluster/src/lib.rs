@@ -1,0 +1,17 @@
+//! **Cluster operations** above `actor-dist` and `actor-registry`: how nodes find each other,
+//! how each node sees the health of the others, and how a partition ends in one clear decision
+//! instead of two sides that both keep writing.
+//!
+//! The layer is the cluster manager and split-brain detector of the seed architecture; the
+//! references are libcluster's strategies, OTP's `global` (locks, `prevent_overlapping_partitions`)
+//! and Akka's Split Brain Resolver and cluster singleton.
+//!
+//! - [`discovery`]: where peers are (a static list, DNS A/AAAA/SRV polling, custom strategies)
+//!   and how a node name resolves to an address (the role epmd plays in Erlang).
+//! - [`membership`]: the membership view with health per peer, the shared reachability graph,
+//!   the partition picture every node computes alike, split-brain strategies and the quorum
+//!   state that write paths consult.
+#![warn(missing_docs)]
+
+pub mod discovery;
+pub mod membership;

@@ -1,0 +1,1 @@
+//! Membership, health, reachability, split-brain decisions and the quorum state.
