@@ -11,7 +11,9 @@
 //! - [`membership`]: the membership view with health per peer, the shared reachability graph,
 //!   the partition picture every node computes alike, split-brain strategies and the quorum
 //!   state that write paths consult.
+//! - [`locks`]: global locks (`global:set_lock`, `global:trans`) and leader election.
 #![warn(missing_docs)]
 
 pub mod discovery;
+pub mod locks;
 pub mod membership;
