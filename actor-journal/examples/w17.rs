@@ -36,6 +36,7 @@ fn receipt(writer: u64, epoch: u64, seq: u64) -> Receipt {
             ("trace".into(), format!("{:032x}", receipt_id(writer, seq))),
             ("reason".into(), "quota window rolled over".into()),
         ],
+        state: vec![],
     }
 }
 

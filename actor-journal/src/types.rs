@@ -73,6 +73,10 @@ pub struct Receipt {
     pub event: Vec<u8>,
     /// Free-form annotations (caller, trace id, ...).
     pub metadata: Vec<(String, String)>,
+    /// The entity's whole durable state after the transition, encoded by the entity layer
+    /// (empty if the writer keeps state only in snapshots). A new activation starts from the
+    /// later of this and the latest snapshot, so no event needs replaying.
+    pub state: Vec<u8>,
 }
 
 impl Receipt {

@@ -102,7 +102,7 @@ fn a_journal_of_another_format_version_is_refused() {
         RedbJournal::open(config),
         Err(JournalError::UnsupportedVersion {
             found: 99,
-            supported: 1,
+            supported: 2,
             ..
         })
     ));

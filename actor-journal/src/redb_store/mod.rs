@@ -55,6 +55,7 @@ use crate::{
 ///     to: "active".into(),
 ///     event: b"upgrade".to_vec(),
 ///     metadata: vec![],
+///     state: vec![],
 /// };
 /// journal.append(receipt.clone()).await?;
 ///

@@ -27,7 +27,8 @@ const TENANTS: TableDefinition<(&str, u64, u128), u64> =
 const NEXT_POS: &str = "next_pos";
 
 pub(crate) const FORMAT: &[u8] = b"actor-journal";
-pub(crate) const VERSION: u64 = 1;
+/// 2: receipts carry the entity state after them.
+pub(crate) const VERSION: u64 = 2;
 
 type KeysTable<'t> = Table<'t, (&'static str, &'static [u8]), &'static [u8]>;
 type LogTable<'t> = Table<'t, u64, (u64, &'static [u8])>;

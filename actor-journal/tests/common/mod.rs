@@ -28,6 +28,7 @@ pub fn receipt(key: &EntityKey, tenant: &str, epoch: u64, seq: u64, time: u64) -
         to: format!("s{seq}"),
         event: format!("event-{seq}").into_bytes(),
         metadata: vec![("epoch".into(), epoch.to_string())],
+        state: vec![],
     }
 }
 
