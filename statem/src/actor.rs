@@ -95,6 +95,26 @@ pub struct Statem<M: StateMachine> {
     state: Option<M::State>,
     core: Core<M>,
     buf: Buffers<M>,
+    persist: Option<Box<dyn Persist<M>>>,
+}
+
+/// A hook that makes a machine's transitions durable before anything of them is seen: the
+/// entity layer's journal plugs in here. Install it with [`Statem::persisted`].
+///
+/// After every event the machine handled without stopping, the runtime calls
+/// [`persist`](Persist::persist) with the machine and the transition, and waits for it. The
+/// replies the event gave ([`Ctx::reply`]) are held until it resolves `Ok`, so a caller learns
+/// of a change only once it is durable. An `Err(reason)` stops the machine with that reason
+/// before the new state takes effect; the held replies are dropped, so their callers see the
+/// reason. The hook decides what is worth writing (e.g. only when the state or the data
+/// changed); what a state enter call changes is seen by the hook at the next event.
+pub trait Persist<M: StateMachine>: Send + 'static {
+    /// Makes the transition durable (or decides there is nothing to write).
+    fn persist<'a>(
+        &'a mut self,
+        machine: &'a M,
+        transition: &'a Observed<'a, M>,
+    ) -> BoxFuture<'a, Result<(), ExitReason>>;
 }
 
 impl<M: StateMachine> fmt::Debug for Statem<M> {
@@ -115,7 +135,17 @@ impl<M: StateMachine> Statem<M> {
             state: None,
             core: Core::new(),
             buf: Buffers::new(),
+            persist: None,
         }
+    }
+
+    /// The actor that runs `machine` with a [`Persist`] hook: every transition is made
+    /// durable before its replies are sent.
+    pub fn persisted(machine: M, persist: Box<dyn Persist<M>>) -> Self {
+        let mut s = Statem::new(machine);
+        s.buf.held = Some(Vec::new());
+        s.persist = Some(persist);
+        s
     }
 
     /// Starts `machine` on `node` and returns once its `init` (and initial enter call) has
@@ -285,12 +315,52 @@ impl<M: StateMachine> Statem<M> {
         if let Some(err) = self.buf.error.take() {
             return self.stop(ExitReason::error(err), next, actor);
         }
+        if self.persist.is_some() {
+            if let Err(reason) = self.make_durable(kind, next.as_ref()).await {
+                return self.stop(reason, None, actor);
+            }
+        }
         self.observe(kind, next.as_ref());
         if M::STATE_ENTER && enter {
             return self.finish(next, actor).await;
         }
         self.apply(next, actor);
         false
+    }
+
+    /// Runs the [`Persist`] hook for a transition, then releases (or dooms) its replies.
+    async fn make_durable(
+        &mut self,
+        kind: crate::machine::EventKind,
+        next: Option<&M::State>,
+    ) -> Result<(), ExitReason> {
+        let Statem {
+            machine,
+            state,
+            persist,
+            buf,
+            ..
+        } = self;
+        let Some(persist) = persist.as_mut() else {
+            return Ok(());
+        };
+        let pre = state.as_ref().expect("statem: the state is set by init");
+        let t = Observed {
+            from: pre,
+            to: next.unwrap_or(pre),
+            kind,
+        };
+        let res = persist.persist(machine, &t).await;
+        let held = buf.held.get_or_insert_with(Vec::new);
+        match res {
+            Ok(()) => {
+                for (to, reply) in held.drain(..) {
+                    to.send(reply);
+                }
+            }
+            Err(_) => buf.doomed.append(held),
+        }
+        res
     }
 
     fn observe(&mut self, kind: crate::machine::EventKind, next: Option<&M::State>) {
@@ -358,6 +428,12 @@ impl<M: StateMachine> Statem<M> {
     /// The transition proper: the new state, the queue and the timers.
     #[inline]
     fn apply(&mut self, next: Option<M::State>, actor: &mut Context<Self>) {
+        if let Some(held) = &mut self.buf.held {
+            // Replies given by an enter call (or init): the event before was made durable.
+            for (to, reply) in held.drain(..) {
+                to.send(reply);
+            }
+        }
         let changed = next.is_some();
         if let Some(s) = next {
             self.state = Some(s);

@@ -95,6 +95,12 @@ pub(crate) struct Buffers<M: StateMachine> {
     /// Events given with bad actions: kept (not dropped) until the machine exits, so that a
     /// caller in them sees the exit reason rather than a dropped reply handle.
     pub(crate) rejected: Vec<Event<M>>,
+    /// With a [`Persist`](crate::Persist) hook: the replies given during the current event,
+    /// released once the transition is durable. `None`: replies go at once.
+    pub(crate) held: Option<Vec<(ReplyTo<M::Reply>, M::Reply)>>,
+    /// Replies of a transition that could not be made durable: kept until the machine exits,
+    /// so that their callers see its exit reason.
+    pub(crate) doomed: Vec<(ReplyTo<M::Reply>, M::Reply)>,
 }
 
 impl<M: StateMachine> Buffers<M> {
@@ -107,6 +113,8 @@ impl<M: StateMachine> Buffers<M> {
             hibernate: false,
             error: None,
             rejected: Vec::new(),
+            held: None,
+            doomed: Vec::new(),
         }
     }
 
@@ -234,9 +242,20 @@ impl<'a, M: StateMachine> Ctx<'a, M> {
 
     /// Replies to a call, at once (OTP `{reply, From, Reply}` or `gen_statem:reply/2`).
     /// `false` if the caller has gone (timed out or exited); the reply is then dropped.
+    ///
+    /// A machine started with a [`Persist`](crate::Persist) hook holds the reply until the
+    /// event's transition is durable, and drops it if it cannot be made durable (the caller
+    /// then sees the machine's exit reason).
     #[inline]
     pub fn reply(&mut self, to: ReplyTo<M::Reply>, reply: M::Reply) -> bool {
-        to.send(reply)
+        match &mut self.buf.held {
+            None => to.send(reply),
+            Some(held) => {
+                let open = !to.is_closed();
+                held.push((to, reply));
+                open
+            }
+        }
     }
 
     /// Postpones the current event, given back by value: it is kept and retried after the

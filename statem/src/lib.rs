@@ -144,6 +144,6 @@ mod ctx;
 mod engine;
 mod machine;
 
-pub use actor::{RemoteMachine, Statem, StatemMsg, StatemRef, Sys};
+pub use actor::{Persist, RemoteMachine, Statem, StatemMsg, StatemRef, Sys};
 pub use ctx::{Action, Ctx, Timeout};
 pub use machine::{Event, EventKind, Info, Observed, StateMachine, Transition};
