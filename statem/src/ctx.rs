@@ -82,6 +82,12 @@ pub(crate) type TimeoutAction<M> = (
     Timeout<<M as StateMachine>::Msg>,
 );
 
+/// A reply waiting for its transition to be durable.
+pub(crate) type HeldReply<M> = (
+    ReplyTo<<M as StateMachine>::Reply>,
+    <M as StateMachine>::Reply,
+);
+
 /// The actions of one callback, collected until it returns. Reused from event to event, so
 /// an event without actions allocates nothing.
 pub(crate) struct Buffers<M: StateMachine> {
@@ -97,10 +103,10 @@ pub(crate) struct Buffers<M: StateMachine> {
     pub(crate) rejected: Vec<Event<M>>,
     /// With a [`Persist`](crate::Persist) hook: the replies given during the current event,
     /// released once the transition is durable. `None`: replies go at once.
-    pub(crate) held: Option<Vec<(ReplyTo<M::Reply>, M::Reply)>>,
+    pub(crate) held: Option<Vec<HeldReply<M>>>,
     /// Replies of a transition that could not be made durable: kept until the machine exits,
     /// so that their callers see its exit reason.
-    pub(crate) doomed: Vec<(ReplyTo<M::Reply>, M::Reply)>,
+    pub(crate) doomed: Vec<HeldReply<M>>,
 }
 
 impl<M: StateMachine> Buffers<M> {
