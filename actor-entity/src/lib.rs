@@ -2,11 +2,118 @@
 //! reached by key from any node, and fenced so that only one activation of a key can ever
 //! commit a transition.
 //!
+//! - [`Entity`]: what a `statem` machine adds to be an entity (its kind, how it is rebuilt
+//!   from its last durable state, what of it is durable).
+//! - [`Entities`]: one node's host: [`register`](Entities::register) kinds,
+//!   [`call`](Entities::call) / [`cast`](Entities::cast) /
+//!   [`get_or_activate`](Entities::get_or_activate) by key from any node,
+//!   [`migrate`](Entities::migrate), [`leave`](Entities::leave), passivation.
+//! - [`placement`]: where new activations go ([`LeastLoaded`](placement::LeastLoaded) counting
+//!   placements in flight, [`ConsistentHash`](placement::ConsistentHash),
+//!   [`PreferLocal`](placement::PreferLocal), [`ByRole`](placement::ByRole), custom).
 //! - [`log`]: the [`EntityLog`](log::EntityLog) seam between entities and their receipt log:
 //!   taking an epoch for a key (recovering its last state) and appending receipts that a
 //!   stale epoch cannot write. [`LocalLog`](log::LocalLog) keeps one node's journal;
 //!   [`replicated`] keeps a key's log on a majority of its replicas (`ENTITIES.md`).
+//!
+//! # How an entity lives
+//!
+//! 1. **Activation.** The first use of a key anywhere asks placement for a node; that node's
+//!    host takes a new **epoch** for the key from the log (which fences every older
+//!    activation), rebuilds the machine from the last durable (state, data), starts it under
+//!    the kind's supervisor and names it cluster-wide as `("entity", kind, key)` in the global
+//!    registry. Later uses from any node find the name.
+//! 2. **Transitions.** After every event the (state, data) pair is encoded; if it changed, a
+//!    receipt carrying it is appended with the epoch and the next sequence number, and only
+//!    then are the event's replies sent (statem's `Persist` hook). A log that promised a newer
+//!    epoch refuses: the activation stops with `{shutdown, fenced}` and replies nothing.
+//! 3. **Passivation.** An activation idle for `passivate_after` stops after its queued
+//!    requests; the next use activates it again from the log.
+//! 4. **Failover.** When the node of an activation dies, its name goes with it and the next
+//!    use activates the key elsewhere with a higher epoch, from the last acknowledged receipt.
+//! 5. **Hand-off.** [`Entities::migrate`] and [`Entities::leave`] stop activations after their
+//!    queued requests and activate them again on another node; the state moves through the log
+//!    (the authority), and requests that arrive meanwhile are sent again, not failed.
+//!
+//! A request is sent again only when it provably did not reach a live activation (the
+//! activation was gone, passivated or handed over before handling it, or fenced: a fenced
+//! transition is never durable); a call that fails otherwise (timeout, node down while it was
+//! handled) reports the error, as any call does.
+//!
+//! # Example
+//!
+//! ```
+//! use actor_core::{ExitReason, Node};
+//! use actor_dist::{Cookie, Dist, DistConfig};
+//! use actor_entity::log::LocalLog;
+//! use actor_entity::{Entities, Entity, EntityConfig};
+//! use actor_journal::{JournalConfig, RedbJournal};
+//! use actor_registry::{GlobalConfig, GlobalRegistry};
+//! use statem::{Ctx, Event, RemoteMachine, StateMachine, Transition};
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//!
+//! /// A counter per key; its count is durable.
+//! struct Counter { count: u64, state: bool }
+//! impl StateMachine for Counter {
+//!     type State = bool; type Call = u64; type Reply = u64; type Msg = (); type Timer = ();
+//!     async fn init(&mut self, _: &mut Ctx<'_, Self>) -> Result<bool, ExitReason> { Ok(self.state) }
+//!     async fn handle_event(&mut self, s: &bool, ev: Event<Self>, ctx: &mut Ctx<'_, Self>) -> Transition<Self> {
+//!         if let Event::Call(n, from) = ev {
+//!             self.count += n;
+//!             ctx.reply(from, self.count); // sent once the receipt is durable
+//!         }
+//!         Transition::KeepState
+//!     }
+//! }
+//! impl RemoteMachine for Counter { const NAME: &'static str = "doc.Counter"; }
+//! impl Entity for Counter {
+//!     const KIND: &'static str = "counter";
+//!     type Data = u64;
+//!     fn activate(_key: &str, last: Option<(bool, u64)>) -> Self {
+//!         let (state, count) = last.unwrap_or((false, 0));
+//!         Counter { count, state }
+//!     }
+//!     fn data(&self) -> &u64 { &self.count }
+//! }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let dir = tempfile::tempdir().unwrap();
+//! let journal = RedbJournal::open(JournalConfig::new(dir.path())).unwrap();
+//! let dist = Dist::start(&Node::new("a@127.0.0.1"), DistConfig::new(Cookie::new("c").unwrap()))
+//!     .await
+//!     .unwrap();
+//! let global = GlobalRegistry::start(&dist, GlobalConfig::new("entities")).await.unwrap();
+//! let log = Arc::new(LocalLog::new(Arc::new(journal)));
+//! let entities = Entities::start(&dist, &global, log, EntityConfig::default()).await;
+//! entities.register::<Counter>().await.unwrap();
+//! let t = Duration::from_secs(5);
+//! assert_eq!(entities.call::<Counter>("visits", 2, t).await, Ok(2));
+//! assert_eq!(entities.call::<Counter>("visits", 3, t).await, Ok(5));
+//! # });
+//! ```
+//!
+//! # Where this differs from Akka and Orleans
+//!
+//! Akka Cluster Sharding hands an entity over without its state (it is rebuilt from its
+//! journal) and relies on the shard coordinator for single activation; Orleans admits
+//! duplicate activations during instability. Here duplicates can exist for a moment (two
+//! nodes activating one key at once, a partition), but the epoch check of the log lets only
+//! one of them ever commit, and the registry keeps one name.
 #![warn(missing_docs)]
 
+mod client;
+mod entity;
+mod error;
+mod host;
+mod journaler;
+mod live;
 pub mod log;
+pub mod placement;
 pub mod replicated;
+
+pub use entity::Entity;
+pub use error::EntityError;
+pub use host::{directory_key, Entities, EntityConfig};
+pub use journaler::fenced;
+pub use live::EntityStats;

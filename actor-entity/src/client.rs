@@ -1,0 +1,392 @@
+//! Reaching entities by key from any node: [`Entities::call`], [`Entities::cast`],
+//! [`Entities::get_or_activate`]; and moving them: [`Entities::migrate`], [`Entities::leave`].
+
+use crate::entity::Entity;
+use crate::error::EntityError;
+use crate::host::{activation_err, directory_key, Entities, ACTIVATE, PLACE};
+use crate::placement::stable_hash;
+use crate::placement::Candidate;
+use actor_core::{CallError, ExitReason, Pid, Term};
+use actor_dist::RpcError;
+use statem::{StatemMsg, StatemRef};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a load report is taken to lag behind placements (the report interval, with room).
+const IN_FLIGHT_MS: u64 = 2_000;
+
+/// Whether a failed call provably did not reach a live activation, so that sending it again
+/// cannot apply it twice: the activation was gone, or stopped (passivation, hand-off) or was
+/// fenced before it handled the request (a fenced transition is never durable).
+fn retryable(e: &CallError) -> bool {
+    match e {
+        CallError::Exit(ExitReason::NoProc) | CallError::Exit(ExitReason::Shutdown) => true,
+        CallError::Exit(ExitReason::ShutdownWith(t)) => *t == Term::atom("fenced"),
+        _ => false,
+    }
+}
+
+impl Entities {
+    /// Calls entity `E` with key `key` from any node (activating it first if needed, where
+    /// placement says), and waits for its reply, at most `timeout` per attempt. A change is
+    /// replied to only once its receipt is durable.
+    pub async fn call<E: Entity>(
+        &self,
+        key: &str,
+        request: E::Call,
+        timeout: Duration,
+    ) -> Result<E::Reply, EntityError> {
+        let mut attempt = 0;
+        loop {
+            let r = self.get_or_activate::<E>(key).await?;
+            match r.call(request.clone(), timeout).await {
+                Ok(reply) => return Ok(reply),
+                Err(e) if retryable(&e) && attempt < self.inner.cfg.retries => {
+                    attempt += 1;
+                    self.backoff(attempt).await;
+                }
+                Err(error) => {
+                    return Err(EntityError::Call {
+                        kind: E::KIND.to_string(),
+                        key: key.to_string(),
+                        error,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Casts to entity `E` with key `key` (activating it first if needed).
+    pub async fn cast<E: Entity>(&self, key: &str, msg: E::Msg) -> Result<(), EntityError> {
+        let r = self.get_or_activate::<E>(key).await?;
+        r.cast(msg).map_err(|e| EntityError::Call {
+            kind: E::KIND.to_string(),
+            key: key.to_string(),
+            error: match e {
+                actor_core::SendError::NoProc(_) => CallError::Exit(ExitReason::NoProc),
+                actor_core::SendError::Full(_) => CallError::Full,
+                other => CallError::Encode(other.to_string()),
+            },
+        })
+    }
+
+    /// The activation of `E`/`key`: the one named in the cluster, or a new one on the node
+    /// placement chooses.
+    pub async fn get_or_activate<E: Entity>(&self, key: &str) -> Result<StatemRef<E>, EntityError> {
+        let pid = self.locate(E::KIND, key).await?;
+        let r = self
+            .inner
+            .dist
+            .actor_ref::<StatemMsg<E>>(pid)
+            .map_err(|e| activation_err(E::KIND, key, e.to_string()))?;
+        Ok(StatemRef::from(r))
+    }
+
+    /// The pid of the activation of `kind`/`key` if one is named now (no activation).
+    pub fn whereis(&self, kind: &str, key: &str) -> Option<Pid> {
+        self.named(&directory_key(kind, key))
+    }
+
+    async fn backoff(&self, attempt: u32) {
+        tokio::time::sleep(Duration::from_millis(2u64 << attempt.min(8))).await;
+    }
+
+    /// The candidates for a new activation: this node (unless leaving) and the connected
+    /// visible nodes, with their loads and this node's placements in flight.
+    fn candidates(&self, exclude: &[String]) -> Vec<Candidate> {
+        let dist = &self.inner.dist;
+        let loads = dist.loads();
+        let now = self.inner.clock.now_ms();
+        let mut placed = self.inner.placed.lock();
+        placed.retain(|_, times| {
+            while times
+                .front()
+                .is_some_and(|t| now.saturating_sub(*t) > IN_FLIGHT_MS)
+            {
+                times.pop_front();
+            }
+            !times.is_empty()
+        });
+        let mut out = Vec::new();
+        let me = dist.name().to_string();
+        if !self.inner.leaving.load(Ordering::Relaxed) && !exclude.contains(&me) {
+            out.push(Candidate {
+                in_flight: placed.get(&me).map_or(0, |t| t.len() as u64),
+                load: dist.local_load(),
+                node: me,
+                local: true,
+            });
+        }
+        for n in dist.nodes() {
+            if exclude.contains(&n) {
+                continue;
+            }
+            // No report yet (a node that just joined): it runs little.
+            let load = loads.get(&n).copied().unwrap_or_default();
+            out.push(Candidate {
+                in_flight: placed.get(&n).map_or(0, |t| t.len() as u64),
+                load,
+                node: n,
+                local: false,
+            });
+        }
+        out
+    }
+
+    /// Finds or activates `kind`/`key`. A key's activations are decided by one node, its
+    /// **coordinator** (rendezvous hashing of the key over this node and the connected visible
+    /// ones, so every node that sees the same members asks the same one): concurrent first
+    /// uses from several nodes make one activation, not several that fence each other.
+    pub(crate) async fn locate(&self, kind: &str, key: &str) -> Result<Pid, EntityError> {
+        if let Some(pid) = self.named(&directory_key(kind, key)) {
+            return Ok(pid);
+        }
+        self.via_coordinator(kind, key, None).await
+    }
+
+    /// Asks the key's coordinator to place (or, with `to`, move) the activation.
+    async fn via_coordinator(
+        &self,
+        kind: &str,
+        key: &str,
+        to: Option<&str>,
+    ) -> Result<Pid, EntityError> {
+        let coordinator = self.coordinator(kind, key);
+        if coordinator != self.inner.dist.name() {
+            let args = (kind.to_string(), key.to_string(), to.map(str::to_string));
+            let res: Result<Result<Pid, String>, RpcError> = self
+                .inner
+                .dist
+                .call(
+                    &coordinator,
+                    PLACE,
+                    &args,
+                    self.inner.cfg.activation_timeout * 2,
+                )
+                .await;
+            match res {
+                Ok(Ok(pid)) => return Ok(pid),
+                Ok(Err(why)) => {
+                    return Err(activation_err(kind, key, format!("{coordinator}: {why}")))
+                }
+                // The coordinator is gone or runs no entity host: decide here.
+                Err(e) => {
+                    tracing::debug!(%coordinator, kind, key, error = %e, "coordinator unreachable; placing here")
+                }
+            }
+        }
+        self.place_here(kind, key, to).await
+    }
+
+    /// The node that decides `kind`/`key`'s activations.
+    fn coordinator(&self, kind: &str, key: &str) -> String {
+        let dist = &self.inner.dist;
+        let mut nodes = dist.nodes();
+        nodes.push(dist.name().to_string());
+        nodes
+            .into_iter()
+            .max_by_key(|n| {
+                (
+                    stable_hash(&[kind.as_bytes(), key.as_bytes(), n.as_bytes()]),
+                    n.clone(),
+                )
+            })
+            .expect("this node is a member")
+    }
+
+    /// As the key's coordinator: places and activates `kind`/`key` (or moves it to `to`), one
+    /// request at a time per key (later ones find the first one's activation).
+    pub(crate) async fn place_here(
+        &self,
+        kind: &str,
+        key: &str,
+        to: Option<&str>,
+    ) -> Result<Pid, EntityError> {
+        let slot = (kind.to_string(), key.to_string());
+        let gate = self
+            .inner
+            .activating
+            .lock()
+            .entry(slot.clone())
+            .or_default()
+            .clone();
+        let result = {
+            let _turn = gate.lock().await;
+            match (self.named(&directory_key(kind, key)), to) {
+                (Some(pid), None) => Ok(pid),
+                (None, None) => self.place_and_activate(kind, key).await,
+                (Some(pid), Some(to)) if pid.node == actor_core::NodeId::from_name(to) => Ok(pid),
+                (old, Some(to)) => {
+                    if let Some(old) = old {
+                        let ops = self.kind_ops(kind)?;
+                        self.stop_and_wait(&*ops, old).await;
+                    }
+                    self.activate_at(to, kind, key, old).await
+                }
+            }
+        };
+        let mut activating = self.inner.activating.lock();
+        if Arc::strong_count(&gate) <= 2 {
+            activating.remove(&slot);
+        }
+        result
+    }
+
+    async fn place_and_activate(&self, kind: &str, key: &str) -> Result<Pid, EntityError> {
+        let mut refused: Vec<String> = Vec::new();
+        let mut last_err = None;
+        for _ in 0..4 {
+            let cands = self.candidates(&refused);
+            let Some(node) = self.inner.cfg.placement.place(kind, key, &cands) else {
+                break;
+            };
+            if !cands.iter().any(|c| c.node == node) {
+                return Err(activation_err(
+                    kind,
+                    key,
+                    format!("placement chose {node}, not a candidate"),
+                ));
+            }
+            let now = self.inner.clock.now_ms();
+            self.inner
+                .placed
+                .lock()
+                .entry(node.clone())
+                .or_default()
+                .push_back(now);
+            let res = self.activate_at(&node, kind, key, None).await;
+            match res {
+                Ok(pid) => return Ok(pid),
+                Err(e) => {
+                    tracing::debug!(%node, kind, key, error = %e, "activation refused; placing elsewhere");
+                    refused.push(node);
+                    last_err = Some(e);
+                }
+            }
+        }
+        Err(last_err.unwrap_or_else(|| EntityError::NoNode {
+            kind: kind.to_string(),
+            key: key.to_string(),
+        }))
+    }
+
+    async fn activate_on(
+        &self,
+        node: &str,
+        kind: &str,
+        key: &str,
+        stale: Option<Pid>,
+    ) -> Result<Pid, EntityError> {
+        let args = (kind.to_string(), key.to_string(), stale);
+        let res: Result<Result<Pid, String>, RpcError> = self
+            .inner
+            .dist
+            .call(node, ACTIVATE, &args, self.inner.cfg.activation_timeout)
+            .await;
+        match res {
+            Ok(Ok(pid)) => Ok(pid),
+            Ok(Err(why)) => Err(activation_err(kind, key, format!("{node}: {why}"))),
+            Err(e) => Err(activation_err(kind, key, format!("{node}: {e}"))),
+        }
+    }
+
+    /// Stops the activation of `kind`/`key` if it runs on this node, after the requests
+    /// already in its mailbox (the next use activates it again, from the log). `false` if it
+    /// does not run here.
+    pub fn passivate(&self, kind: &str, key: &str) -> bool {
+        let Some(pid) = self.inner.live.find(kind, key) else {
+            return false;
+        };
+        let entries = self.inner.live.entries.lock();
+        match entries.get(&pid) {
+            Some(e) => {
+                (e.stop)(ExitReason::Shutdown);
+                self.inner
+                    .live
+                    .stats
+                    .passivations
+                    .fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Moves the activation of `E`/`key` to `node` (the seed's session migration): the
+    /// current activation stops after the requests already queued; the new one on `node`
+    /// takes a higher epoch and starts from the last durable state. Requests that arrive
+    /// meanwhile are sent again to the new activation. Returns its pid.
+    pub async fn migrate<E: Entity>(&self, key: &str, node: &str) -> Result<Pid, EntityError> {
+        self.via_coordinator(E::KIND, key, Some(node)).await
+    }
+
+    async fn activate_at(
+        &self,
+        node: &str,
+        kind: &str,
+        key: &str,
+        stale: Option<Pid>,
+    ) -> Result<Pid, EntityError> {
+        if node == self.inner.dist.name() {
+            self.activate_here(kind, key, stale).await
+        } else {
+            self.activate_on(node, kind, key, stale).await
+        }
+    }
+
+    /// Asks `pid` (an activation anywhere) to stop after its queued requests, and waits until
+    /// it is gone.
+    async fn stop_and_wait(&self, ops: &dyn crate::host::KindOps, pid: Pid) {
+        let dist = &self.inner.dist;
+        let Ok((_, exited)) = dist.node().spawn_monitor(Watcher(pid)).await else {
+            return;
+        };
+        if ops.stop(dist, pid) {
+            exited.await;
+        }
+    }
+
+    /// Graceful leave: no new activations here, and every activation of this node stops after
+    /// its queued requests; each is activated again on another node (chosen by placement,
+    /// from its last durable state) before this returns. Requests in flight are sent again
+    /// to the new activations, not failed.
+    pub async fn leave(&self) {
+        self.inner.leaving.store(true, Ordering::SeqCst);
+        let running: Vec<(Pid, &'static str, String)> = self
+            .inner
+            .live
+            .entries
+            .lock()
+            .iter()
+            .map(|(p, e)| (*p, e.kind, e.key.clone()))
+            .collect();
+        for (pid, _, _) in &running {
+            let exited = self.inner.dist.node().wait_exit(*pid);
+            if let Some(e) = self.inner.live.entries.lock().get(pid) {
+                (e.stop)(ExitReason::Shutdown);
+            }
+            exited.await;
+        }
+        for (_, kind, key) in running {
+            if let Err(e) = self.locate(kind, &key).await {
+                tracing::warn!(kind, key, error = %e, "hand-off: no other node took the entity");
+            }
+        }
+    }
+}
+
+/// Watches one process from outside any actor: exits (normally) when it does.
+struct Watcher(Pid);
+
+impl actor_core::Actor for Watcher {
+    type Msg = ();
+    async fn started(&mut self, ctx: &mut actor_core::Context<Self>) -> Result<(), ExitReason> {
+        ctx.monitor(self.0);
+        Ok(())
+    }
+    async fn handle(&mut self, _: (), _: &mut actor_core::Context<Self>) {}
+    async fn handle_down(&mut self, _: actor_core::Down, ctx: &mut actor_core::Context<Self>) {
+        ctx.stop(ExitReason::Normal);
+    }
+}

@@ -1,0 +1,116 @@
+//! The [`Persist`] hook of an activation: after every event, the (state, data) pair is
+//! encoded; when it changed, a receipt carrying it is appended with the activation's epoch
+//! and the next sequence number before the event's replies go out.
+
+use crate::entity::Entity;
+use crate::log::{EntityLog, LogError};
+use actor_core::{ExitReason, Term};
+use actor_journal::{receipt_id, Receipt};
+use futures::future::BoxFuture;
+use statem::{Observed, Persist};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The exit reason of an activation that a newer one fenced: `{shutdown, fenced}` (a clean
+/// exit: supervisors do not restart it, and callers may retry with the newer activation).
+pub fn fenced() -> ExitReason {
+    ExitReason::shutdown_with(Term::atom("fenced"))
+}
+
+/// Ids and clocks shared by the activations of one node.
+pub(crate) struct Ids {
+    /// The node id (the high half of receipt ids).
+    pub(crate) node: u64,
+    /// The low half: the node incarnation in the top bits, then a counter.
+    pub(crate) counter: AtomicU64,
+}
+
+impl Ids {
+    pub(crate) fn new(node: u64, creation: u32) -> Ids {
+        Ids {
+            node,
+            counter: AtomicU64::new(u64::from(creation) << 40),
+        }
+    }
+
+    fn next(&self) -> u128 {
+        receipt_id(self.node, self.counter.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// One activation's writer.
+pub(crate) struct Journaler {
+    pub(crate) log: Arc<dyn EntityLog>,
+    pub(crate) ids: Arc<Ids>,
+    pub(crate) kind: &'static str,
+    pub(crate) key: String,
+    pub(crate) epoch: u64,
+    /// The last sequence number written (or recovered).
+    pub(crate) seq: u64,
+    /// The encoding of the last (state, data) written.
+    pub(crate) last: Vec<u8>,
+    pub(crate) buf: Vec<u8>,
+    /// Milliseconds (of the host's clock) of the last event: for passivation.
+    pub(crate) activity: Arc<AtomicU64>,
+    pub(crate) clock: crate::host::Clock,
+}
+
+impl<E: Entity> Persist<E> for Journaler {
+    fn persist<'a>(
+        &'a mut self,
+        machine: &'a E,
+        t: &'a Observed<'a, E>,
+    ) -> BoxFuture<'a, Result<(), ExitReason>> {
+        self.activity.store(self.clock.now_ms(), Ordering::Relaxed);
+        self.buf.clear();
+        let encoded = postcard::to_extend(&(t.to, machine.data()), std::mem::take(&mut self.buf));
+        let bytes = match encoded {
+            Ok(b) => b,
+            Err(e) => {
+                return Box::pin(async move {
+                    Err(ExitReason::error(format!(
+                        "entity state does not encode: {e}"
+                    )))
+                })
+            }
+        };
+        if bytes == self.last {
+            self.buf = bytes;
+            return Box::pin(async { Ok(()) });
+        }
+        let receipt = Receipt {
+            id: self.ids.next(),
+            time: Receipt::now_micros(),
+            tenant: machine.tenant(),
+            kind: self.kind.to_string(),
+            key: self.key.as_bytes().to_vec(),
+            epoch: self.epoch,
+            seq: self.seq + 1,
+            from: format!("{:?}", t.from),
+            to: format!("{:?}", t.to),
+            event: format!("{:?}", t.kind).into_bytes(),
+            metadata: Vec::new(),
+            state: bytes.clone(),
+        };
+        Box::pin(async move {
+            match self.log.append(receipt).await {
+                Ok(()) => {
+                    self.seq += 1;
+                    self.buf = std::mem::replace(&mut self.last, bytes);
+                    Ok(())
+                }
+                Err(LogError::Fenced { promised }) => {
+                    tracing::warn!(
+                        kind = self.kind,
+                        key = %self.key,
+                        epoch = self.epoch,
+                        promised,
+                        "entity activation fenced by a newer one: stopping"
+                    );
+                    Err(fenced())
+                }
+                Err(e) => Err(ExitReason::error(format!("receipt log: {e}"))),
+            }
+        })
+    }
+}

@@ -1,0 +1,187 @@
+//! Entities by key across in-process nodes: one activation per key from every node,
+//! passivation and reactivation, failover after a node's death, fencing of a stale
+//! activation, migration and graceful leave with calls in flight, even placement.
+
+mod common;
+
+use actor_entity::placement::LeastLoaded;
+use actor_entity::{Entities, EntityConfig};
+use common::*;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn cfg() -> EntityConfig {
+    EntityConfig {
+        passivate_after: None,
+        ..EntityConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_reached_from_every_node_is_one_activation() {
+    let (_dir, log) = shared_log();
+    let ms = cluster(3, log, cfg()).await;
+    let mut pids = Vec::new();
+    for m in &ms {
+        pids.push(whoami(m, "acme/1").await);
+    }
+    assert!(pids.windows(2).all(|w| w[0] == w[1]), "{pids:?}");
+    // Concurrent first uses of another key from all nodes: still one activation.
+    let ms = Arc::new(ms);
+    let mut tasks = Vec::new();
+    for i in 0..3 {
+        let ms = ms.clone();
+        tasks.push(tokio::spawn(async move {
+            deposit(&ms[i], "acme/2", 10).await;
+            whoami(&ms[i], "acme/2").await
+        }));
+    }
+    let mut seen = Vec::new();
+    for t in tasks {
+        seen.push(t.await.unwrap());
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
+    assert_eq!(balance(&ms[0], "acme/2").await, 30, "no deposit lost");
+    let live: usize = ms.iter().map(|m| m.entities.live()).sum();
+    assert_eq!(live, 2);
+    for m in ms.iter() {
+        assert_eq!(m.entities.activating(), 0, "no bookkeeping left behind");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_entity_is_passivated_and_comes_back_with_its_state() {
+    let (_dir, log) = shared_log();
+    let cfg = EntityConfig {
+        passivate_after: Some(Duration::from_millis(100)),
+        ..EntityConfig::default()
+    };
+    let ms = cluster(2, log, cfg).await;
+    assert_eq!(deposit(&ms[0], "t/idle", 42).await, 42);
+    let first = whoami(&ms[1], "t/idle").await;
+    eventually(|| ms.iter().all(|m| m.entities.live() == 0)).await;
+    let passivated: u64 = ms
+        .iter()
+        .map(|m| m.entities.stats().passivations.load(Ordering::Relaxed))
+        .sum();
+    assert_eq!(passivated, 1);
+    assert_eq!(balance(&ms[1], "t/idle").await, 42, "state from the log");
+    assert_ne!(whoami(&ms[1], "t/idle").await, first, "a new activation");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_hosting_node_dies_a_survivor_activates_it_with_the_last_state() {
+    let (_dir, log) = shared_log();
+    let ms = cluster(3, log, cfg()).await;
+    // Put the entity on node 2 explicitly.
+    let host = ms[0]
+        .entities
+        .migrate::<common::Account>("t/fail", ms[2].name())
+        .await
+        .unwrap();
+    assert_eq!(host.node, ms[2].dist.node().pid().node);
+    for _ in 0..5 {
+        deposit(&ms[0], "t/fail", 1).await;
+    }
+    ms[2].dist.shutdown();
+    eventually(|| ms[0].entities.whereis("account", "t/fail").is_none()).await;
+    assert_eq!(
+        balance(&ms[1], "t/fail").await,
+        5,
+        "every acknowledged deposit"
+    );
+    let now = whoami(&ms[0], "t/fail").await;
+    assert_ne!(now.node, ms[2].dist.node().pid().node);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_activation_is_fenced_and_nothing_of_its_epoch_is_written_after() {
+    let (_dir, log) = shared_log();
+    let ms = cluster(2, log.clone(), cfg()).await;
+    deposit(&ms[0], "t/fence", 5).await;
+    let old = whoami(&ms[0], "t/fence").await;
+    // Another activation takes a newer epoch (as one across a partition would).
+    let key = actor_journal::EntityKey {
+        kind: "account".into(),
+        key: b"t/fence".to_vec(),
+    };
+    let newer = log.activate(&key).await.unwrap();
+    // The old activation's next write is refused: it stops as fenced, and the deposit is
+    // sent again to a new activation, which starts from the last durable state.
+    assert_eq!(deposit(&ms[1], "t/fence", 1).await, 6);
+    let fenced: u64 = ms
+        .iter()
+        .map(|m| m.entities.stats().fenced.load(Ordering::Relaxed))
+        .sum();
+    assert_eq!(fenced, 1);
+    assert_ne!(whoami(&ms[1], "t/fence").await, old);
+    let entries = log.entries(&key, 0, 100).await.unwrap();
+    let stale: Vec<_> = entries
+        .iter()
+        .filter(|r| r.epoch == newer.epoch - 1 && r.seq > newer.last_seq)
+        .collect();
+    assert!(stale.is_empty(), "a receipt of the fenced epoch: {stale:?}");
+    assert!(
+        entries.iter().all(|r| r.epoch != newer.epoch),
+        "the hand-made epoch wrote nothing"
+    );
+    assert_eq!(entries.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_and_leave_move_entities_without_failing_calls_in_flight() {
+    let (_dir, log) = shared_log();
+    let ms = Arc::new(cluster(3, log, cfg()).await);
+    let to = ms[1].name().to_string();
+    ms[0]
+        .entities
+        .migrate::<common::Account>("t/mig", ms[0].name())
+        .await
+        .unwrap();
+    // Calls keep coming from another node while the entity moves.
+    let caller = {
+        let ms = ms.clone();
+        tokio::spawn(async move {
+            let mut last = 0;
+            for _ in 0..200 {
+                last = deposit(&ms[2], "t/mig", 1).await;
+            }
+            last
+        })
+    };
+    let moved = ms[0]
+        .entities
+        .migrate::<common::Account>("t/mig", &to)
+        .await
+        .unwrap();
+    assert_eq!(moved.node, ms[1].dist.node().pid().node);
+    // Node 1 leaves: its entities go elsewhere, calls still succeed.
+    ms[1].entities.leave().await;
+    assert_eq!(ms[1].entities.live(), 0);
+    assert_eq!(
+        caller.await.unwrap(),
+        200,
+        "every call succeeded exactly once"
+    );
+    let at = whoami(&ms[2], "t/mig").await;
+    assert_ne!(at.node, ms[1].dist.node().pid().node);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn least_loaded_placement_spreads_back_to_back_activations() {
+    let (_dir, log) = shared_log();
+    let cfg = EntityConfig {
+        placement: Arc::new(LeastLoaded),
+        ..cfg()
+    };
+    let ms = cluster(3, log, cfg).await;
+    for i in 0..150 {
+        whoami(&ms[0], &format!("spread/{i}")).await;
+    }
+    let per: HashMap<&str, usize> = ms.iter().map(|m| (m.name(), m.entities.live())).collect();
+    let (max, min) = (per.values().max().unwrap(), per.values().min().unwrap());
+    assert!(*max as f64 <= *min as f64 * 1.2, "{per:?}");
+    let _ = Entities::clone(&ms[0].entities);
+}
