@@ -110,6 +110,7 @@ mod journaler;
 mod live;
 pub mod log;
 pub mod placement;
+mod query;
 pub mod replicated;
 
 pub use entity::Entity;

@@ -185,3 +185,33 @@ async fn least_loaded_placement_spreads_back_to_back_activations() {
     assert!(*max as f64 <= *min as f64 * 1.2, "{per:?}");
     let _ = Entities::clone(&ms[0].entities);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_are_queried_by_tenant_and_by_entity_from_any_node() {
+    let (_dir, log) = shared_log();
+    let ms = cluster(2, log, cfg()).await;
+    deposit(&ms[0], "globex/a", 1).await;
+    deposit(&ms[1], "globex/b", 2).await;
+    deposit(&ms[0], "globex/a", 3).await;
+    let freeze = ms[1]
+        .entities
+        .call::<common::Account>("globex/a", Req::Freeze, T)
+        .await
+        .unwrap();
+    assert_eq!(freeze, Resp::Balance(4));
+    // A read writes nothing.
+    balance(&ms[0], "globex/a").await;
+    let all = ms[1]
+        .entities
+        .receipts_by_tenant("globex", 0..u64::MAX, 100)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 4);
+    let a = ms[0]
+        .entities
+        .receipts("account", "globex/a", 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(a.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!((a[2].from.as_str(), a[2].to.as_str()), ("Active", "Frozen"));
+}
