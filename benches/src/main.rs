@@ -50,6 +50,7 @@
 mod actor_core_peer;
 mod blackhole;
 mod dist_peer;
+mod entities;
 mod ractor_cluster_runner;
 mod ractor_peer;
 mod ratios;
@@ -182,6 +183,19 @@ const WORKLOADS: &[Workload] = &[
         peers: &["actor-dist", "actor-dist-task"],
         metrics: &[("p50", "us"), ("p99", "us"), ("throughput", "spawns/s")],
     },
+    // W16: entity activation and warm calls by key, three OS processes (entities.rs).
+    Workload {
+        id: "W16",
+        peers: &["actor-entity"],
+        metrics: &[
+            ("activate_p50", "us"),
+            ("activate_p99", "us"),
+            ("activations", "per_s"),
+            ("spread", "ratio"),
+            ("warm_call_p50", "us"),
+            ("warm_call_p99", "us"),
+        ],
+    },
     Workload {
         id: "W12",
         peers: &["actor-dist"],
@@ -258,6 +272,8 @@ pub struct Counts {
     pub remote_warmup: u64,
     /// W11: measured remote spawns.
     pub remote_spawns: u64,
+    /// W16: distinct entity keys activated, then called warm.
+    pub entity_keys: u64,
     /// W7b: frames through the raw TCP pipe.
     pub tcp_frames: u64,
     /// W7c: measured raw TCP round trips.
@@ -299,6 +315,7 @@ impl Counts {
         remote_calls: 100_000,
         remote_warmup: 1_000,
         remote_spawns: 10_000,
+        entity_keys: 20_000,
         tcp_frames: 1_000_000,
         tcp_round_trips: 100_000,
         tick: Duration::from_secs(2),
@@ -326,6 +343,7 @@ impl Counts {
         remote_calls: 1_000,
         remote_warmup: 10,
         remote_spawns: 100,
+        entity_keys: 1_000,
         tcp_frames: 10_000,
         tcp_round_trips: 1_000,
         tick: Duration::from_millis(500),
@@ -474,6 +492,7 @@ fn driver(workload: &str, base: &str, c: Counts) -> Option<Driver> {
         ("W10", "actor-registry-1m") => Box::pin(registry_global::w10_global_names_preloaded(c)),
         ("W11", "actor-dist") => Box::pin(dist_peer::w11_remote_spawn(c)),
         ("W12", "actor-dist") => Box::pin(dist_peer::w12_failure_detection(c)),
+        ("W16", "actor-entity") => Box::pin(entities::w16_entity_activation(c)),
         ("W13", "actor-dist") => Box::pin(dist_peer::w13_head_of_line(c)),
         ("W20", "actor-dist") => Box::pin(dist_peer::w20_preauth_flood(c)),
         ("W7b", "raw-tokio") => Box::pin(raw_tcp::w7b_pipe(c)),
@@ -720,7 +739,7 @@ fn print_header(rounds: usize, quick: bool) {
 }
 
 const USAGE: &str =
-    "usage: benches [W1 W2 W3 W4 W5 W6 W7a W7b W7c W8 W9 W10 W11 W12 W13 W14 W15 W20 ...] [--quick]";
+    "usage: benches [W1 W2 W3 W4 W5 W6 W7a W7b W7c W8 W9 W10 W11 W12 W13 W14 W15 W16 W20 ...] [--quick]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -731,6 +750,9 @@ fn main() -> ExitCode {
     }
     if args.first().map(String::as_str) == Some(dist_peer::NODE_ARG) {
         return dist_peer::node_main(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some(entities::NODE_ARG) {
+        return entities::node_main(&args[1..]);
     }
     if args.first().map(String::as_str) == Some(registry_global::NODE_ARG) {
         return registry_global::node_main(&args[1..]);
