@@ -94,7 +94,7 @@ impl Entities {
 
     /// The candidates for a new activation: this node (unless leaving) and the connected
     /// visible nodes, with their loads and this node's placements in flight.
-    fn candidates(&self, exclude: &[String]) -> Vec<Candidate> {
+    fn candidates(&self, exclude: &[String], origin: &str) -> Vec<Candidate> {
         let dist = &self.inner.dist;
         let loads = dist.loads();
         let now = self.inner.clock.now_ms();
@@ -114,8 +114,8 @@ impl Entities {
             out.push(Candidate {
                 in_flight: placed.get(&me).map_or(0, |t| t.len() as u64),
                 load: dist.local_load(),
+                local: me == origin,
                 node: me,
-                local: true,
             });
         }
         for n in dist.nodes() {
@@ -127,8 +127,8 @@ impl Entities {
             out.push(Candidate {
                 in_flight: placed.get(&n).map_or(0, |t| t.len() as u64),
                 load,
+                local: n == origin,
                 node: n,
-                local: false,
             });
         }
         out
@@ -154,7 +154,12 @@ impl Entities {
     ) -> Result<Pid, EntityError> {
         let coordinator = self.coordinator(kind, key);
         if coordinator != self.inner.dist.name() {
-            let args = (kind.to_string(), key.to_string(), to.map(str::to_string));
+            let args = (
+                kind.to_string(),
+                key.to_string(),
+                to.map(str::to_string),
+                self.inner.dist.name().to_string(),
+            );
             let res: Result<Result<Pid, String>, RpcError> = self
                 .inner
                 .dist
@@ -176,7 +181,8 @@ impl Entities {
                 }
             }
         }
-        self.place_here(kind, key, to).await
+        let me = self.inner.dist.name().to_string();
+        self.place_here(kind, key, to, &me).await
     }
 
     /// The node that decides `kind`/`key`'s activations.
@@ -196,12 +202,14 @@ impl Entities {
     }
 
     /// As the key's coordinator: places and activates `kind`/`key` (or moves it to `to`), one
-    /// request at a time per key (later ones find the first one's activation).
+    /// request at a time per key (later ones find the first one's activation). `origin`: the
+    /// node the request came from (the candidate placement sees as local).
     pub(crate) async fn place_here(
         &self,
         kind: &str,
         key: &str,
         to: Option<&str>,
+        origin: &str,
     ) -> Result<Pid, EntityError> {
         let slot = (kind.to_string(), key.to_string());
         let gate = self
@@ -215,7 +223,7 @@ impl Entities {
             let _turn = gate.lock().await;
             match (self.named(&directory_key(kind, key)), to) {
                 (Some(pid), None) => Ok(pid),
-                (None, None) => self.place_and_activate(kind, key).await,
+                (None, None) => self.place_and_activate(kind, key, origin).await,
                 (Some(pid), Some(to)) if pid.node == actor_core::NodeId::from_name(to) => Ok(pid),
                 (old, Some(to)) => {
                     if let Some(old) = old {
@@ -233,11 +241,16 @@ impl Entities {
         result
     }
 
-    async fn place_and_activate(&self, kind: &str, key: &str) -> Result<Pid, EntityError> {
+    async fn place_and_activate(
+        &self,
+        kind: &str,
+        key: &str,
+        origin: &str,
+    ) -> Result<Pid, EntityError> {
         let mut refused: Vec<String> = Vec::new();
         let mut last_err = None;
         for _ in 0..4 {
-            let cands = self.candidates(&refused);
+            let cands = self.candidates(&refused, origin);
             let Some(node) = self.inner.cfg.placement.place(kind, key, &cands) else {
                 break;
             };
@@ -318,7 +331,16 @@ impl Entities {
     /// takes a higher epoch and starts from the last durable state. Requests that arrive
     /// meanwhile are sent again to the new activation. Returns its pid.
     pub async fn migrate<E: Entity>(&self, key: &str, node: &str) -> Result<Pid, EntityError> {
-        self.via_coordinator(E::KIND, key, Some(node)).await
+        self.move_to(E::KIND, key, node).await
+    }
+
+    pub(crate) async fn move_to(
+        &self,
+        kind: &str,
+        key: &str,
+        node: &str,
+    ) -> Result<Pid, EntityError> {
+        self.via_coordinator(kind, key, Some(node)).await
     }
 
     async fn activate_at(

@@ -29,6 +29,9 @@ pub(crate) const ACTIVATE: &str = "$entity.activate";
 /// The rpc every entity host serves: as the key's coordinator, place and activate it.
 pub(crate) const PLACE: &str = "$entity.place";
 
+/// The arguments of [`PLACE`]: kind, key, the node to move to, the requesting node.
+type PlaceArgs = (String, String, Option<String>, String);
+
 /// How one node hosts entities.
 #[derive(Clone)]
 pub struct EntityConfig {
@@ -42,6 +45,9 @@ pub struct EntityConfig {
     /// How many times a request that provably did not reach a live activation is sent again
     /// (default 5).
     pub retries: u32,
+    /// Moving activations from crowded hosts to emptier ones, e.g. after a node joins
+    /// (default on: every 5 s, at most 16 moves; `None`: off).
+    pub rebalance: Option<crate::rebalance::Rebalance>,
 }
 
 impl Default for EntityConfig {
@@ -51,6 +57,7 @@ impl Default for EntityConfig {
             passivate_after: Some(Duration::from_secs(300)),
             activation_timeout: Duration::from_secs(10),
             retries: 5,
+            rebalance: Some(crate::rebalance::Rebalance::default()),
         }
     }
 }
@@ -190,21 +197,26 @@ impl Entities {
             },
         );
         let weak = Arc::downgrade(&inner);
-        dist.register_rpc(
-            PLACE,
-            move |(kind, key, to): (String, String, Option<String>)| {
-                let weak = weak.clone();
-                async move {
-                    let Some(inner) = weak.upgrade() else {
-                        return Err("entity host stopped".to_string());
-                    };
-                    Entities { inner }
-                        .place_here(&kind, &key, to.as_deref())
-                        .await
-                        .map_err(|e| e.to_string())
-                }
-            },
-        );
+        dist.register_rpc(PLACE, move |(kind, key, to, origin): PlaceArgs| {
+            let weak = weak.clone();
+            async move {
+                let Some(inner) = weak.upgrade() else {
+                    return Err("entity host stopped".to_string());
+                };
+                Entities { inner }
+                    .place_here(&kind, &key, to.as_deref(), &origin)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        });
+        let live = inner.live.clone();
+        dist.register_rpc(crate::rebalance::LIVE, move |()| {
+            let n = live.entries.lock().len() as u64;
+            async move { n }
+        });
+        if let Some(r) = inner.cfg.rebalance {
+            tokio::spawn(crate::rebalance::rebalancing(Arc::downgrade(&inner), r));
+        }
         if let Some(idle) = inner.cfg.passivate_after {
             tokio::spawn(passivation(Arc::downgrade(&inner), idle));
         }

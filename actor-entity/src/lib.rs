@@ -31,7 +31,10 @@
 //!    requests; the next use activates it again from the log.
 //! 4. **Failover.** When the node of an activation dies, its name goes with it and the next
 //!    use activates the key elsewhere with a higher epoch, from the last acknowledged receipt.
-//! 5. **Hand-off.** [`Entities::migrate`] and [`Entities::leave`] stop activations after their
+//! 5. **Rebalancing.** A host running clearly more activations than the cluster's mean
+//!    (by [`Rebalance::tolerance`]) moves a few per round ([`Rebalance::max_moves`]) to the
+//!    host with the fewest, as hand-offs: after a node joins, load spreads at a bounded rate.
+//! 6. **Hand-off.** [`Entities::migrate`] and [`Entities::leave`] stop activations after their
 //!    queued requests and activate them again on another node; the state moves through the log
 //!    (the authority), and requests that arrive meanwhile are sent again, not failed.
 //!
@@ -111,6 +114,7 @@ mod live;
 pub mod log;
 pub mod placement;
 mod query;
+mod rebalance;
 pub mod replicated;
 
 pub use entity::Entity;
@@ -118,3 +122,4 @@ pub use error::EntityError;
 pub use host::{directory_key, Entities, EntityConfig};
 pub use journaler::fenced;
 pub use live::EntityStats;
+pub use rebalance::Rebalance;

@@ -18,7 +18,8 @@ pub struct Candidate {
     pub load: LoadReport,
     /// Activations this node placed there that its load report does not show yet.
     pub in_flight: u64,
-    /// Whether it is this node.
+    /// Whether it is the node the request came from (the caller's node, not the key's
+    /// coordinator that decides).
     pub local: bool,
 }
 
@@ -87,7 +88,7 @@ impl Placement for ConsistentHash {
     }
 }
 
-/// This node when it is a candidate, else what the inner placement chooses.
+/// The caller's node when it is a candidate, else what the inner placement chooses.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PreferLocal<P>(pub P);
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 fn cfg() -> EntityConfig {
     EntityConfig {
         passivate_after: None,
+        rebalance: None,
         ..EntityConfig::default()
     }
 }
@@ -214,4 +215,51 @@ async fn receipts_are_queried_by_tenant_and_by_entity_from_any_node() {
         .unwrap();
     assert_eq!(a.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
     assert_eq!((a[2].from.as_str(), a[2].to.as_str()), ("Active", "Frozen"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joining_node_takes_a_share_of_the_entities_at_a_bounded_rate() {
+    let (_dir, log) = shared_log();
+    let local = EntityConfig {
+        placement: Arc::new(actor_entity::placement::PreferLocal(LeastLoaded)),
+        ..cfg()
+    };
+    let ms = cluster(2, log.clone(), local.clone()).await;
+    for i in 0..30 {
+        deposit(&ms[0], &format!("rb/{i}"), 1).await;
+    }
+    assert_eq!(ms[0].entities.live(), 30);
+    // A third node joins; node 0 rebalances in rounds of at most 4 moves.
+    let late = member("e9@127.0.0.1", log, local).await;
+    for m in &ms {
+        late.dist
+            .connect(m.name(), m.dist.local_addr())
+            .await
+            .unwrap();
+    }
+    late.global.sync(T).await.unwrap();
+    let r = actor_entity::Rebalance {
+        every: Duration::from_millis(50),
+        max_moves: 4,
+        tolerance: 0.2,
+    };
+    let mut rounds = 0;
+    loop {
+        let moved = ms[0].entities.rebalance_once(&r).await;
+        assert!(moved <= 4, "rate limit");
+        if moved == 0 {
+            break;
+        }
+        rounds += 1;
+    }
+    assert!(rounds >= 2, "bounded per round");
+    let counts: Vec<usize> = [&ms[0], &ms[1], &late]
+        .iter()
+        .map(|m| m.entities.live())
+        .collect();
+    assert!(counts[0] <= 12, "{counts:?}");
+    // Every balance survived its moves.
+    for i in 0..30 {
+        assert_eq!(balance(&late, &format!("rb/{i}")).await, 1);
+    }
 }

@@ -116,6 +116,7 @@ async fn host(dist: &Dist) -> Host {
         .expect("start the registry scope");
     let cfg = EntityConfig {
         passivate_after: None,
+        rebalance: None,
         ..EntityConfig::default()
     };
     let entities = Entities::start(
