@@ -26,6 +26,21 @@ pub enum JournalError {
         /// The sequence number the key accepts next.
         expected: u64,
     },
+    /// [`JournalStore::accept`](crate::JournalStore::accept): the key's log does not hold the
+    /// receipt the accepted ones follow (it is shorter, or holds another epoch's receipt
+    /// there). Nothing was written; the sender backs up and sends from an earlier position.
+    #[error("diverged: the log ends at seq {last_seq} (epoch {last_epoch})")]
+    Diverged {
+        /// The key's last sequence number.
+        last_seq: u64,
+        /// The epoch of the receipt at `last_seq`.
+        last_epoch: u64,
+    },
+    /// [`JournalStore::accept`](crate::JournalStore::accept) was given receipts that do not
+    /// fit: of another key, not consecutive after the position, or of an epoch above the one
+    /// accepting them. Nothing was written.
+    #[error("invalid receipts: {0}")]
+    Invalid(String),
     /// A snapshot's sequence number is behind the key's latest snapshot or ahead of its last
     /// accepted receipt.
     #[error("snapshot at seq {seq} outside {first}..={last}")]
@@ -88,6 +103,8 @@ impl JournalError {
             JournalError::Fenced { .. }
                 | JournalError::OutOfOrder { .. }
                 | JournalError::SnapshotOutOfRange { .. }
+                | JournalError::Diverged { .. }
+                | JournalError::Invalid(_)
         )
     }
 }

@@ -17,6 +17,10 @@
 //!   only if its epoch is at least the promise ([`JournalError::Fenced`] otherwise) and its
 //!   sequence number is the next one ([`JournalError::OutOfOrder`] otherwise) (phase 2). A
 //!   refused receipt is not stored anywhere, so no receipt of a fenced epoch exists afterwards;
+//! - **replacing a divergent tail**: [`JournalStore::accept`] is the replicated form of append
+//!   (Paxos phase 2 with recovery): it accepts receipts from epoch `e` (at least the promise)
+//!   after a given [`LogPosition`], and replaces the key's receipts from the first one whose
+//!   epoch differs (a lower epoch's, never acknowledged) by the new ones, in one transaction;
 //! - the **latest snapshot**: [`JournalStore::snapshot`] records the state up to a sequence
 //!   number, which bounds replay; with [`Retention::Compact`] the receipts it covers are deleted.
 //!
@@ -71,4 +75,6 @@ pub use config::{FaultInjector, FaultKind, JournalConfig};
 pub use error::JournalError;
 pub use redb_store::RedbJournal;
 pub use store::{JournalFuture, JournalStore};
-pub use types::{receipt_id, Accepted, EntityKey, JournalStats, Receipt, Retention, Snapshot};
+pub use types::{
+    receipt_id, Accepted, EntityKey, JournalStats, LogPosition, Receipt, Retention, Snapshot,
+};

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::ops::Range;
 use std::pin::Pin;
 
-use crate::{Accepted, EntityKey, JournalError, JournalStats, Receipt, Snapshot};
+use crate::{Accepted, EntityKey, JournalError, JournalStats, LogPosition, Receipt, Snapshot};
 
 /// The future of a journal operation (boxed, so that `dyn JournalStore` works).
 pub type JournalFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, JournalError>> + Send + 'a>>;
@@ -17,8 +17,9 @@ pub type JournalFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, JournalErr
 /// machine. A write that resolves with an error left nothing behind. A write whose future is
 /// dropped before it resolves may or may not have become durable; read the key to find out.
 ///
-/// **Order.** Writes are applied in the order they reach the store; a write issued after
-/// another one resolved sees its effect. Reads see every write that resolved before they began.
+/// **Order.** Writes are applied in the order they reach the store, which is the order in which
+/// their futures are first polled (so a server that polls each request's future once, in
+/// arrival order, keeps that order); a write issued after another one resolved sees its effect. Reads see every write that resolved before they began.
 pub trait JournalStore: Send + Sync {
     /// Promises `epoch` for `key`: succeeds only if `epoch` is above every epoch the key has
     /// promised, and returns what the key has accepted. Refused with
@@ -30,6 +31,41 @@ pub trait JournalStore: Send + Sync {
     /// number ([`JournalError::OutOfOrder`] otherwise). A refused receipt is not stored. An
     /// accepted epoch above the promise becomes the promise.
     fn append(&self, receipt: Receipt) -> JournalFuture<'_, ()>;
+
+    /// Accepts `receipts` into `key`'s log on behalf of epoch `epoch`, after `prev`: the
+    /// replicated form of [`append`](JournalStore::append), used by a replication layer whose
+    /// activations recover other replicas' unacknowledged tails (Paxos phase 2).
+    ///
+    /// Refused (nothing written) with [`JournalError::Fenced`] if `epoch` is below the key's
+    /// promise; with [`JournalError::Diverged`] if the log does not hold a receipt of epoch
+    /// `prev.epoch` at `prev.seq` (a `prev` at or below the latest snapshot counts as held; `seq`
+    /// 0 always is); with [`JournalError::Invalid`] if the receipts are not `key`'s, not
+    /// consecutive from `prev.seq + 1`, or of an epoch above `epoch`. Otherwise, in one durable
+    /// write: each receipt that the log already holds at its sequence number with the same
+    /// epoch is kept as it is; at the first one whose stored epoch differs, the stored
+    /// receipts from there on are removed (with their tenant index rows) and the rest are
+    /// appended. `epoch` becomes the promise if it is above it. Resolves with the log's last
+    /// position afterwards.
+    ///
+    /// A receipt's epoch is the epoch that accepted it: a replication layer re-proposing an
+    /// older receipt under a new epoch sets the receipt's `epoch` to the new one.
+    ///
+    /// The default implementation refuses with [`JournalError::Storage`] (a store that does
+    /// not implement it cannot be a replica).
+    fn accept<'a>(
+        &'a self,
+        key: &'a EntityKey,
+        epoch: u64,
+        prev: LogPosition,
+        receipts: Vec<Receipt>,
+    ) -> JournalFuture<'a, LogPosition> {
+        let _ = (key, epoch, prev, receipts);
+        Box::pin(async {
+            Err(JournalError::Storage(
+                "this store does not implement accept".into(),
+            ))
+        })
+    }
 
     /// Records `snapshot` as the key's state up to `snapshot.seq`: its epoch must be at least
     /// the key's promise, and its sequence number between the latest snapshot's and the last

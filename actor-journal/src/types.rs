@@ -127,6 +127,19 @@ pub struct Accepted {
     pub entries: Vec<Receipt>,
 }
 
+/// A place in a key's log: a sequence number and the epoch its receipt was accepted under
+/// (`seq` 0 is the empty log, with epoch 0). Two replicas that hold a receipt at the same
+/// position hold the same log up to it (see [`JournalStore::accept`](crate::JournalStore::accept)).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+pub struct LogPosition {
+    /// The sequence number (0: before the first receipt).
+    pub seq: u64,
+    /// The epoch of the receipt there (0 at `seq` 0).
+    pub epoch: u64,
+}
+
 /// What happens to receipts that a snapshot covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Retention {

@@ -12,7 +12,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::open::open_database;
 use super::tables::WriteTables;
 use crate::{
-    Accepted, EntityKey, JournalConfig, JournalError, JournalStats, Receipt, Retention, Snapshot,
+    Accepted, EntityKey, JournalConfig, JournalError, JournalStats, LogPosition, Receipt,
+    Retention, Snapshot,
 };
 
 /// Where an operation's result goes.
@@ -33,6 +34,13 @@ pub(crate) enum Op {
         key: EntityKey,
         snapshot: Snapshot,
         reply: Reply<()>,
+    },
+    Accept {
+        key: EntityKey,
+        epoch: u64,
+        prev: LogPosition,
+        receipts: Vec<Receipt>,
+        reply: Reply<LogPosition>,
     },
     /// Finish what is queued, release the file, then answer.
     Close(oneshot::Sender<()>),
@@ -137,6 +145,7 @@ impl Shared {
 enum Done {
     Accepted(Reply<Accepted>, Result<Accepted, JournalError>),
     Unit(Reply<()>, Result<(), JournalError>),
+    Position(Reply<LogPosition>, Result<LogPosition, JournalError>),
 }
 
 impl Done {
@@ -145,6 +154,7 @@ impl Done {
         match self {
             Done::Accepted(reply, result) => drop(reply.send(result)),
             Done::Unit(reply, result) => drop(reply.send(result)),
+            Done::Position(reply, result) => drop(reply.send(result)),
         }
     }
 
@@ -152,6 +162,7 @@ impl Done {
         match self {
             Done::Accepted(reply, _) => drop(reply.send(Err(err.clone()))),
             Done::Unit(reply, _) => drop(reply.send(Err(err.clone()))),
+            Done::Position(reply, _) => drop(reply.send(Err(err.clone()))),
         }
     }
 }
@@ -164,6 +175,7 @@ impl Op {
             Op::Append { reply, .. } | Op::Snapshot { reply, .. } => {
                 drop(reply.send(Err(err.clone())))
             }
+            Op::Accept { reply, .. } => drop(reply.send(Err(err.clone()))),
             Op::Close(done) => drop(done.send(())),
         }
     }
@@ -297,6 +309,19 @@ fn apply(
                     Ok(result) => done.push(Done::Unit(reply, result)),
                     Err(fault) => {
                         done.push(Done::Unit(reply, Err(fault.clone())));
+                        return Err(fault);
+                    }
+                },
+                Op::Accept {
+                    key,
+                    epoch,
+                    prev,
+                    receipts,
+                    reply,
+                } => match tables.accept(&key, epoch, prev, &receipts) {
+                    Ok(result) => done.push(Done::Position(reply, result)),
+                    Err(fault) => {
+                        done.push(Done::Position(reply, Err(fault.clone())));
                         return Err(fault);
                     }
                 },

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use self::committer::{Op, Reply, Shared};
 use crate::{
     Accepted, EntityKey, JournalConfig, JournalError, JournalFuture, JournalStats, JournalStore,
-    Receipt, Snapshot,
+    LogPosition, Receipt, Snapshot,
 };
 
 /// A node's journal in one redb file, with group commit.
@@ -188,6 +188,23 @@ impl JournalStore for RedbJournal {
         Box::pin(self.submit(move |reply| Op::Snapshot {
             key,
             snapshot,
+            reply,
+        }))
+    }
+
+    fn accept<'a>(
+        &'a self,
+        key: &'a EntityKey,
+        epoch: u64,
+        prev: LogPosition,
+        receipts: Vec<Receipt>,
+    ) -> JournalFuture<'a, LogPosition> {
+        let key = key.clone();
+        Box::pin(self.submit(move |reply| Op::Accept {
+            key,
+            epoch,
+            prev,
+            receipts,
             reply,
         }))
     }

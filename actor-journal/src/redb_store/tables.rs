@@ -6,7 +6,7 @@ use redb::{ReadTransaction, ReadableTable, Table, TableDefinition, WriteTransact
 use serde::{Deserialize, Serialize};
 
 use crate::error::{decode_error, encode_error};
-use crate::{Accepted, EntityKey, JournalError, Receipt, Retention, Snapshot};
+use crate::{Accepted, EntityKey, JournalError, LogPosition, Receipt, Retention, Snapshot};
 
 /// The format marker: `format` → [`FORMAT`], `version` → [`VERSION`] (little-endian u64).
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("actor_journal_meta");
@@ -222,18 +222,132 @@ impl<'t> WriteTables<'t> {
                 expected: meta.last_seq.saturating_add(1),
             }));
         }
+        self.push(&mut meta, receipt)?;
+        meta.promised = receipt.epoch;
+        self.put_meta(&key, &meta)?;
+        Ok(Ok(()))
+    }
+
+    /// Writes `receipt` after the key's last one (the caller checked the rules).
+    fn push(&mut self, meta: &mut KeyMeta, receipt: &Receipt) -> Result<(), JournalError> {
         let bytes = encode(receipt)?;
         let pos = self.next_pos;
         self.log.insert(pos, (meta.last_pos, bytes.as_slice()))?;
         self.tenants
             .insert((receipt.tenant.as_str(), receipt.time, receipt.id), pos)?;
         self.next_pos += 1;
-        meta.promised = receipt.epoch;
         meta.last_epoch = receipt.epoch;
         meta.last_seq = receipt.seq;
         meta.last_pos = pos;
-        self.put_meta(&key, &meta)?;
-        Ok(Ok(()))
+        Ok(())
+    }
+
+    /// [`JournalStore::accept`](crate::JournalStore::accept) inside the transaction.
+    pub(crate) fn accept(
+        &mut self,
+        key: &EntityKey,
+        epoch: u64,
+        prev: LogPosition,
+        receipts: &[Receipt],
+    ) -> Applied<LogPosition> {
+        let mut meta = meta_of(&self.keys, key)?;
+        if epoch < meta.promised {
+            return Ok(Err(JournalError::Fenced {
+                promised: meta.promised,
+            }));
+        }
+        for (i, r) in receipts.iter().enumerate() {
+            let reason = if r.kind != key.kind || r.key != key.key {
+                "a receipt of another key"
+            } else if Some(r.seq) != prev.seq.checked_add(1 + i as u64) {
+                "not consecutive after the position"
+            } else if r.epoch > epoch || r.epoch == 0 {
+                "a receipt epoch above the accepting epoch (or zero)"
+            } else {
+                continue;
+            };
+            return Ok(Err(JournalError::Invalid(format!("{key}: {reason}"))));
+        }
+        let diverged = |meta: &KeyMeta| {
+            Ok(Err(JournalError::Diverged {
+                last_seq: meta.last_seq,
+                last_epoch: meta.last_epoch,
+            }))
+        };
+        if prev.seq > meta.last_seq {
+            return diverged(&meta);
+        }
+        // The stored receipts from `prev` on (newest first): read only when the position is
+        // not the log's end (catch-up and recovery; a plain append needs no read).
+        let after = prev.seq.saturating_sub(1).max(meta.compacted_to);
+        let chain = if prev.seq < meta.last_seq {
+            chain_of(&self.log, key, &meta, after)?
+        } else {
+            Vec::new()
+        };
+        let last_seq = meta.last_seq;
+        let at = |seq: u64| -> Option<&(u64, Receipt)> {
+            if seq > after && seq <= last_seq {
+                chain.get((last_seq - seq) as usize)
+            } else {
+                None
+            }
+        };
+        if prev.seq > meta.snapshot_seq {
+            let held = if prev.seq == meta.last_seq {
+                Some(meta.last_epoch)
+            } else {
+                at(prev.seq).map(|(_, r)| r.epoch)
+            };
+            if held != Some(prev.epoch) {
+                return diverged(&meta);
+            }
+        }
+        let mut replaced = false;
+        for r in receipts {
+            if r.seq <= meta.snapshot_seq {
+                continue; // covered by the snapshot: a committed prefix
+            }
+            if !replaced && r.seq <= last_seq {
+                let Some((_, held)) = at(r.seq) else {
+                    return Err(JournalError::Corrupt(format!(
+                        "{key}: receipt {} missing from the log",
+                        r.seq
+                    )));
+                };
+                if held.epoch == r.epoch {
+                    continue; // the same receipt (one epoch proposes one receipt per seq)
+                }
+                // A lower epoch's receipt, never acknowledged: replace it and what follows.
+                for seq in r.seq..=last_seq {
+                    if let Some((pos, old)) = at(seq) {
+                        self.log.remove(*pos)?;
+                        self.tenants
+                            .remove((old.tenant.as_str(), old.time, old.id))?;
+                    }
+                }
+                match at(r.seq - 1) {
+                    Some((pos, held)) => {
+                        meta.last_pos = *pos;
+                        meta.last_epoch = held.epoch;
+                    }
+                    None => {
+                        // At the snapshot: the chain ends there.
+                        meta.last_pos = 0;
+                        meta.last_epoch = prev.epoch;
+                    }
+                }
+                meta.last_seq = r.seq - 1;
+                replaced = true;
+            }
+            self.push(&mut meta, r)?;
+        }
+        meta.promised = meta.promised.max(epoch);
+        self.put_meta(key, &meta)?;
+        Ok(Ok(LogPosition {
+            seq: meta.last_seq,
+            epoch: meta.last_epoch,
+        }))
     }
 
     pub(crate) fn snapshot(

@@ -1,1 +1,0 @@
-//! The replicated receipt log: a key's log on a majority of its replicas.
