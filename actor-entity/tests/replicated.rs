@@ -226,9 +226,11 @@ async fn two_replicas_down_is_no_quorum_and_nothing_is_acknowledged() {
         ms[0].log.activate(&k).await,
         Err(LogError::NoQuorum { needed: 2, .. })
     ));
-    // Seq 2 is on no majority: the two others never saw it.
-    assert_eq!(held(&ms[1], &k).await.len(), 1);
-    assert_eq!(held(&ms[2], &k).await.len(), 1);
+    // Seq 2 is on no majority: the two others never saw it. (Seq 1 was acknowledged by a
+    // majority, so at least one of them has it; the third copy may still have been in
+    // flight when its node stopped.)
+    let (h1, h2) = (held(&ms[1], &k).await.len(), held(&ms[2], &k).await.len());
+    assert!(h1 <= 1 && h2 <= 1 && h1 + h2 >= 1, "{h1} {h2}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
