@@ -315,11 +315,6 @@ impl Entities {
         match entries.get(&pid) {
             Some(e) => {
                 (e.stop)(ExitReason::Shutdown);
-                self.inner
-                    .live
-                    .stats
-                    .passivations
-                    .fetch_add(1, Ordering::Relaxed);
                 true
             }
             None => false,

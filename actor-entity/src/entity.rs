@@ -44,4 +44,12 @@ pub trait Entity:
     fn tenant(&self) -> String {
         String::new()
     }
+
+    /// Whether an idle activation in `state` may be passivated (default: yes). Say no while
+    /// a timer of the machine must fire (a review window, a retry): passivation stops the
+    /// machine and its timers with it. Asked after every event.
+    fn may_passivate(&self, state: &Self::State) -> bool {
+        let _ = state;
+        true
+    }
 }

@@ -261,10 +261,12 @@ impl Entities {
         let ids = self.inner.ids.clone();
         let clock = self.inner.clock;
         let live = Arc::downgrade(&self.inner.live);
+        let idle_ms = self.inner.cfg.passivate_after.map(|d| d.as_millis() as u64);
         let spec = DynamicSupervisorSpec::from_fn(move |node, sup, key: String| {
             let (log, ids, live) = (log.clone(), ids.clone(), live.clone());
-            Box::pin(start_activation::<E>(node, sup, key, log, ids, clock, live))
-                as BoxFuture<'static, Result<Started, SpawnError>>
+            Box::pin(start_activation::<E>(
+                node, sup, key, log, ids, clock, live, idle_ms,
+            )) as BoxFuture<'static, Result<Started, SpawnError>>
         })
         // An activation that crashes is activated again by its next use, from the log.
         .restart(Restart::Temporary)
@@ -357,7 +359,15 @@ impl Entities {
             .await;
         match registered {
             // A peer that did not answer in time still gets the name as it propagates.
-            Ok(()) | Err(RegistryError::SyncTimeout { .. }) => Ok(pid),
+            Ok(()) | Err(RegistryError::SyncTimeout { .. }) => {
+                // Named: from now on idle time counts.
+                if let Some(e) = self.inner.live.entries.lock().get(&pid) {
+                    e.activity
+                        .store(self.inner.clock.now_ms(), Ordering::Relaxed);
+                    e.named.store(true, Ordering::Relaxed);
+                }
+                Ok(pid)
+            }
             Err(e) => {
                 // Another activation took the name first: ours stops before it wrote anything
                 // (it has handled no event), and the caller uses the holder.
@@ -386,6 +396,7 @@ async fn start_activation<E: Entity>(
     ids: Arc<Ids>,
     clock: Clock,
     live: Weak<Live>,
+    idle_ms: Option<u64>,
 ) -> Result<Started, SpawnError> {
     let fail = |why: String| SpawnError::Init(ExitReason::error(why));
     let ekey = EntityKey {
@@ -407,6 +418,7 @@ async fn start_activation<E: Entity>(
         })?),
     };
     let activity = Arc::new(AtomicU64::new(clock.now_ms()));
+    let passivable = Arc::new(AtomicBool::new(true));
     let journaler = Journaler {
         log,
         ids,
@@ -417,6 +429,8 @@ async fn start_activation<E: Entity>(
         last: last_bytes,
         buf: Vec::new(),
         activity: activity.clone(),
+        passivable: passivable.clone(),
+        idle_ms,
         clock,
     };
     let machine = E::activate(&key, last);
@@ -435,6 +449,14 @@ async fn start_activation<E: Entity>(
                 kind: E::KIND,
                 key,
                 activity,
+                passivable,
+                named: AtomicBool::new(false),
+                check: {
+                    let r = r.clone();
+                    Box::new(move || {
+                        let _ = r.tell(StatemMsg::check());
+                    })
+                },
                 stop: Box::new(move |reason| {
                     r.stop(reason);
                 }),

@@ -52,10 +52,44 @@ pub(crate) struct Journaler {
     pub(crate) buf: Vec<u8>,
     /// Milliseconds (of the host's clock) of the last event: for passivation.
     pub(crate) activity: Arc<AtomicU64>,
+    /// What the machine said after its last event: may it be passivated now?
+    pub(crate) passivable: Arc<std::sync::atomic::AtomicBool>,
+    /// Passivate after this long without an event (milliseconds; `None`: never).
+    pub(crate) idle_ms: Option<u64>,
     pub(crate) clock: crate::host::Clock,
 }
 
+impl Journaler {
+    /// Encodes (state, data) into `self.buf`'s allocation.
+    fn encode<E: Entity>(&mut self, machine: &E, state: &E::State) -> Result<Vec<u8>, String> {
+        self.buf.clear();
+        postcard::to_extend(&(state, machine.data()), std::mem::take(&mut self.buf))
+            .map_err(|e| format!("entity state does not encode: {e}"))
+    }
+}
+
 impl<E: Entity> Persist<E> for Journaler {
+    fn started(&mut self, machine: &E, state: &E::State) {
+        // What `init` produced is the baseline: a first event that changes nothing (a read,
+        // a refused request) writes nothing, even for a key never written before.
+        if let Ok(bytes) = self.encode(machine, state) {
+            self.last = bytes;
+        }
+        self.passivable
+            .store(machine.may_passivate(state), Ordering::Relaxed);
+    }
+
+    fn check(&mut self, machine: &E, state: &E::State) -> Option<ExitReason> {
+        // Decided in order with the events: one that arrived since the host asked has
+        // refreshed the activity (or vetoed) by now.
+        let idle = self.idle_ms?;
+        let quiet = self
+            .clock
+            .now_ms()
+            .saturating_sub(self.activity.load(Ordering::Relaxed));
+        (quiet >= idle && machine.may_passivate(state)).then_some(ExitReason::Shutdown)
+    }
+
     fn persist<'a>(
         &'a mut self,
         machine: &'a E,

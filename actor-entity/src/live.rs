@@ -25,8 +25,15 @@ pub(crate) struct LiveEntry {
     pub(crate) key: String,
     /// The last event's time ([`Clock`] milliseconds).
     pub(crate) activity: Arc<AtomicU64>,
+    /// Whether the machine allows passivation now ([`Entity::may_passivate`](crate::Entity)).
+    pub(crate) passivable: Arc<std::sync::atomic::AtomicBool>,
+    /// Set once the activation is named cluster-wide: not passivated before (its naming may
+    /// take longer than the idle time on a loaded machine).
+    pub(crate) named: std::sync::atomic::AtomicBool,
     /// Asks the activation to stop after the messages already in its mailbox.
     pub(crate) stop: Box<dyn Fn(ExitReason) + Send + Sync>,
+    /// Asks the activation whether it is idle, in order with its events (it stops if so).
+    pub(crate) check: Box<dyn Fn() + Send + Sync>,
 }
 
 /// Counts of one node's entity host.
@@ -34,7 +41,8 @@ pub(crate) struct LiveEntry {
 pub struct EntityStats {
     /// Activations started here.
     pub activations: AtomicU64,
-    /// Activations stopped for idleness.
+    /// Activations that stopped with `shutdown`: passivated (idle, or [`Entities::passivate`](
+    /// crate::Entities::passivate)) or handed over.
     pub passivations: AtomicU64,
     /// Activations here that a newer one fenced.
     pub fenced: AtomicU64,
@@ -55,6 +63,9 @@ impl ExitHook for Live {
     fn exited(&self, pid: Pid, reason: &ExitReason) {
         self.entries.lock().remove(&pid);
         self.stats.exits.fetch_add(1, Ordering::Relaxed);
+        if *reason == ExitReason::Shutdown {
+            self.stats.passivations.fetch_add(1, Ordering::Relaxed);
+        }
         if *reason == crate::journaler::fenced() {
             self.stats.fenced.fetch_add(1, Ordering::Relaxed);
         }
@@ -62,19 +73,20 @@ impl ExitHook for Live {
 }
 
 impl Live {
-    /// Asks every activation idle for at least `idle_ms` to stop; returns how many.
+    /// Asks every activation that looks idle for at least `idle_ms` to check that it is, in
+    /// order with its events, and stop if so; returns how many were asked.
     pub(crate) fn passivate_idle(&self, now_ms: u64, idle_ms: u64) -> usize {
         let entries = self.entries.lock();
         let mut n = 0;
         for e in entries.values() {
-            if now_ms.saturating_sub(e.activity.load(Ordering::Relaxed)) >= idle_ms {
-                (e.stop)(ExitReason::Shutdown);
+            if e.named.load(Ordering::Relaxed)
+                && e.passivable.load(Ordering::Relaxed)
+                && now_ms.saturating_sub(e.activity.load(Ordering::Relaxed)) >= idle_ms
+            {
+                (e.check)();
                 n += 1;
             }
         }
-        self.stats
-            .passivations
-            .fetch_add(n as u64, Ordering::Relaxed);
         n
     }
 

@@ -70,6 +70,58 @@ async fn an_idle_entity_is_passivated_and_comes_back_with_its_state() {
     assert_eq!(passivated, 1);
     assert_eq!(balance(&ms[1], "t/idle").await, 42, "state from the log");
     assert_ne!(whoami(&ms[1], "t/idle").await, first, "a new activation");
+    // A machine may veto passivation in some states (here: frozen accounts stay).
+    ms[0]
+        .entities
+        .call::<common::Account>("t/frozen", Req::Freeze, T)
+        .await
+        .unwrap();
+    let frozen = whoami(&ms[0], "t/frozen").await;
+    let deadline = tokio::time::Instant::now() + T;
+    while ms.iter().map(|m| m.entities.live()).sum::<usize>() != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "live {:?}, idle at {:?}, frozen at {:?}, passivations {:?} exits {:?}",
+            ms.iter().map(|m| m.entities.live()).collect::<Vec<_>>(),
+            ms[0].entities.whereis("account", "t/idle"),
+            ms[0].entities.whereis("account", "t/frozen"),
+            ms.iter()
+                .map(|m| m.entities.stats().passivations.load(Ordering::Relaxed))
+                .collect::<Vec<_>>(),
+            ms.iter()
+                .map(|m| m.entities.stats().exits.load(Ordering::Relaxed))
+                .collect::<Vec<_>>(),
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        whoami(&ms[0], "t/frozen").await,
+        frozen,
+        "still the same activation"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_and_refused_requests_of_a_new_key_write_nothing() {
+    let (_dir, log) = shared_log();
+    let ms = cluster(2, log, cfg()).await;
+    assert_eq!(balance(&ms[0], "t/new").await, 0);
+    let none = ms[1]
+        .entities
+        .receipts("account", "t/new", 0, 10)
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "{none:?}");
+    deposit(&ms[0], "t/new", 3).await;
+    assert_eq!(
+        ms[1]
+            .entities
+            .receipts("account", "t/new", 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -73,6 +73,15 @@ where
     const VERSION: u32 = M::VERSION;
 }
 
+impl<M: StateMachine> StatemMsg<M> {
+    /// A message that asks the machine's [`Persist`] hook whether to stop
+    /// ([`Persist::check`]), in order with the machine's events; ignored by machines without
+    /// a hook. Never crosses nodes.
+    pub fn check() -> Self {
+        StatemMsg::Sys(Sys(SysKind::Check))
+    }
+}
+
 /// The runtime's own messages to a machine.
 #[doc(hidden)]
 pub struct Sys<N>(pub(crate) SysKind<N>);
@@ -82,6 +91,8 @@ pub(crate) enum SysKind<N> {
     Fire { kind: TimerKind<N>, gen: u64 },
     /// Handle the events `init` queued.
     Kick,
+    /// Ask the [`Persist`] hook whether to stop now ([`Persist::check`]).
+    Check,
 }
 
 /// Runs a [`StateMachine`] as an actor-core actor.
@@ -109,6 +120,20 @@ pub struct Statem<M: StateMachine> {
 /// reason. The hook decides what is worth writing (e.g. only when the state or the data
 /// changed); what a state enter call changes is seen by the hook at the next event.
 pub trait Persist<M: StateMachine>: Send + 'static {
+    /// The machine's `init` returned `state`: what the hook compares the first event's
+    /// outcome with (nothing is written for the initial state itself).
+    fn started(&mut self, machine: &M, state: &M::State) {
+        let _ = (machine, state);
+    }
+
+    /// Asked, in order with the machine's events, when a [`StatemMsg::check`] message
+    /// arrives: `Some(reason)` stops the machine now (e.g. passivation of an idle entity,
+    /// decided where no event can slip in between the decision and the stop).
+    fn check(&mut self, machine: &M, state: &M::State) -> Option<ExitReason> {
+        let _ = (machine, state);
+        None
+    }
+
     /// Makes the transition durable (or decides there is nothing to write).
     fn persist<'a>(
         &'a mut self,
@@ -522,6 +547,9 @@ impl<M: StateMachine> Actor for Statem<M> {
         if let Some(err) = self.buf.error.take() {
             return Err(ExitReason::error(err));
         }
+        if let Some(p) = self.persist.as_mut() {
+            p.started(&self.machine, &state);
+        }
         self.state = Some(state);
         // OTP: the initial state gets an enter call (with itself as the old state) and the
         // init actions apply as for a keep_state transition.
@@ -547,6 +575,14 @@ impl<M: StateMachine> Actor for Statem<M> {
             },
             StatemMsg::Sys(Sys(SysKind::Kick)) => {
                 self.drain(actor).await;
+                return;
+            }
+            StatemMsg::Sys(Sys(SysKind::Check)) => {
+                if let (Some(p), Some(state)) = (self.persist.as_mut(), self.state.as_ref()) {
+                    if let Some(reason) = p.check(&self.machine, state) {
+                        actor.stop(reason);
+                    }
+                }
                 return;
             }
         };

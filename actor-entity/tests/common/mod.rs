@@ -116,6 +116,11 @@ impl Entity for Account {
     fn tenant(&self) -> String {
         self.tenant.clone()
     }
+
+    /// Frozen accounts stay active (a test of the passivation veto).
+    fn may_passivate(&self, state: &Status) -> bool {
+        *state != Status::Frozen
+    }
 }
 
 pub struct Member {
