@@ -257,16 +257,16 @@ impl Entities {
     /// entity node.
     pub async fn register<E: Entity>(&self) -> Result<(), SpawnError> {
         self.inner.dist.register::<StatemMsg<E>>();
-        let log = self.inner.log.clone();
-        let ids = self.inner.ids.clone();
-        let clock = self.inner.clock;
-        let live = Arc::downgrade(&self.inner.live);
-        let idle_ms = self.inner.cfg.passivate_after.map(|d| d.as_millis() as u64);
+        let env = ActivationEnv {
+            log: self.inner.log.clone(),
+            ids: self.inner.ids.clone(),
+            clock: self.inner.clock,
+            live: Arc::downgrade(&self.inner.live),
+            idle_ms: self.inner.cfg.passivate_after.map(|d| d.as_millis() as u64),
+        };
         let spec = DynamicSupervisorSpec::from_fn(move |node, sup, key: String| {
-            let (log, ids, live) = (log.clone(), ids.clone(), live.clone());
-            Box::pin(start_activation::<E>(
-                node, sup, key, log, ids, clock, live, idle_ms,
-            )) as BoxFuture<'static, Result<Started, SpawnError>>
+            Box::pin(start_activation::<E>(node, sup, key, env.clone()))
+                as BoxFuture<'static, Result<Started, SpawnError>>
         })
         // An activation that crashes is activated again by its next use, from the log.
         .restart(Restart::Temporary)
@@ -386,18 +386,31 @@ impl Entities {
     }
 }
 
+/// What every activation of a host shares.
+#[derive(Clone)]
+struct ActivationEnv {
+    log: Arc<dyn EntityLog>,
+    ids: Arc<Ids>,
+    clock: Clock,
+    live: Weak<Live>,
+    idle_ms: Option<u64>,
+}
+
 /// The start function of an activation: take an epoch from the log (which fences every older
 /// activation), rebuild the machine from the last durable state, start it.
 async fn start_activation<E: Entity>(
     node: actor_core::Node,
     sup: Pid,
     key: String,
-    log: Arc<dyn EntityLog>,
-    ids: Arc<Ids>,
-    clock: Clock,
-    live: Weak<Live>,
-    idle_ms: Option<u64>,
+    env: ActivationEnv,
 ) -> Result<Started, SpawnError> {
+    let ActivationEnv {
+        log,
+        ids,
+        clock,
+        live,
+        idle_ms,
+    } = env;
     let fail = |why: String| SpawnError::Init(ExitReason::error(why));
     let ekey = EntityKey {
         kind: E::KIND.to_string(),
