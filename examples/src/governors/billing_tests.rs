@@ -205,3 +205,39 @@ async fn bad_input_is_a_typed_error_with_no_receipt() {
     assert_eq!(receipts(m, "billing", k2).await, base + 2);
     assert_eq!(state(m, k).await, Active, "still running");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_waiting_for_sync_survives_a_move_to_another_node() {
+    let gw = Arc::new(Switch(AtomicBool::new(false)));
+    let (_dir, ms) = cluster(2, cfg(&gw, Some("g1@127.0.0.1"))).await;
+    let backup = serve(&ms[1]);
+    backup.up.store(false, Ordering::SeqCst);
+    let k = "acme/main";
+    ms[0]
+        .entities
+        .migrate::<Billing>(k, ms[0].dist.name())
+        .await
+        .unwrap();
+    call(&ms[0], k, Cmd::Invoice { amount: 9 }).await.unwrap();
+    assert_eq!(
+        call(&ms[0], k, Cmd::Pay { amount: 9 }).await.unwrap().state,
+        BackupSyncRequired
+    );
+    ms[0]
+        .entities
+        .migrate::<Billing>(k, ms[1].dist.name())
+        .await
+        .unwrap();
+    assert_eq!(
+        state(&ms[0], k).await,
+        BackupSyncRequired,
+        "the pending payment is durable"
+    );
+    backup.up.store(true, Ordering::SeqCst);
+    eventually(|| async { state(&ms[1], k).await == Active }).await;
+    let v = call(&ms[0], k, Cmd::Status).await.unwrap();
+    assert_eq!(
+        (v.data.due, v.data.paid_total, v.data.pending),
+        (0, 9, None)
+    );
+}

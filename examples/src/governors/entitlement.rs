@@ -525,4 +525,35 @@ mod tests {
             assert_eq!(receipts(m, "entitlement", "acme/pro").await, 2);
         }
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_moved_review_still_times_out_and_keeps_one_breach_subscription() {
+        let mut cfg = config();
+        cfg.entitlement.review_window = Duration::from_millis(300);
+        let (_dir, ms) = cluster(2, cfg).await;
+        let k = "acme/pro";
+        call(&ms[0], k, Cmd::Grant).await.unwrap();
+        let subscribers = |m: &Member| {
+            let key = super::super::breach_key("acme", Entitlement::KIND);
+            m.global
+                .registry()
+                .lookup_pids(actor_registry::Kind::Property, &key)
+                .len()
+        };
+        for to in [1, 0] {
+            let node = ms[to].dist.name().to_string();
+            ms[0]
+                .entities
+                .migrate::<Entitlement>(k, &node)
+                .await
+                .unwrap();
+        }
+        // The old activations' forwarders went with them.
+        for m in &ms {
+            eventually(|| async { subscribers(m) == 1 }).await;
+        }
+        // The window restarted on the new activation, and still decides.
+        eventually(|| async { call(&ms[1], k, Cmd::Status).await == Ok(Unentitled) }).await;
+        assert_eq!(receipts(&ms[0], "entitlement", k).await, 2);
+    }
 }

@@ -491,3 +491,47 @@ impl Payment<'_> {
 #[cfg(test)]
 #[path = "payment_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod intents {
+    use super::*;
+
+    #[test]
+    fn prepare_commit_abort_are_idempotent_and_exclusive() {
+        let mut i = Intents::default();
+        assert_eq!(i.prepare("a", 5), Ok(()));
+        assert_eq!(i.prepare("a", 5), Ok(()));
+        assert_eq!(
+            i.prepare("b", 1),
+            Err(GovernorError::IntentPending("a".into()))
+        );
+        assert_eq!(i.commit("a"), Ok(Some(5)));
+        assert_eq!(i.commit("a"), Ok(None), "a second commit applies nothing");
+        assert_eq!(
+            i.prepare("a", 5),
+            Ok(()),
+            "a committed intent stays committed"
+        );
+        assert!(i.abort("a").is_err());
+        assert!(i.commit("b").is_err(), "not prepared");
+        assert_eq!(i.abort("b"), Ok(()));
+        assert_eq!(i.abort("b"), Ok(()));
+        assert_eq!(
+            i.prepare("b", 1),
+            Err(GovernorError::IntentAborted("b".into()))
+        );
+        assert_eq!(i.prepared, None);
+    }
+
+    #[test]
+    fn decided_intents_are_bounded() {
+        let mut i = Intents::default();
+        for n in 0..DECIDED * 3 {
+            let id = n.to_string();
+            i.prepare(&id, 1).unwrap();
+            i.commit(&id).unwrap();
+        }
+        assert_eq!(i.decided.len(), DECIDED);
+        assert_eq!(i.decided.front().unwrap().0, (DECIDED * 2).to_string());
+    }
+}

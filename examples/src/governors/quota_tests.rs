@@ -158,3 +158,29 @@ async fn usage_is_counted_in_registry_counters_aggregated_per_tenant() {
         eventually(|| async { m.govs.tenant_usage("globex") == 3 }).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_usage_from_every_node_is_counted_once_each() {
+    let (_dir, ms) = cluster(3, cfg(Duration::from_secs(3600))).await;
+    let ms = Arc::new(ms);
+    let mut tasks = Vec::new();
+    for i in 0..3 {
+        for _ in 0..10 {
+            let ms = ms.clone();
+            tasks.push(tokio::spawn(async move {
+                usage(&ms[i], "acme/api", None, 1).await.unwrap();
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let v = ms[0]
+        .govs
+        .call::<Quota, _>("acme/api", Cmd::Status, T)
+        .await
+        .unwrap();
+    assert_eq!(v.data.used, 30);
+    assert_eq!(receipts(&ms[0], "quota", "acme/api").await, 30);
+    assert_eq!(v.state, Within);
+}
