@@ -168,6 +168,9 @@ pub enum Msg {
     Retry,
     /// The tenant's quota was breached.
     QuotaBreached(QuotaBreached),
+    /// Keeps a waiting governor from being passivated (see
+    /// [`GovernorsConfig::keep_alive`](super::GovernorsConfig::keep_alive)).
+    KeepAlive,
 }
 
 /// The durable data besides the state.
@@ -215,6 +218,8 @@ pub struct Billing {
 pub enum Timer {
     /// The backup retry.
     Retry,
+    /// The keep-alive.
+    KeepAlive,
 }
 
 impl Billing {
@@ -345,42 +350,19 @@ impl Billing {
             }
         }
     }
-}
 
-impl StateMachine for Billing {
-    type State = State;
-    type Call = Cmd;
-    type Reply = Result<View, GovernorError>;
-    type Msg = Msg;
-    type Timer = Timer;
-
-    async fn init(&mut self, ctx: &mut Ctx<'_, Self>) -> Result<State, ExitReason> {
-        let env = need_env(ctx.node()).await?;
-        match env.check_tenant(&self.key) {
-            Ok(tenant) => {
-                self.tenant = tenant;
-                env.subscribe_breaches::<Self>(
-                    ctx.node(),
-                    &self.tenant,
-                    ctx.myself(),
-                    Msg::QuotaBreached,
-                )
-                .await?;
-            }
-            Err(e) => self.refused = Some(e),
+    /// Restarts the keep-alive while the governor waits for a timer of its own (grace, retry).
+    fn keep_alive(&self, s: &State, ctx: &mut Ctx<'_, Self>) {
+        let every = self.env.as_ref().and_then(|e| e.cfg.keep_alive);
+        if let (Some(every), true) = (
+            every,
+            matches!(s, State::PastDue | State::BackupSyncRequired),
+        ) {
+            ctx.generic_timeout(Timer::KeepAlive, every, Msg::KeepAlive);
         }
-        match self.start {
-            State::PastDue => ctx.state_timeout(env.cfg.billing.grace, Msg::GraceOver),
-            State::BackupSyncRequired => {
-                ctx.generic_timeout(Timer::Retry, env.cfg.billing.backoff.0, Msg::Retry)
-            }
-            _ => {}
-        }
-        self.env = Some(env);
-        Ok(self.start)
     }
 
-    async fn handle_event(
+    async fn handle(
         &mut self,
         s: &State,
         ev: Event<Self>,
@@ -427,6 +409,56 @@ impl StateMachine for Billing {
             }
             _ => Transition::KeepState,
         }
+    }
+}
+
+impl StateMachine for Billing {
+    type State = State;
+    type Call = Cmd;
+    type Reply = Result<View, GovernorError>;
+    type Msg = Msg;
+    type Timer = Timer;
+
+    async fn init(&mut self, ctx: &mut Ctx<'_, Self>) -> Result<State, ExitReason> {
+        let env = need_env(ctx.node()).await?;
+        match env.check_tenant(&self.key) {
+            Ok(tenant) => {
+                self.tenant = tenant;
+                env.subscribe_breaches::<Self>(
+                    ctx.node(),
+                    &self.tenant,
+                    ctx.myself(),
+                    Msg::QuotaBreached,
+                )
+                .await?;
+            }
+            Err(e) => self.refused = Some(e),
+        }
+        match self.start {
+            State::PastDue => ctx.state_timeout(env.cfg.billing.grace, Msg::GraceOver),
+            State::BackupSyncRequired => {
+                ctx.generic_timeout(Timer::Retry, env.cfg.billing.backoff.0, Msg::Retry)
+            }
+            _ => {}
+        }
+        self.env = Some(env);
+        self.keep_alive(&self.start, ctx);
+        Ok(self.start)
+    }
+
+    async fn handle_event(
+        &mut self,
+        s: &State,
+        ev: Event<Self>,
+        ctx: &mut Ctx<'_, Self>,
+    ) -> Transition<Self> {
+        let t = self.handle(s, ev, ctx).await;
+        let next = match &t {
+            Transition::NextState(next) => *next,
+            _ => *s,
+        };
+        self.keep_alive(&next, ctx);
+        t
     }
 
     fn on_transition(&mut self, t: &Observed<'_, Self>) {

@@ -126,6 +126,9 @@ pub enum Msg {
     ReviewTimeout,
     /// The tenant's quota was breached.
     QuotaBreached(QuotaBreached),
+    /// Keeps a waiting governor from being passivated (see
+    /// [`GovernorsConfig::keep_alive`](super::GovernorsConfig::keep_alive)).
+    KeepAlive,
 }
 
 /// The durable data besides the state.
@@ -211,38 +214,17 @@ impl Entitlement {
             _ => bad(),
         }
     }
-}
 
-impl StateMachine for Entitlement {
-    type State = State;
-    type Call = Cmd;
-    type Reply = Result<View, GovernorError>;
-    type Msg = Msg;
-    type Timer = ();
-
-    async fn init(&mut self, ctx: &mut Ctx<'_, Self>) -> Result<State, ExitReason> {
-        let env = need_env(ctx.node()).await?;
-        match env.check_tenant(&self.key) {
-            Ok(tenant) => {
-                self.tenant = tenant;
-                env.subscribe_breaches::<Self>(
-                    ctx.node(),
-                    &self.tenant,
-                    ctx.myself(),
-                    Msg::QuotaBreached,
-                )
-                .await?;
-            }
-            Err(e) => self.refused = Some(e),
+    /// Restarts the keep-alive while the governor waits for its review window.
+    fn keep_alive(&self, s: &State, ctx: &mut Ctx<'_, Self>) {
+        if let (Some(every), State::PendingReview) =
+            (self.env.as_ref().and_then(|e| e.cfg.keep_alive), s)
+        {
+            ctx.generic_timeout((), every, Msg::KeepAlive);
         }
-        if self.start == State::PendingReview {
-            ctx.state_timeout(env.cfg.entitlement.review_window, Msg::ReviewTimeout);
-        }
-        self.env = Some(env);
-        Ok(self.start)
     }
 
-    async fn handle_event(
+    async fn handle(
         &mut self,
         s: &State,
         ev: Event<Self>,
@@ -291,7 +273,52 @@ impl StateMachine for Entitlement {
             _ => Transition::KeepState,
         }
     }
+}
 
+impl StateMachine for Entitlement {
+    type State = State;
+    type Call = Cmd;
+    type Reply = Result<View, GovernorError>;
+    type Msg = Msg;
+    type Timer = ();
+
+    async fn init(&mut self, ctx: &mut Ctx<'_, Self>) -> Result<State, ExitReason> {
+        let env = need_env(ctx.node()).await?;
+        match env.check_tenant(&self.key) {
+            Ok(tenant) => {
+                self.tenant = tenant;
+                env.subscribe_breaches::<Self>(
+                    ctx.node(),
+                    &self.tenant,
+                    ctx.myself(),
+                    Msg::QuotaBreached,
+                )
+                .await?;
+            }
+            Err(e) => self.refused = Some(e),
+        }
+        if self.start == State::PendingReview {
+            ctx.state_timeout(env.cfg.entitlement.review_window, Msg::ReviewTimeout);
+        }
+        self.env = Some(env);
+        self.keep_alive(&self.start, ctx);
+        Ok(self.start)
+    }
+
+    async fn handle_event(
+        &mut self,
+        s: &State,
+        ev: Event<Self>,
+        ctx: &mut Ctx<'_, Self>,
+    ) -> Transition<Self> {
+        let t = self.handle(s, ev, ctx).await;
+        if let Transition::NextState(next) = &t {
+            self.keep_alive(next, ctx);
+        } else {
+            self.keep_alive(s, ctx);
+        }
+        t
+    }
     fn on_transition(&mut self, t: &Observed<'_, Self>) {
         if let (Some(env), true) = (&self.env, t.from != t.to) {
             env.publish(StateChange {
@@ -555,5 +582,29 @@ mod tests {
         // The window restarted on the new activation, and still decides.
         eventually(|| async { call(&ms[1], k, Cmd::Status).await == Ok(Unentitled) }).await;
         assert_eq!(receipts(&ms[0], "entitlement", k).await, 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiting_review_is_kept_from_passivation_until_it_is_decided() {
+        let mut cfg = config();
+        cfg.entitlement.review_window = Duration::from_millis(600);
+        cfg.keep_alive = Some(Duration::from_millis(40));
+        let ecfg = actor_entity::EntityConfig {
+            passivate_after: Some(Duration::from_millis(150)),
+            ..actor_entity::EntityConfig::default()
+        };
+        let (_dir, ms) = cluster_with(1, cfg, ecfg).await;
+        let m = &ms[0];
+        let mut events = m.collect("acme").await;
+        call(m, "acme/pro", Cmd::Grant).await.unwrap();
+        assert_eq!(events.next().await.to, "PendingReview");
+        // No call meanwhile: only the keep-alive keeps the activation (and its timer) alive.
+        let ev = events.next().await;
+        assert_eq!(
+            (ev.from.as_str(), ev.to.as_str()),
+            ("PendingReview", "Unentitled")
+        );
+        // Decided, it is idle like any other entity.
+        eventually(|| async { m.entities.live() == 0 }).await;
     }
 }

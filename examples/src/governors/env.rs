@@ -60,6 +60,11 @@ pub struct GovernorsConfig {
     pub billing: billing::Config,
     /// Quota limits and window.
     pub quota: quota::Config,
+    /// While a governor waits for a timer of its own (a review window, a grace period, a
+    /// backup retry, a quota window with usage), it makes an event this often so that the
+    /// entity layer does not passivate it (which would stop the timer until its next use).
+    /// Keep it below `EntityConfig::passivate_after`. Default 60 s; `None`: off.
+    pub keep_alive: Option<Duration>,
 }
 
 impl GovernorsConfig {
@@ -70,6 +75,7 @@ impl GovernorsConfig {
             entitlement: entitlement::Config::default(),
             billing: billing::Config::default(),
             quota: quota::Config::default(),
+            keep_alive: Some(Duration::from_secs(60)),
         }
     }
 }

@@ -81,6 +81,16 @@
 //! transition observer, which statem calls only after the receipt is durable, so a subscriber
 //! never sees a change that a crash could undo.
 //!
+//! # Timers and passivation
+//!
+//! Review windows, grace periods, backup retries and quota windows are statem timeouts; they
+//! live in the activation. After a move or a failover the new activation starts them again
+//! from its durable state (in full: late rather than early). So that the entity layer does
+//! not passivate a governor whose timer is running (the timer would then wait for the next
+//! use), a waiting governor makes a keep-alive event every
+//! [`GovernorsConfig::keep_alive`] (keep it below `EntityConfig::passivate_after`); such an
+//! event changes nothing and writes nothing.
+//!
 //! # How a governor gets its environment
 //!
 //! [`Entity::activate`](actor_entity::Entity::activate) gets only the key and the last

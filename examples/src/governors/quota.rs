@@ -10,7 +10,9 @@
 //! ```
 //!
 //! - **Windows** are numbered from 0 per governor; a generic timeout named `Window` closes
-//!   the current one every `window` and opens the next (a receipt). A report names its window
+//!   the current one every `window` and opens the next (a receipt). An empty window is not
+//!   numbered and stops the timer until the next usage (which opens a full window), so an
+//!   idle governor writes nothing and can be passivated. A report names its window
 //!   (or `None` for the current one): a closed window is [`GovernorError::WindowClosed`], a
 //!   future one [`GovernorError::WindowNotOpen`]. After a restart the window runs again in
 //!   full (a window may last longer than configured, never shorter).
@@ -87,6 +89,9 @@ pub enum Cmd {
 pub enum Msg {
     /// The window is over.
     Roll,
+    /// Keeps a waiting governor from being passivated (see
+    /// [`GovernorsConfig::keep_alive`](super::GovernorsConfig::keep_alive)).
+    KeepAlive,
 }
 
 /// Timer names.
@@ -94,6 +99,8 @@ pub enum Msg {
 pub enum Timer {
     /// The window roll-over.
     Window,
+    /// The keep-alive.
+    KeepAlive,
 }
 
 /// The durable data.
@@ -132,6 +139,8 @@ pub struct Quota {
     env: Option<Arc<GovernorEnv>>,
     refused: Option<GovernorError>,
     pid: Option<Pid>,
+    /// Whether the window timer runs (not while the window is empty).
+    rolling: bool,
 }
 
 impl Quota {
@@ -198,6 +207,64 @@ impl Quota {
             }
         }
     }
+
+    /// Restarts the keep-alive while the governor waits for its window to roll over.
+    fn keep_alive(&self, s: &State, ctx: &mut Ctx<'_, Self>) {
+        let every = self.env.as_ref().and_then(|e| e.cfg.keep_alive);
+        if let (Some(every), true) = (every, self.data.used > 0 || *s != State::Within) {
+            ctx.generic_timeout(Timer::KeepAlive, every, Msg::KeepAlive);
+        }
+    }
+
+    async fn handle(
+        &mut self,
+        s: &State,
+        ev: Event<Self>,
+        ctx: &mut Ctx<'_, Self>,
+    ) -> Transition<Self> {
+        match ev {
+            Event::Call(cmd, from) => {
+                let res = match &self.refused {
+                    Some(e) => Err(e.clone()),
+                    None => self.step(*s, &cmd),
+                };
+                match res {
+                    Ok(next) => {
+                        if !self.rolling && self.data.used > 0 {
+                            self.rolling = true;
+                            ctx.generic_timeout(Timer::Window, self.cfg().window, Msg::Roll);
+                        }
+                        let view = View {
+                            state: next,
+                            data: self.data.clone(),
+                            limit: self.cfg().limit,
+                        };
+                        ctx.reply(from, Ok(view));
+                        Transition::NextState(next)
+                    }
+                    Err(e) => {
+                        ctx.reply(from, Err(e));
+                        Transition::KeepState
+                    }
+                }
+            }
+            Event::GenericTimeout(Timer::Window, Msg::Roll)
+                if self.data.used == 0 && *s == State::Within =>
+            {
+                // An empty window: it is not numbered, and the timer waits for usage.
+                self.rolling = false;
+                Transition::KeepState
+            }
+            Event::GenericTimeout(Timer::Window, Msg::Roll) => {
+                self.count(-(self.data.used as i64));
+                self.data.window += 1;
+                self.data.used = 0;
+                ctx.generic_timeout(Timer::Window, self.cfg().window, Msg::Roll);
+                Transition::NextState(State::Within)
+            }
+            _ => Transition::KeepState,
+        }
+    }
 }
 
 impl StateMachine for Quota {
@@ -221,11 +288,15 @@ impl StateMachine for Quota {
                     tracing::warn!(key = %self.key, "quota counter: {e}");
                 }
                 self.pid = Some(pid);
-                ctx.generic_timeout(Timer::Window, env.cfg.quota.window, Msg::Roll);
+                if self.data.used > 0 || self.start != State::Within {
+                    self.rolling = true;
+                    ctx.generic_timeout(Timer::Window, env.cfg.quota.window, Msg::Roll);
+                }
             }
             Err(e) => self.refused = Some(e),
         }
         self.env = Some(env);
+        self.keep_alive(&self.start, ctx);
         Ok(self.start)
     }
 
@@ -235,37 +306,13 @@ impl StateMachine for Quota {
         ev: Event<Self>,
         ctx: &mut Ctx<'_, Self>,
     ) -> Transition<Self> {
-        match ev {
-            Event::Call(cmd, from) => {
-                let res = match &self.refused {
-                    Some(e) => Err(e.clone()),
-                    None => self.step(*s, &cmd),
-                };
-                match res {
-                    Ok(next) => {
-                        let view = View {
-                            state: next,
-                            data: self.data.clone(),
-                            limit: self.cfg().limit,
-                        };
-                        ctx.reply(from, Ok(view));
-                        Transition::NextState(next)
-                    }
-                    Err(e) => {
-                        ctx.reply(from, Err(e));
-                        Transition::KeepState
-                    }
-                }
-            }
-            Event::GenericTimeout(Timer::Window, Msg::Roll) => {
-                self.count(-(self.data.used as i64));
-                self.data.window += 1;
-                self.data.used = 0;
-                ctx.generic_timeout(Timer::Window, self.cfg().window, Msg::Roll);
-                Transition::NextState(State::Within)
-            }
-            _ => Transition::KeepState,
-        }
+        let t = self.handle(s, ev, ctx).await;
+        let next = match &t {
+            Transition::NextState(next) => *next,
+            _ => *s,
+        };
+        self.keep_alive(&next, ctx);
+        t
     }
 
     fn on_transition(&mut self, t: &Observed<'_, Self>) {
@@ -312,6 +359,7 @@ impl Entity for Quota {
             env: None,
             refused: None,
             pid: None,
+            rolling: false,
         }
     }
 

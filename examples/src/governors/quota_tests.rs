@@ -105,6 +105,12 @@ async fn windows_roll_over_by_generic_timeout_and_closed_windows_are_refused() {
         matches!(ahead, Err(GovernorError::WindowNotOpen { .. })),
         "{ahead:?}"
     );
+    // Empty windows are not numbered and write nothing: the usage, then one roll-over.
+    // (Asserting that nothing happens takes waiting: three window lengths.)
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(receipts(m, "quota", k).await, 2);
+    let v = m.govs.call::<Quota, _>(k, Cmd::Status, T).await.unwrap();
+    assert_eq!(v.data.window, w + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,16 +35,17 @@ fn dist_config() -> DistConfig {
     cfg
 }
 
-pub async fn member(name: &str, log: Arc<dyn EntityLog>, cfg: GovernorsConfig) -> Member {
+pub async fn member(
+    name: &str,
+    log: Arc<dyn EntityLog>,
+    cfg: GovernorsConfig,
+    ecfg: EntityConfig,
+) -> Member {
     let node = Node::new(name);
     let dist = Dist::start(&node, dist_config()).await.unwrap();
     let global = GlobalRegistry::start(&dist, GlobalConfig::new("governors"))
         .await
         .unwrap();
-    let ecfg = EntityConfig {
-        passivate_after: None,
-        ..EntityConfig::default()
-    };
     let entities = Entities::start(&dist, &global, log, ecfg).await;
     let govs = Governors::start(&entities, &global, cfg).await.unwrap();
     Member {
@@ -55,14 +56,28 @@ pub async fn member(name: &str, log: Arc<dyn EntityLog>, cfg: GovernorsConfig) -
     }
 }
 
-/// `n` connected members sharing one journal in a temporary directory.
+/// `n` connected members sharing one journal in a temporary directory, never passivating.
 pub async fn cluster(n: usize, cfg: GovernorsConfig) -> (tempfile::TempDir, Vec<Member>) {
+    let ecfg = EntityConfig {
+        passivate_after: None,
+        ..EntityConfig::default()
+    };
+    cluster_with(n, cfg, ecfg).await
+}
+
+/// [`cluster`] with an entity configuration.
+pub async fn cluster_with(
+    n: usize,
+    cfg: GovernorsConfig,
+    ecfg: EntityConfig,
+) -> (tempfile::TempDir, Vec<Member>) {
     let dir = tempfile::tempdir().unwrap();
     let store = RedbJournal::open(JournalConfig::new(dir.path())).unwrap();
     let log: Arc<dyn EntityLog> = Arc::new(LocalLog::new(Arc::new(store)));
     let mut ms: Vec<Member> = Vec::new();
     for i in 0..n {
-        ms.push(member(&format!("g{i}@127.0.0.1"), log.clone(), cfg.clone()).await);
+        let name = format!("g{i}@127.0.0.1");
+        ms.push(member(&name, log.clone(), cfg.clone(), ecfg.clone()).await);
     }
     for i in 0..n {
         for j in i + 1..n {
