@@ -28,7 +28,7 @@
 //!   full, and in `backup_sync_required` a retry is made after the first backoff.
 //! - A quota breach adds the configured overage fee to the amount due.
 
-use super::env::{need_env, GovernorEnv};
+use super::env::{need_env, refusal, GovernorEnv};
 use super::payment::Intents;
 use super::{add, positive, GovernorError, QuotaBreached, StateChange};
 use actor_core::ExitReason;
@@ -371,6 +371,7 @@ impl Billing {
         match ev {
             Event::Call(cmd, from) => {
                 if let Some(e) = &self.refused {
+                    refusal(&self.env, Self::KIND, &self.key, e);
                     ctx.reply(from, Err(e.clone()));
                     return Transition::KeepState;
                 }
@@ -390,6 +391,7 @@ impl Billing {
                     }
                     Err(e) => {
                         self.data = before;
+                        refusal(&self.env, Self::KIND, &self.key, &e);
                         ctx.reply(from, Err(e));
                         Transition::KeepState
                     }

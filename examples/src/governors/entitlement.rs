@@ -21,7 +21,7 @@
 //! ([`Cmd::Status`]) or a refused request writes nothing. The governor also takes part in the
 //! subscription payment ([`payment`](super::payment)): it prepares only while `entitled`.
 
-use super::env::{need_env, GovernorEnv};
+use super::env::{need_env, refusal, GovernorEnv};
 use super::payment::Intents;
 use super::{GovernorError, QuotaBreached, StateChange};
 use actor_core::ExitReason;
@@ -233,6 +233,7 @@ impl Entitlement {
         match ev {
             Event::Call(cmd, from) => {
                 if let Some(e) = &self.refused {
+                    refusal(&self.env, Self::KIND, &self.key, e);
                     ctx.reply(from, Err(e.clone()));
                     return Transition::KeepState;
                 }
@@ -246,6 +247,7 @@ impl Entitlement {
                         Transition::NextState(next)
                     }
                     Err(e) => {
+                        refusal(&self.env, Self::KIND, &self.key, &e);
                         ctx.reply(from, Err(e));
                         Transition::KeepState
                     }
@@ -530,6 +532,13 @@ mod tests {
         assert_eq!(receipts(m, "entitlement", "nobody/pro").await, base);
         // Still running and answering.
         assert_eq!(call(m, k, Cmd::Status).await, Ok(Revoked));
+        let refused = m
+            .govs
+            .env()
+            .stats
+            .refused
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(refused, 13, "every refusal counted");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -606,5 +615,48 @@ mod tests {
         );
         // Decided, it is idle like any other entity.
         eventually(|| async { m.entities.live() == 0 }).await;
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn cmd() -> impl Strategy<Value = Cmd> {
+            let intent = prop_oneof![Just("i1".to_string()), Just("i2".to_string())];
+            prop_oneof![
+                Just(Cmd::Grant),
+                Just(Cmd::Approve),
+                Just(Cmd::Reject { reason: "r".into() }),
+                Just(Cmd::Suspend { reason: "s".into() }),
+                Just(Cmd::Reinstate),
+                Just(Cmd::Revoke { reason: "v".into() }),
+                Just(Cmd::Status),
+                intent.clone().prop_map(|intent| Cmd::Prepare { intent }),
+                intent.clone().prop_map(|intent| Cmd::Commit { intent }),
+                intent.prop_map(|intent| Cmd::Abort { intent }),
+            ]
+        }
+
+        proptest! {
+            /// Any sequence of requests: a refusal changes nothing, revoked is final, and
+            /// a paid period is counted once per intent.
+            #[test]
+            fn refusals_change_nothing_and_revoked_is_final(cmds in proptest::collection::vec(cmd(), 0..60)) {
+                let mut m = Entitlement::activate("acme/pro", None);
+                let mut s = State::Unentitled;
+                for c in cmds {
+                    let before = (s, m.data.clone());
+                    match m.step(s, &c) {
+                        Ok(next) => {
+                            prop_assert!(before.0 != State::Revoked || next == State::Revoked);
+                            s = next;
+                        }
+                        Err(_) => prop_assert_eq!((s, m.data.clone()), before),
+                    }
+                    let committed = m.data.intents.decided.iter().filter(|(_, c)| *c).count();
+                    prop_assert_eq!(m.data.paid_periods, committed as u64);
+                }
+            }
+        }
     }
 }

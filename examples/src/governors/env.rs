@@ -14,6 +14,7 @@ use actor_registry::{GlobalRegistry, Kind};
 use parking_lot::RwLock;
 use statem::StatemRef;
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,6 +81,23 @@ impl GovernorsConfig {
     }
 }
 
+/// Counts of one node's governors.
+#[derive(Debug, Default)]
+pub struct GovernorStats {
+    /// Requests refused with a [`GovernorError`] (bad input, invalid in the state, ...).
+    pub refused: AtomicU64,
+    /// State changes published.
+    pub published: AtomicU64,
+}
+
+/// Counts and logs (at debug level) a refused request.
+pub(crate) fn refusal(env: &Option<Arc<GovernorEnv>>, kind: &str, key: &str, e: &GovernorError) {
+    if let Some(env) = env {
+        env.stats.refused.fetch_add(1, Ordering::Relaxed);
+    }
+    tracing::debug!(kind, key, "governor request refused: {e}");
+}
+
 /// What a governor activation on this node reaches: see the [module docs](super).
 pub struct GovernorEnv {
     /// This node's distribution (billing's backup rpc).
@@ -90,6 +108,8 @@ pub struct GovernorEnv {
     pub entities: Entities,
     /// Policies.
     pub cfg: GovernorsConfig,
+    /// Counts.
+    pub stats: GovernorStats,
 }
 
 impl GovernorEnv {
@@ -106,6 +126,7 @@ impl GovernorEnv {
     /// (best effort, as any message: a subscriber that is gone misses it).
     pub fn publish(&self, change: StateChange) {
         let key = events_key(&change.tenant);
+        self.stats.published.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = self.global.send(Kind::Property, &key, change) {
             tracing::debug!("publishing a governor state change: {e}");
         }
@@ -214,6 +235,7 @@ impl Governors {
             global: global.clone(),
             entities: entities.clone(),
             cfg,
+            stats: GovernorStats::default(),
         });
         let server = dist.node().spawn(EnvServer(env.clone())).await?;
         dist.node()
@@ -248,7 +270,10 @@ impl Governors {
     where
         E: Entity<Reply = Result<R, GovernorError>>,
     {
-        self.env.check_tenant(key)?;
+        if let Err(e) = self.env.check_tenant(key) {
+            refusal(&Some(self.env.clone()), E::KIND, key, &e);
+            return Err(e);
+        }
         match self.env.entities.call::<E>(key, cmd, timeout).await {
             Ok(reply) => reply,
             Err(e) => Err(GovernorError::Unavailable(e.to_string())),

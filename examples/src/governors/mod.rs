@@ -71,7 +71,8 @@
 //! [`Tenants`] directory), a malformed key, an event invalid in the current state, a negative,
 //! zero or overflowing amount, a usage report for a closed window: the caller gets the typed
 //! error, the machine neither changes state nor data (so no receipt is written), and it keeps
-//! running. No input panics a governor.
+//! running. No input panics a governor. Refusals are counted in [`GovernorStats::refused`]
+//! and logged at debug level.
 //!
 //! # Publication
 //!
@@ -110,7 +111,10 @@ pub mod quota;
 #[cfg(test)]
 pub(crate) mod testkit;
 
-pub use env::{env_of, GovernorEnv, Governors, GovernorsConfig, StaticTenants, Tenants, ENV_NAME};
+pub use env::{
+    env_of, GovernorEnv, GovernorStats, Governors, GovernorsConfig, StaticTenants, Tenants,
+    ENV_NAME,
+};
 
 use actor_dist::Message;
 use actor_registry::Key;

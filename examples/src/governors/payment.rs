@@ -34,7 +34,7 @@
 
 use super::billing::{self, Billing};
 use super::entitlement::{self, Entitlement};
-use super::env::{need_env, GovernorEnv, Governors};
+use super::env::{need_env, refusal, GovernorEnv, Governors};
 use super::{positive, split_key, GovernorError, StateChange};
 use actor_core::ExitReason;
 use actor_entity::Entity;
@@ -269,6 +269,7 @@ impl StateMachine for PaymentIntent {
                 Transition::NextState(next)
             }
             Err(e) => {
+                refusal(&self.env, Self::KIND, &self.key, &e);
                 ctx.reply(from, Err(e));
                 Transition::KeepState
             }

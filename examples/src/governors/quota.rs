@@ -28,7 +28,7 @@
 //!   fee). A governor not active at that moment misses it, as a process not registered
 //!   misses a gproc publication; the breach stays in the quota governor's receipts.
 
-use super::env::{need_env, GovernorEnv, Governors};
+use super::env::{need_env, refusal, GovernorEnv, Governors};
 use super::{add, positive, GovernorError, QuotaBreached, StateChange};
 use actor_core::{ExitReason, Pid};
 use actor_entity::Entity;
@@ -243,6 +243,7 @@ impl Quota {
                         Transition::NextState(next)
                     }
                     Err(e) => {
+                        refusal(&self.env, Self::KIND, &self.key, &e);
                         ctx.reply(from, Err(e));
                         Transition::KeepState
                     }

@@ -190,3 +190,29 @@ async fn concurrent_usage_from_every_node_is_counted_once_each() {
     assert_eq!(receipts(&ms[0], "quota", "acme/api").await, 30);
     assert_eq!(v.state, Within);
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any usage reports: a refusal changes nothing; the level follows the usage.
+        #[test]
+        fn usage_levels_follow_the_count(reports in proptest::collection::vec((proptest::option::of(0u64..3), any::<i64>()), 0..40)) {
+            let mut q = Quota::activate("acme/api", None);
+            let mut s = State::Within;
+            for (window, amount) in reports {
+                let before = (s, q.data.clone());
+                match q.step(s, &Cmd::Usage { window, amount }) {
+                    Ok(next) => {
+                        prop_assert!(amount > 0);
+                        prop_assert_eq!(q.data.used, before.1.used + amount as u64);
+                        prop_assert_eq!(next, q.level(q.data.used));
+                        s = next;
+                    }
+                    Err(_) => prop_assert_eq!((s, q.data.clone()), before),
+                }
+            }
+        }
+    }
+}
