@@ -23,6 +23,9 @@
 //! 4. **Commit**: each governor applies the payment, idempotently keyed by the intent id (a
 //!    second commit of the same id changes nothing); then the intent is `committed`.
 //!
+//! A coordinator that cannot reach a governor (its node died) stops and leaves the intent as
+//! it is, for recovery.
+//!
 //! **Recovery** ([`Governors::recover_payments`]), from any node, after a crash: every intent
 //! of the tenant whose last receipt is `started` is aborted on both governors (nothing was
 //! decided, so nothing was applied: *presumed abort*), every one in `prepared` is committed on
@@ -40,7 +43,7 @@ use actor_core::ExitReason;
 use actor_entity::Entity;
 use serde::{Deserialize, Serialize};
 use statem::{Ctx, Event, Observed, RemoteMachine, StateMachine, Transition};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -348,23 +351,42 @@ impl Governors {
         }
     }
 
-    /// Completes or aborts every unfinished payment intent of `tenant` (see the module docs).
-    /// Returns what happened to each, by intent key.
+    /// Completes or aborts every unfinished payment intent of `tenant` begun at or after
+    /// `since` (receipt time, microseconds since the Unix epoch; see the module docs), reading
+    /// the tenant's receipts page by page. Returns what happened to each, by intent key.
     pub async fn recover_payments(
         &self,
         tenant: &str,
+        since: u64,
     ) -> Result<BTreeMap<String, Outcome>, GovernorError> {
-        let receipts = self
-            .entities()
-            .receipts_by_tenant(tenant, 0..u64::MAX, 100_000)
-            .await
-            .map_err(|e| GovernorError::Unavailable(e.to_string()))?;
+        const PAGE: usize = 1000;
         let mut last: BTreeMap<String, String> = BTreeMap::new();
-        for r in receipts
-            .into_iter()
-            .filter(|r| r.kind == PaymentIntent::KIND)
-        {
-            last.insert(String::from_utf8_lossy(&r.key).into_owned(), r.to);
+        let (mut start, mut at_start) = (since, HashSet::new());
+        loop {
+            let page = self
+                .entities()
+                .receipts_by_tenant(tenant, start..u64::MAX, PAGE)
+                .await
+                .map_err(|e| GovernorError::Unavailable(e.to_string()))?;
+            let full = page.len() == PAGE;
+            let mut progress = false;
+            for r in page {
+                if r.time == start && !at_start.insert(r.id) {
+                    continue; // Seen on the previous page.
+                }
+                progress = true;
+                if r.time != start {
+                    start = r.time;
+                    at_start.clear();
+                    at_start.insert(r.id);
+                }
+                if r.kind == PaymentIntent::KIND {
+                    last.insert(String::from_utf8_lossy(&r.key).into_owned(), r.to);
+                }
+            }
+            if !full || !progress {
+                break;
+            }
         }
         let mut out = BTreeMap::new();
         for (key, to) in last {

@@ -55,7 +55,7 @@ async fn a_payment_applies_on_both_or_is_refused_on_both() {
     assert_eq!(applied(m).await, (1, (30, 1), false));
     // Idempotent: finishing or recovering again changes nothing.
     assert_eq!(p.finish().await, Ok(Outcome::Committed));
-    assert!(m.govs.recover_payments("acme").await.unwrap().is_empty());
+    assert!(m.govs.recover_payments("acme", 0).await.unwrap().is_empty());
     assert_eq!(applied(m).await, (1, (30, 1), false));
     // Billing past due: refused on both.
     m.govs
@@ -127,7 +127,7 @@ async fn crash_between_steps(decided: bool) -> (u64, (u64, u64), bool) {
     }
     ms[2].dist.shutdown();
     eventually(|| async { ms[0].entities.whereis("entitlement", ENT).is_none() }).await;
-    let done = ms[1].govs.recover_payments("acme").await.unwrap();
+    let done = ms[1].govs.recover_payments("acme", 0).await.unwrap();
     let expect = match decided {
         true => Outcome::Committed,
         false => Outcome::Aborted("recovered before the decision".into()),
@@ -139,7 +139,7 @@ async fn crash_between_steps(decided: bool) -> (u64, (u64, u64), bool) {
     // Recovery again: nothing left to do, nothing applied twice.
     assert!(ms[0]
         .govs
-        .recover_payments("acme")
+        .recover_payments("acme", 0)
         .await
         .unwrap()
         .is_empty());
