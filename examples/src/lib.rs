@@ -2,6 +2,8 @@
 //! names itself in the cluster-wide registry, and the node process used by the cluster demo
 //! and the OS-process tests.
 
+pub mod governors;
+
 use actor_core::{Actor, Context, ExitReason, ReplyTo};
 use actor_dist::{Cookie, Dist, DistConfig, Message};
 use actor_registry::{GlobalConfig, GlobalRegistry, Kind};
