@@ -216,6 +216,9 @@ async fn two_replicas_down_is_no_quorum_and_nothing_is_acknowledged() {
         .append(receipt(&k, held0.epoch, 1, 0))
         .await
         .unwrap();
+    for m in &ms {
+        eventually(async || held(m, &k).await.len() == 1).await;
+    }
     ms[1].dist.shutdown();
     ms[2].dist.shutdown();
     match ms[0].log.append(receipt(&k, held0.epoch, 2, 0)).await {

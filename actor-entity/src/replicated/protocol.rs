@@ -6,7 +6,7 @@ use actor_journal::{EntityKey, LogPosition, Receipt, Snapshot};
 use serde::{Deserialize, Serialize};
 
 /// Limits on what one message carries; a server clamps requests to them, and refuses
-/// (with [`Refusal::Invalid`]) a message that breaks them.
+/// (as invalid, counted in `ReplicaStats::invalid`) a message that breaks them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WireBounds {
     /// Receipts in one accept (a catch-up or recovery batch is sent in chunks of this many).
