@@ -325,15 +325,17 @@ impl Entities {
         self.start_named(&*ops, kind, key, dir).await
     }
 
-    /// The live holder of an entity's name, as this node's replica knows it (a local holder
-    /// that has exited is not returned).
+    /// The live holder of an entity's name, as this node's replica knows it. A local holder
+    /// that has exited is not returned, nor a holder on a node this node is not connected to:
+    /// its name is stale (the replica purges it when the node-down is processed), and a
+    /// request to it could not be sent.
     pub(crate) fn named(&self, dir: &Key) -> Option<Pid> {
         let pid = self.inner.global.where_(dir)?;
         let node = self.inner.dist.node();
-        if pid.node == node.pid().node && !node.is_alive(pid) {
-            return None;
+        if pid.node == node.pid().node {
+            return node.is_alive(pid).then_some(pid);
         }
-        Some(pid)
+        self.inner.dist.is_up(pid.node).then_some(pid)
     }
 
     async fn start_named(

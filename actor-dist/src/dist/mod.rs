@@ -296,6 +296,15 @@ impl Dist {
         }
     }
 
+    /// Whether the connection to `node` is up now (a cheap check: no allocation).
+    pub fn is_up(&self, node: NodeId) -> bool {
+        self.inner
+            .conns
+            .read()
+            .get(&node)
+            .is_some_and(|c| c.is_up())
+    }
+
     /// Names of the connected, visible nodes (hidden ones are left out), sorted.
     pub fn nodes(&self) -> Vec<String> {
         self.connected_where(|hidden| !hidden)
