@@ -38,8 +38,9 @@ pub enum Strategy {
     /// master"); without it, no side is.
     Master(String),
     /// Akka's lease-majority: a fully connected cluster is quorate; a partitioned side is
-    /// quorate only while it holds the lease, which a minority side tries to take only after
-    /// `minority_delay` (so the majority, trying at once, normally wins it).
+    /// quorate only while the lease holder is one of its members. A free lease is taken by
+    /// the first side to ask; a minority side asks only after `minority_delay` (so the
+    /// majority, asking at once, normally wins it). The holder keeps it across heals.
     LeaseMajority {
         /// The lease (one per cluster).
         lease: Arc<dyn Lease>,

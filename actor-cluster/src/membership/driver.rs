@@ -28,12 +28,8 @@ pub(crate) enum Input {
     Leave(Leave, oneshot::Sender<bool>),
     /// A peer that left asks to be disconnected now.
     Bye(Leave),
-    /// A lease request's answer (`acquire`: an acquire, otherwise a release).
-    Lease {
-        owner: String,
-        acquire: bool,
-        result: Result<bool, LeaseError>,
-    },
+    /// Who holds the lease, as the lease answered.
+    Lease(Result<Option<String>, LeaseError>),
     /// This node is leaving: recompute with `leaving` set.
     Leaving,
 }
@@ -92,8 +88,8 @@ pub(crate) fn step(shared: &Arc<Shared>) {
                 tracing::warn!(node = %shared.dist.name(), peer = %n, "membership: disconnecting to end an overlapping partition");
                 shared.dist.disconnect(&n);
             }
-            Action::Acquire(owner) => lease_call(shared, owner, true),
-            Action::Release(owner) => lease_call(shared, owner, false),
+            Action::Acquire(owner) => lease_call(shared, Some(owner)),
+            Action::Query => lease_call(shared, None),
             Action::Stop => {
                 tracing::warn!(node = %shared.dist.name(), "membership: downed, leaving the cluster");
                 shared.dist.shutdown();
@@ -119,38 +115,49 @@ pub(crate) fn step(shared: &Arc<Shared>) {
     }
 }
 
-fn lease_call(shared: &Arc<Shared>, owner: String, acquire: bool) {
+/// Asks the lease for `owner` (when given), then who holds it.
+fn lease_call(shared: &Arc<Shared>, owner: Option<String>) {
     let Strategy::LeaseMajority { lease, .. } = &shared.cfg.strategy else {
         return;
     };
     let lease = lease.clone();
     let inbox = shared.inbox.clone();
     tokio::spawn(async move {
-        let result = if acquire {
-            lease.acquire(&owner).await
-        } else {
-            lease.release(&owner).await.map(|()| true)
+        let result = match owner {
+            Some(o) => match lease.acquire(&o).await {
+                Ok(true) => Ok(Some(o)),
+                Ok(false) => lease.holder().await,
+                Err(e) => Err(e),
+            },
+            None => lease.holder().await,
         };
-        let _ = inbox
-            .send(Input::Lease {
-                owner,
-                acquire,
-                result,
-            })
-            .await;
+        let _ = inbox.send(Input::Lease(result)).await;
     });
 }
 
-/// Sends a heartbeat (a report pull) to every connected peer without one in flight.
+/// Sends a heartbeat (a report pull) to every connected peer without one in flight. First
+/// reconciles who is connected with the distribution, so a node event missed (a full queue)
+/// cannot leave a peer unheard.
 fn pull_all(shared: &Arc<Shared>) {
-    let names: Vec<String> = shared
-        .st
-        .lock()
-        .peers
-        .values()
-        .filter(|p| p.connected && !p.in_flight)
-        .map(|p| p.info.name.clone())
-        .collect();
+    let connected = shared.dist.nodes();
+    let now = Instant::now();
+    let names: Vec<String> = {
+        let mut st = shared.st.lock();
+        for (name, p) in st.peers.iter_mut() {
+            p.connected = connected.binary_search(name).is_ok();
+        }
+        for name in connected {
+            let fenced = st.fenced.get(&name).is_some_and(|t| *t > now);
+            if !fenced && !st.peers.contains_key(&name) && st.peers.len() < shared.cfg.max_members {
+                st.peers.insert(name.clone(), Peer::unknown(name, true));
+            }
+        }
+        st.peers
+            .values()
+            .filter(|p| p.connected && !p.in_flight)
+            .map(|p| p.info.name.clone())
+            .collect()
+    };
     for n in names {
         pull(shared, &n);
     }
@@ -271,6 +278,8 @@ fn input(
                 .entry(l.name.clone())
                 .or_default()
                 .push((l.creation, ack));
+            let max_tomb = shared.cfg.max_tombstones;
+            confirm_leave(&mut shared.st.lock(), &l.name, pending, max_tomb);
             pull(shared, &l.name);
         }
         Input::Bye(l) => {
@@ -279,26 +288,12 @@ fn input(
                 shared.dist.disconnect_with(&l.name, DownReason::Shutdown);
             }
         }
-        Input::Lease {
-            owner,
-            acquire,
-            result,
-        } => {
+        Input::Lease(result) => {
             let mut st = shared.st.lock();
             st.lease.asking = false;
-            match (acquire, result) {
-                (true, Ok(true)) => st.lease.held = Some(owner),
-                (true, Ok(false)) => {
-                    if st.lease.held.as_deref() == Some(owner.as_str()) {
-                        st.lease.held = None;
-                    }
-                }
-                (false, Ok(_)) => {
-                    if st.lease.held.as_deref() == Some(owner.as_str()) {
-                        st.lease.held = None;
-                    }
-                }
-                (_, Err(e)) => {
+            match result {
+                Ok(holder) => st.lease.holder = Some((holder, Instant::now())),
+                Err(e) => {
                     shared.stats.lease_errors.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(node = %shared.dist.name(), error = %e, "membership: lease request failed");
                 }
@@ -337,7 +332,10 @@ fn answer(
         }
     };
     p.last_answer = Some(now);
-    let Some(rep) = rep else { return };
+    let Some(rep) = rep else {
+        confirm_leave(&mut st, &peer, pending, max_tomb);
+        return;
+    };
     if let Err(e) = rep.validate(&peer, shared.cfg.max_members, max_tomb) {
         shared.stats.reports_refused.fetch_add(1, Ordering::Relaxed);
         p.report = None;
@@ -351,18 +349,30 @@ fn answer(
         return;
     }
     p.info = rep.from.clone();
-    let leaving = rep.leaving;
-    let creation = rep.from.creation;
     p.report = Some(rep);
-    if leaving {
-        if let Some(waiting) = pending.remove(&peer) {
-            let info = p.info.clone();
-            st.peers.remove(&peer);
-            st.tombstone(&peer, creation, max_tomb);
-            st.events.push(MemberEvent::Left(info));
-            for (c, ack) in waiting {
-                let _ = ack.send(c == creation);
-            }
-        }
+    confirm_leave(&mut st, &peer, pending, max_tomb);
+}
+
+/// Answers the leave announcements of `peer` once its own report says it is leaving: it is
+/// counted out (tombstoned) and told so.
+fn confirm_leave(
+    st: &mut super::state::State,
+    peer: &str,
+    pending: &mut HashMap<String, Vec<(u32, oneshot::Sender<bool>)>>,
+    max_tomb: usize,
+) {
+    let Some(p) = st.peers.get(peer) else { return };
+    let Some(rep) = p.report.as_ref().filter(|r| r.leaving) else {
+        return;
+    };
+    let Some(waiting) = pending.remove(peer) else {
+        return;
+    };
+    let info = rep.from.clone();
+    st.peers.remove(peer);
+    st.tombstone(peer, info.creation, max_tomb);
+    for (c, ack) in waiting {
+        let _ = ack.send(c == info.creation);
     }
+    st.events.push(MemberEvent::Left(info));
 }

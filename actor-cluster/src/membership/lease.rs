@@ -10,15 +10,21 @@ use std::sync::Arc;
 #[error("lease unavailable: {0}")]
 pub struct LeaseError(pub String);
 
-/// A lease that at most one owner holds at a time. Owners are side names (the lowest member
-/// name of a side), so every node of a side asks with the same owner and gets the same
-/// answer; `acquire` by the holder again must succeed.
+/// A lease that at most one owner holds at a time. Owners are node names (a side asks under
+/// its lowest member's name), so every node of a side asks with the same owner and gets the
+/// same answer; `acquire` by the holder again must succeed. A side is quorate while the
+/// holder is one of its members. Membership never releases the lease on its own (a release
+/// while a side still counts on it could let another side take it): the holder keeps it
+/// across heals, and a real lease expires when its holder stops renewing it (a Kubernetes
+/// lease's duration); [`Membership::leave`](super::Membership::leave) releases it.
 pub trait Lease: Send + Sync + 'static {
     /// Takes the lease for `owner`: `Ok(true)` when `owner` holds it now, `Ok(false)` when
     /// another owner does.
     fn acquire(&self, owner: &str) -> BoxFuture<'_, Result<bool, LeaseError>>;
     /// Gives the lease up if `owner` holds it.
     fn release(&self, owner: &str) -> BoxFuture<'_, Result<(), LeaseError>>;
+    /// Who holds it now.
+    fn holder(&self) -> BoxFuture<'_, Result<Option<String>, LeaseError>>;
 }
 
 /// An in-process lease for tests: nodes of one test process share it (clone it into each
@@ -46,7 +52,7 @@ impl TestLease {
     }
 
     /// Who holds it.
-    pub fn holder(&self) -> Option<String> {
+    pub fn current(&self) -> Option<String> {
         self.holder.lock().clone()
     }
 }
@@ -70,5 +76,10 @@ impl Lease for TestLease {
             *h = None;
         }
         Box::pin(async { Ok(()) })
+    }
+
+    fn holder(&self) -> BoxFuture<'_, Result<Option<String>, LeaseError>> {
+        let h = self.holder.lock().clone();
+        Box::pin(async move { Ok(h) })
     }
 }

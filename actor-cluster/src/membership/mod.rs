@@ -45,9 +45,10 @@
 //! tie-break, keep-oldest, static quorum, configured master, lease-majority, down-all):
 //!
 //! - **overlapping partitions** end as clean components: the side disconnects the dropped
-//!   nodes, a dropped node disconnects from its component, and both keep each other away
-//!   for `fence` (default `2 × stable_after`); then they may reconnect, and if the links are
-//!   still broken the same rule drops the same node again;
+//!   nodes (and any node of another component still connected), a dropped node disconnects
+//!   from its component, and both keep each other away for `fence` (default
+//!   `2 × stable_after`); then they may reconnect, and if the links are still broken the
+//!   same rule drops the same node again;
 //! - a side the strategy downs is [`QuorumState::Minority`]; with [`DownAction::ReadOnly`]
 //!   (default) it stays up and read-only and becomes quorate again as soon as it is part of
 //!   a quorate side after the heal; with [`DownAction::Stop`] its nodes shut distribution down
@@ -269,29 +270,13 @@ impl Membership {
         let now = tokio::time::Instant::now();
         let mut st = State::new(me.clone(), cfg.min_members, now);
         let first = st.quorum.clone();
+        // Subscribed before listing the connected nodes: none is missed in between.
+        let events = dist.subscribe();
         for name in dist.nodes() {
-            st.peers.insert(
-                name.clone(),
-                Peer {
-                    info: MemberInfo {
-                        name,
-                        creation: 0,
-                        started: u64::MAX,
-                        app_version: String::new(),
-                        roles: Vec::new(),
-                    },
-                    status: MemberStatus::Joining,
-                    connected: true,
-                    last_answer: None,
-                    report: None,
-                    in_flight: false,
-                    health: Health::Unhealthy,
-                },
-            );
+            st.peers.insert(name.clone(), Peer::unknown(name, true));
         }
         let (quorum_tx, _) = watch::channel(first);
         let (inbox, rx) = mpsc::channel(QUEUE);
-        let events = dist.subscribe();
         let shared = Arc::new(Shared {
             dist: dist.clone(),
             cfg,
@@ -388,7 +373,8 @@ impl Membership {
 
     /// Leaves the cluster gracefully: runs the leave hooks, announces the leave and waits
     /// (at most `timeout`) until each connected peer has confirmed it and closed its
-    /// connection with [`DownReason::Shutdown`]; then shuts this node's distribution down.
+    /// connection with [`DownReason::Shutdown`]; then shuts this node's distribution down
+    /// (and releases the lease of [`Strategy::LeaseMajority`] if this node holds it).
     /// Returns the peers that confirmed. Local actors keep running.
     pub async fn leave(&self, timeout: Duration) -> Vec<String> {
         let sh = &self.shared;
@@ -432,6 +418,9 @@ impl Membership {
             sh.dist.disconnect_with(&p, DownReason::Shutdown);
         }
         sh.dist.shutdown();
+        if let Strategy::LeaseMajority { lease, .. } = &sh.cfg.strategy {
+            let _ = lease.release(&sh.me.name).await;
+        }
         confirmed
     }
 }

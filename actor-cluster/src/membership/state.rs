@@ -27,14 +27,35 @@ pub(crate) struct Peer {
     pub health: Health,
 }
 
+impl Peer {
+    /// A node known only by name so far (its report will say who it is).
+    pub(crate) fn unknown(name: String, connected: bool) -> Peer {
+        Peer {
+            info: MemberInfo {
+                name,
+                creation: 0,
+                started: u64::MAX,
+                app_version: String::new(),
+                roles: Vec::new(),
+            },
+            status: MemberStatus::Joining,
+            connected,
+            last_answer: None,
+            report: None,
+            in_flight: false,
+            health: Health::Unhealthy,
+        }
+    }
+}
+
 /// The lease of [`Strategy::LeaseMajority`] as this node knows it.
 #[derive(Debug, Default)]
 pub(crate) struct LeaseState {
-    /// The owner this node asked (or holds) for, and since when its side has wanted it.
+    /// The owner this node's side would ask for, and since when.
     pub wanted: Option<(String, Instant)>,
-    /// The owner the lease was granted to, as far as this node knows.
-    pub held: Option<String>,
-    /// An acquire or release is in flight.
+    /// Who holds the lease, as last learnt from the lease itself, and when.
+    pub holder: Option<(Option<String>, Instant)>,
+    /// A request is in flight.
     pub asking: bool,
 }
 
@@ -43,10 +64,10 @@ pub(crate) struct LeaseState {
 pub(crate) enum Action {
     /// Disconnect and keep away until the fence expires.
     Fence(String),
-    /// Ask the lease for `owner`.
+    /// Ask the lease for `owner` (then learn who holds it).
     Acquire(String),
-    /// Give the lease up for `owner`.
-    Release(String),
+    /// Learn who holds the lease.
+    Query,
     /// Shut distribution down: this node was downed with `DownAction::Stop`.
     Stop,
     /// The report changed: tell the peers to pull it.
@@ -173,7 +194,7 @@ impl State {
 
     /// Adds the members peers know and this node does not (as joining), and makes every
     /// joining node up once all known nodes reach each other and know each other.
-    fn converge(&mut self, r: &Resolved, min_members: usize, now: Instant) {
+    fn converge(&mut self, r: &Resolved, min_members: usize, max_members: usize, now: Instant) {
         let mut seen: Vec<MemberInfo> = Vec::new();
         for p in self.peers.values() {
             if Self::health_of(p, r, now) != Health::Healthy {
@@ -191,7 +212,7 @@ impl State {
             }
         }
         for info in seen {
-            if !self.peers.contains_key(&info.name) {
+            if !self.peers.contains_key(&info.name) && self.peers.len() < max_members {
                 self.events.push(MemberEvent::Joining(info.clone()));
                 self.peers.insert(
                     info.name.clone(),
@@ -248,8 +269,9 @@ impl State {
     }
 
     /// The reachability graph over the up members. `pessimistic`: this node's own links
-    /// count only when healthy and connected (how it judges its own side); otherwise they
-    /// read as everyone else's (how it judges the others).
+    /// count only when healthy and connected, and the links of nodes it fenced off are gone
+    /// (how it judges its own side); otherwise its links read as everyone else's (how it
+    /// judges the others).
     fn graph(&self, r: &Resolved, now: Instant, up: &[MemberInfo], pessimistic: bool) -> Graph {
         let mut nodes: Vec<(String, u64)> =
             up.iter().map(|m| (m.name.clone(), m.started)).collect();
@@ -260,6 +282,11 @@ impl State {
             Health::Unhealthy => Says::Miss,
         };
         Graph::build(&nodes, |x, y| {
+            // Judging its own side, a node counts the nodes it fenced off as gone: its side
+            // decided so, and their links will be reported missing soon.
+            if pessimistic && (self.fenced.contains_key(x) || self.fenced.contains_key(y)) {
+                return Some(Says::Miss);
+            }
             if x == self.me.name {
                 let p = self.peers.get(y)?;
                 let h = Self::health_of(p, r, now);
@@ -333,7 +360,7 @@ impl State {
             }
         }
         self.fenced.retain(|_, until| *until > now);
-        self.converge(r, cfg.min_members, now);
+        self.converge(r, cfg.min_members, cfg.max_members, now);
 
         let mut report = self.build_report(r, now);
         if report != self.report {
@@ -374,20 +401,20 @@ impl State {
         } else {
             evaluate(&cfg.strategy, &side, &up)
         };
-        let quorate_now = match &outcome {
-            Outcome::Keep => true,
-            Outcome::Down => false,
-            Outcome::Lease { owner, majority } => {
-                self.want_lease(cfg, owner, *majority, now, &mut actions)
-            }
-        };
-        if matches!(outcome, Outcome::Keep) {
-            if let Some(h) = self.lease.held.clone() {
-                if !self.lease.asking {
-                    self.lease.asking = true;
-                    actions.push(Action::Release(h));
+        // And the shared picture must agree: a node coming back from a partition is not
+        // quorate before the others' reports count it in again.
+        let strict_side: BTreeSet<String> = strict.side.iter().cloned().collect();
+        let shared_ok = !strict.is_dropped(&self.me.name)
+            && evaluate(&cfg.strategy, &strict_side, &up) != Outcome::Down;
+        let quorate_now = shared_ok
+            && match &outcome {
+                Outcome::Keep => true,
+                Outcome::Down => false,
+                Outcome::Lease { owner, majority } => {
+                    self.want_lease(cfg, r, owner, *majority, &side, now, &mut actions)
                 }
-            }
+            };
+        if matches!(outcome, Outcome::Keep) {
             self.lease.wanted = None;
         }
 
@@ -446,12 +473,16 @@ impl State {
         actions
     }
 
-    /// Whether this side holds the lease (asking for it when allowed).
+    /// Whether the lease holder is on this side (asking for the lease when allowed, and
+    /// learning who holds it at every heartbeat).
+    #[allow(clippy::too_many_arguments)]
     fn want_lease(
         &mut self,
         cfg: &super::MembershipConfig,
+        r: &Resolved,
         owner: &str,
         majority: bool,
+        side: &BTreeSet<String>,
         now: Instant,
         actions: &mut Vec<Action>,
     ) -> bool {
@@ -465,15 +496,26 @@ impl State {
                 now
             }
         };
-        if self.lease.held.as_deref() == Some(owner) {
-            return true;
-        }
-        let may_ask = majority || now.saturating_duration_since(since) >= *minority_delay;
-        if may_ask && !self.lease.asking {
+        let fresh = self.lease.holder.as_ref().filter(|(_, at)| {
+            now.saturating_duration_since(*at) < r.heartbeat * (r.degraded_after + 1)
+        });
+        let ours = fresh.is_some_and(|(h, _)| h.as_ref().is_some_and(|h| side.contains(h)));
+        let stale = self
+            .lease
+            .holder
+            .as_ref()
+            .is_none_or(|(_, at)| now.saturating_duration_since(*at) >= r.heartbeat);
+        if stale && !self.lease.asking {
             self.lease.asking = true;
-            actions.push(Action::Acquire(owner.to_string()));
+            let free = fresh.is_some_and(|(h, _)| h.is_none()) || self.lease.holder.is_none();
+            let may_ask = majority || now.saturating_duration_since(since) >= *minority_delay;
+            actions.push(if may_ask && free {
+                Action::Acquire(owner.to_string())
+            } else {
+                Action::Query
+            });
         }
-        false
+        ours
     }
 
     /// The decision on the stable picture: the verdict, fences for the dropped, removal of
@@ -494,8 +536,9 @@ impl State {
             match evaluate(&cfg.strategy, &side, up) {
                 Outcome::Keep => Verdict::Keep,
                 Outcome::Down => Verdict::Down,
-                Outcome::Lease { owner, .. } => {
-                    if self.lease.held.as_deref() == Some(owner.as_str()) {
+                Outcome::Lease { .. } => {
+                    let holder = self.lease.holder.as_ref().and_then(|(h, _)| h.as_ref());
+                    if holder.is_some_and(|h| side.contains(h)) {
                         Verdict::Keep
                     } else {
                         Verdict::Down
@@ -511,11 +554,19 @@ impl State {
             .find(|c| c.contains(&me))
             .cloned()
             .unwrap_or_default();
-        let away: Vec<String> = if dropped {
-            component.into_iter().filter(|n| *n != me).collect()
+        let mut away: Vec<String> = if dropped {
+            component.iter().filter(|n| **n != me).cloned().collect()
         } else {
             p.dropped.clone()
         };
+        // A node of another component still connected (it says it reaches nobody here, or
+        // nobody here reaches it, yet a connection is up) is disconnected too.
+        for m in up {
+            let connected = self.peers.get(&m.name).is_some_and(|q| q.connected);
+            if connected && !component.contains(&m.name) && !away.contains(&m.name) {
+                away.push(m.name.clone());
+            }
+        }
         for n in away {
             self.events.push(MemberEvent::Fenced(n.clone()));
             actions.push(Action::Fence(n));
