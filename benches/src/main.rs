@@ -57,6 +57,7 @@ mod raw;
 mod raw_tcp;
 mod registry_global;
 mod registry_peer;
+mod split_brain;
 mod statem_peer;
 mod supervision;
 
@@ -215,6 +216,17 @@ const WORKLOADS: &[Workload] = &[
         id: "W20",
         peers: &["actor-dist"],
         metrics: &[("reconnect_clean", "ms"), ("reconnect_flood", "ms")],
+    },
+    // W21: five node processes, partitions through proxies (split_brain.rs).
+    Workload {
+        id: "W21",
+        peers: &["silent", "one-way", "flapping"],
+        metrics: &[
+            ("minority_read_only_after", "ms"),
+            ("agreed_after", "ms"),
+            ("writable_after_heal", "ms"),
+            ("double_quorate", "count"),
+        ],
     },
     // W14: N = 10,000 and N = 100,000 children, each in a fresh process (supervision.rs).
     Workload {
@@ -476,6 +488,16 @@ fn driver(workload: &str, base: &str, c: Counts) -> Option<Driver> {
         ("W12", "actor-dist") => Box::pin(dist_peer::w12_failure_detection(c)),
         ("W13", "actor-dist") => Box::pin(dist_peer::w13_head_of_line(c)),
         ("W20", "actor-dist") => Box::pin(dist_peer::w20_preauth_flood(c)),
+        ("W21", p) => {
+            use split_brain::Scenario::*;
+            let s = match p {
+                "silent" => Silent,
+                "one-way" => OneWay,
+                "flapping" => Flapping,
+                _ => return None,
+            };
+            Box::pin(split_brain::w21_split_brain(c, s))
+        }
         ("W7b", "raw-tokio") => Box::pin(raw_tcp::w7b_pipe(c)),
         ("W7c", "raw-tokio") => Box::pin(raw_tcp::w7c_req_resp(c)),
         ("W14", "actor-core-10k") => {
@@ -731,6 +753,9 @@ fn main() -> ExitCode {
     }
     if args.first().map(String::as_str) == Some(dist_peer::NODE_ARG) {
         return dist_peer::node_main(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some(split_brain::NODE_ARG) {
+        return split_brain::node_main(&args[1..]);
     }
     if args.first().map(String::as_str) == Some(registry_global::NODE_ARG) {
         return registry_global::node_main(&args[1..]);
