@@ -54,8 +54,8 @@ async fn a_flapping_link_never_gives_two_quorate_sides() {
     let sampler = c.sampler();
     // The link n1-n4 goes down (reset) and up every TICK/3 for a while.
     let link = c.link(1, 4).clone();
-    for k in 0..12 {
-        if k % 2 == 0 {
+    for k in 0..12u32 {
+        if k.is_multiple_of(2) {
             link.reset();
         } else {
             link.heal();
@@ -63,8 +63,8 @@ async fn a_flapping_link_never_gives_two_quorate_sides() {
         tokio::time::sleep(TICK / 3).await;
     }
     // A silent flap too: held for half a tick, then flowing.
-    for k in 0..8 {
-        if k % 2 == 0 {
+    for k in 0..8u32 {
+        if k.is_multiple_of(2) {
             link.cut();
         } else {
             link.heal();

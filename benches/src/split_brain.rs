@@ -327,7 +327,7 @@ impl Cluster {
         loop {
             let now = self.now();
             if now.len() == N && cond(&now) {
-                return now.values().map(|e| e.t).max().unwrap_or(0).max(0);
+                return now.values().map(|e| e.t).max().unwrap_or(0);
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
@@ -423,7 +423,7 @@ pub async fn w21_split_brain(c: Counts, s: Scenario) -> Metrics {
                 // n1 dials n4: the dialler-to-target direction.
                 cl.link(1, 4).cut(true, false);
             }
-            let (ma, mi) = (bits(major), bits(minor));
+            let ma = bits(major);
             let t_agreed = cl
                 .until("sides agreed", |n| {
                     n.iter().all(|(i, e)| {
@@ -436,7 +436,6 @@ pub async fn w21_split_brain(c: Counts, s: Scenario) -> Metrics {
                     })
                 })
                 .await;
-            let _ = mi;
             let read_only = minor
                 .iter()
                 .filter_map(|&i| cl.first_refusal(i, t_cut))
@@ -464,7 +463,7 @@ pub async fn w21_split_brain(c: Counts, s: Scenario) -> Metrics {
             let period = tick / 4;
             let mut k = 0u32;
             while mono_ms() < t_start + (tick * 10).as_millis() as u64 {
-                if k % 2 == 0 {
+                if k.is_multiple_of(2) {
                     link.reset();
                 } else {
                     link.heal();

@@ -30,13 +30,16 @@
 //! same reports computes the same picture, and a lying or malformed report can at most cut
 //! its sender off: no single report makes a node count itself out.
 //!
-//! Two readings of the graph are kept. The **strict** one, which every node computes alike,
+//! Two readings of the graph are kept. The **shared** one, which every node computes alike,
 //! reads a link as missing only once an endpoint calls the other unhealthy; decisions are
 //! taken on it. The **own** one additionally counts this node's links only while the peer is
-//! healthy and connected; it decides whether this node may count itself quorate now. A
-//! node therefore stops counting a silent peer on its side after `degraded_after` missed
-//! heartbeats, while nobody counts it out before `unhealthy_after`: a cut-off node is
-//! read-only before the other side counts it out.
+//! healthy and connected (and the nodes it fenced off as gone). A node is quorate when both
+//! readings put it on a side the strategy keeps: when it hears from every up member, its
+//! own side is all of them; otherwise the side its own reading leaves it. A node therefore
+//! stops counting a silent peer on its side after `degraded_after` missed heartbeats, while
+//! nobody counts it out before `unhealthy_after`: a cut-off node is read-only before the
+//! other side counts it out; and a node coming back is quorate only once the others'
+//! reports count it in again.
 //!
 //! # Decisions
 //!
@@ -100,7 +103,16 @@
 //!   connection is lost; here the drop waits for a stable picture, is chosen by a rule every
 //!   node computes alike, and the dropped node is kept away for a fence period.
 //! - OTP has no quorum notion; Akka leaves it to the application. Here the quorum state is
-//!   first-class and conservative: a node counts only peers it heard from recently.
+//!   first-class and conservative: a node counts only peers it heard from recently. It is a
+//!   local judgement with timing margins, not consensus: a node whose process stalls for
+//!   longer than `unhealthy_after` heartbeats (a long pause) may act on an old state when it
+//!   resumes; write paths that must never diverge also need fencing in the store (the
+//!   journal's epochs).
+//! - While a partition settles, the younger end of a link that is missing in this node's own
+//!   reading may be [`QuorumState::Deciding`] for a moment (it cannot tell yet whether it or
+//!   the other end is cut off); a lying peer can cause that too, never a decision.
+//! - While a heal settles, two nodes may briefly count sides that overlap (each a side the
+//!   strategy keeps, both holding the nodes between them); they are not two sides.
 //! - A member that left while a node was cut off stays counted on that node (it never saw
 //!   the announcement): tombstones are not taken from other nodes' reports, so that no peer
 //!   can shrink the member set another node counts against.

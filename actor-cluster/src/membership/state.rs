@@ -9,6 +9,8 @@ use super::strategy::{evaluate, Outcome};
 use super::view::{Decision, Health, MemberEvent, MemberInfo, MemberStatus, Verdict};
 use super::wire::{Line, Report};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+#[cfg(test)]
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// A known node other than this one.
@@ -599,5 +601,49 @@ impl State {
             self.events.push(MemberEvent::Downed);
             actions.push(Action::Stop);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me() -> MemberInfo {
+        MemberInfo {
+            name: "a@h".into(),
+            creation: 1,
+            started: 1,
+            app_version: String::new(),
+            roles: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn tombstones_are_bounded_and_forget_the_oldest() {
+        let mut st = State::new(me(), 1, Instant::now());
+        for i in 0..10u32 {
+            st.tombstone(&format!("n{i}@h"), i, 4);
+            st.tombstone(&format!("n{i}@h"), i, 4); // twice: kept once
+        }
+        assert_eq!(st.tombstones.len(), 4);
+        assert!(st.is_tombstoned("n9@h", 9));
+        assert!(!st.is_tombstoned("n0@h", 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn health_follows_missed_heartbeats() {
+        let r = Resolved::new(
+            &super::super::MembershipConfig::new(),
+            Duration::from_millis(800),
+        );
+        let mut p = Peer::unknown("b@h".into(), true);
+        assert_eq!(State::health_of(&p, &r, Instant::now()), Health::Unhealthy);
+        p.last_answer = Some(Instant::now());
+        let at = |ms: u64| State::health_of(&p, &r, Instant::now() + Duration::from_millis(ms));
+        // heartbeat 100 ms: degraded after 1 missed, unhealthy after 5 (beyond the one in flight).
+        assert_eq!(at(150), Health::Healthy);
+        assert_eq!(at(200), Health::Degraded);
+        assert_eq!(at(599), Health::Degraded);
+        assert_eq!(at(600), Health::Unhealthy);
     }
 }
