@@ -45,6 +45,9 @@
 //! and C the same way, with the hidden argument `--registry-node`; each node holds a replica
 //! of one global registry scope. `--quick` runs 200 W10 registrations (not a hundredth).
 //!
+//! W21 (`split_brain.rs`) runs five membership nodes as OS processes (`--w21-node`), links
+//! through proxies in the child; its peers are the scenarios `silent`, `one-way`, `flapping`.
+//!
 //! Lines starting with `#` are comments: the machine, the date, and actor-core/ractor ratios.
 
 mod actor_core_peer;
