@@ -13,6 +13,9 @@ pub enum DownReason {
     NetTickTimeout,
     /// Disconnected on purpose (by either side).
     Disconnect,
+    /// The peer left on purpose: it announced a graceful leave (a cluster layer's `leave`),
+    /// and the connection was then closed ([`Dist::disconnect_with`](crate::Dist::disconnect_with)).
+    Shutdown,
     /// The connection could not be set up (refused, unreachable, handshake timeout...).
     ConnectionSetupFailed(String),
     /// The peer does not share our cookie (a connect's error only: a failed authentication is

@@ -45,6 +45,9 @@
 //! and C the same way, with the hidden argument `--registry-node`; each node holds a replica
 //! of one global registry scope. `--quick` runs 200 W10 registrations (not a hundredth).
 //!
+//! W21 (`split_brain.rs`) runs five membership nodes as OS processes (`--w21-node`), links
+//! through proxies in the child; its peers are the scenarios `silent`, `one-way`, `flapping`.
+//!
 //! Lines starting with `#` are comments: the machine, the date, and actor-core/ractor ratios.
 
 mod actor_core_peer;
@@ -58,6 +61,7 @@ mod raw;
 mod raw_tcp;
 mod registry_global;
 mod registry_peer;
+mod split_brain;
 mod statem_peer;
 mod supervision;
 
@@ -229,6 +233,17 @@ const WORKLOADS: &[Workload] = &[
         id: "W20",
         peers: &["actor-dist"],
         metrics: &[("reconnect_clean", "ms"), ("reconnect_flood", "ms")],
+    },
+    // W21: five node processes, partitions through proxies (split_brain.rs).
+    Workload {
+        id: "W21",
+        peers: &["silent", "one-way", "flapping"],
+        metrics: &[
+            ("minority_read_only_after", "ms"),
+            ("agreed_after", "ms"),
+            ("writable_after_heal", "ms"),
+            ("double_quorate", "count"),
+        ],
     },
     // W14: N = 10,000 and N = 100,000 children, each in a fresh process (supervision.rs).
     Workload {
@@ -495,6 +510,16 @@ fn driver(workload: &str, base: &str, c: Counts) -> Option<Driver> {
         ("W16", "actor-entity") => Box::pin(entities::w16_entity_activation(c)),
         ("W13", "actor-dist") => Box::pin(dist_peer::w13_head_of_line(c)),
         ("W20", "actor-dist") => Box::pin(dist_peer::w20_preauth_flood(c)),
+        ("W21", p) => {
+            use split_brain::Scenario::*;
+            let s = match p {
+                "silent" => Silent,
+                "one-way" => OneWay,
+                "flapping" => Flapping,
+                _ => return None,
+            };
+            Box::pin(split_brain::w21_split_brain(c, s))
+        }
         ("W7b", "raw-tokio") => Box::pin(raw_tcp::w7b_pipe(c)),
         ("W7c", "raw-tokio") => Box::pin(raw_tcp::w7c_req_resp(c)),
         ("W14", "actor-core-10k") => {
@@ -753,6 +778,9 @@ fn main() -> ExitCode {
     }
     if args.first().map(String::as_str) == Some(entities::NODE_ARG) {
         return entities::node_main(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some(split_brain::NODE_ARG) {
+        return split_brain::node_main(&args[1..]);
     }
     if args.first().map(String::as_str) == Some(registry_global::NODE_ARG) {
         return registry_global::node_main(&args[1..]);

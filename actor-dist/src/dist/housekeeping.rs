@@ -103,9 +103,19 @@ pub(super) async fn keep_connected(inner: Weak<Inner>, name: String, addr: Socke
         drop(strong);
         match wait_up(&conn).await {
             Ok(_) => {
-                delay = None;
+                let up_at = tokio::time::Instant::now();
                 let mut rx = conn.phase.subscribe();
                 let _ = rx.wait_for(|p| matches!(p, Phase::Down(_))).await;
+                // A connection that went down soon after coming up (a flapping link, or a
+                // peer's service closing it on purpose) is retried with backoff, not at once:
+                // reconnecting in a tight loop would only repeat it.
+                if up_at.elapsed() >= cap {
+                    delay = None;
+                    continue;
+                }
+                let d = delay.map_or(base, |d| (d * 2).min(cap));
+                delay = Some(d);
+                tokio::time::sleep(d).await;
             }
             Err(_) => {
                 let d = delay.map_or(base, |d| (d * 2).min(cap));

@@ -285,11 +285,19 @@ impl Dist {
 
     /// Closes the connection to `name`, if any (its links fire with `noconnection`).
     pub fn disconnect(&self, name: &str) -> bool {
+        self.disconnect_with(name, DownReason::Disconnect)
+    }
+
+    /// Closes the connection to `name`, if any, and reports its [`NodeEvent::Down`] with
+    /// `reason`: for services above the distribution that know why a node goes (a cluster
+    /// membership closing the connection of a peer that announced its leave reports
+    /// [`DownReason::Shutdown`]).
+    pub fn disconnect_with(&self, name: &str, reason: DownReason) -> bool {
         let id = NodeId::from_name(name);
         let conn = self.inner.conns.read().get(&id).cloned();
         match conn {
             Some(c) => {
-                self.inner.conn_down(&c, DownReason::Disconnect);
+                self.inner.conn_down(&c, reason);
                 true
             }
             None => false,
@@ -359,6 +367,12 @@ impl Dist {
     /// The net tick time in effect (OTP `net_kernel:get_net_ticktime/0`).
     pub fn tick_time(&self) -> std::time::Duration {
         self.inner.cfg.tick_time
+    }
+
+    /// The application version this node announces in the handshake
+    /// ([`DistConfig::app_version`]).
+    pub fn app_version(&self) -> &str {
+        &self.inner.cfg.app_version
     }
 
     /// The cookie in effect (OTP `erlang:get_cookie/0`). Its `Debug` output is redacted.

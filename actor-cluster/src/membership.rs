@@ -1,1 +1,0 @@
-//! Membership, health, reachability, split-brain decisions and the quorum state.
