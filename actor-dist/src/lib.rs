@@ -85,7 +85,15 @@
 //!   is counted in [`Stats::refused_by_peer`] and logged on the sending node.
 //! - **Backpressure**: the outbound buffer is bounded for user data; `ActorRef::send` waits,
 //!   `tell` returns `Full`. Control frames (signals, replies, ticks, spawn/rpc control,
-//!   system messages) are never refused.
+//!   system messages) are never refused. After queueing a large message, `send().await`
+//!   yields to the runtime once, so a task streaming large messages lets the connection's
+//!   writer (woken on the same worker thread, in tokio's unstealable next-task slot) run
+//!   between them instead of holding the thread until the buffer is full; a loop of `tell`s
+//!   that never awaits gets no such pacing.
+//! - **Byte payloads**: a `Vec<u8>` field is encoded by serde one `u8` at a time; for large
+//!   byte payloads encode it as a byte string (`#[serde(with = "serde_bytes")]` or an
+//!   equivalent `serialize_bytes`): the same bytes on the wire, copied at once. The frames
+//!   themselves always carry payloads that way.
 //! - **TLS** ([`TlsConfig`], rustls with the `ring` provider): the cookie handshake runs inside
 //!   a verified TLS session; the client checks the server certificate for the host part of
 //!   the peer's node name.

@@ -12,7 +12,7 @@ use actor_core::{
 };
 use parking_lot::Mutex;
 use std::cell::RefCell;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use tokio::sync::oneshot;
 
@@ -175,7 +175,8 @@ impl Inner {
     }
 
     /// Encodes a message for `to` and queues it (data: subject to backpressure; a system
-    /// message (`control`) is not). A message larger than a fragment goes in pieces.
+    /// message (`control`) is not). A message larger than a fragment goes in pieces; `true`
+    /// then.
     pub(super) fn send_encoded(
         &self,
         conn: &Conn,
@@ -183,7 +184,7 @@ impl Inner {
         tag: u64,
         encode: EncodeFn<'_>,
         control: bool,
-    ) -> Result<(), SendFail> {
+    ) -> Result<bool, SendFail> {
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
             let s = &mut *s;
@@ -218,6 +219,7 @@ impl Inner {
                     .map_err(|e| SendFail::Encode(e.to_string()))?;
                 return conn
                     .push_large(big, control, Some(to))
+                    .map(|()| true)
                     .map_err(SendFail::from);
             }
             if control {
@@ -227,9 +229,11 @@ impl Inner {
                     .map_err(|e| SendFail::Encode(e.to_string()))?;
                 return conn
                     .push(frame_buf, control, Some(to))
+                    .map(|()| false)
                     .map_err(SendFail::from);
             }
             conn.push_frame(&frame, self.cfg.max_frame, to)
+                .map(|()| false)
                 .map_err(|e| match e {
                     PushFrameError::Full => SendFail::Full,
                     PushFrameError::Closed => SendFail::NoConnection,
@@ -527,16 +531,22 @@ impl Inner {
 /// The route to other nodes that typed references are built on. It remembers the last
 /// connection it used, so a stream of sends does no map lookup per message. A system route
 /// (registry replication and other services of the distribution itself) is not subject to
-/// the data limit: user data filling the buffer cannot refuse it.
-pub(crate) struct DistRoute(pub(crate) Arc<Inner>, Mutex<Option<Arc<Conn>>>, bool);
+/// the data limit: user data filling the buffer cannot refuse it. The flag says the last send
+/// queued a large message (the sender then yields once: `yield_after_send`).
+pub(crate) struct DistRoute(
+    pub(crate) Arc<Inner>,
+    Mutex<Option<Arc<Conn>>>,
+    bool,
+    AtomicBool,
+);
 
 impl DistRoute {
     pub(crate) fn new(inner: Arc<Inner>) -> Self {
-        DistRoute(inner, Mutex::new(None), false)
+        DistRoute(inner, Mutex::new(None), false, AtomicBool::new(false))
     }
 
     pub(crate) fn system(inner: Arc<Inner>) -> Self {
-        DistRoute(inner, Mutex::new(None), true)
+        DistRoute(inner, Mutex::new(None), true, AtomicBool::new(false))
     }
 }
 
@@ -556,11 +566,23 @@ impl RawRoute for DistRoute {
         // Encoded under the route's own lock: no clone of the connection per send.
         self.0
             .send_encoded(conn, to, tag, encode, self.2)
+            .map(|large| {
+                if large {
+                    self.3.store(true, Ordering::Relaxed);
+                }
+            })
             .map_err(|e| match e {
                 SendFail::Full => RawSendError::Full,
                 SendFail::NoConnection => RawSendError::NoConnection,
                 SendFail::Encode(why) => RawSendError::Encode(why),
             })
+    }
+
+    /// After a large message the sender yields once: the writer, woken on the sender's
+    /// worker thread, gets to run (a task streaming megabytes would otherwise hold the thread
+    /// until the outbound buffer is full, and every call on the link would wait behind it).
+    fn yield_after_send(&self) -> bool {
+        self.3.swap(false, Ordering::Relaxed)
     }
 
     fn call_failure(&self, to: Pid) -> CallError {
