@@ -124,7 +124,8 @@
 //!   process of a `Down`) must be one of the peer's pids and the target one of ours, or the
 //!   signal is refused, counted ([`Stats::forged_signals`]) and logged (rate-limited); a
 //!   spawn may link the new actor only to a pid of the asking node. Spawn and rpc answers
-//!   are taken only from the node that was asked ([`Stats::forged_answers`]). A peer list
+//!   are taken only from the node that was asked, and only of the kind asked (a spawn result
+//!   for a spawn); others are refused and counted ([`Stats::forged_answers`]). A peer list
 //!   never overwrites an address the user configured (or one learnt earlier) and is capped
 //!   (`max_peer_list`); load reports are clamped to sane ranges.
 //! - **Restricting it**: per-node allow-lists for spawnable kinds and rpc functions, on by

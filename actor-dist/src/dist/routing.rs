@@ -3,7 +3,7 @@
 //! frames, and dispatching the frames a connection receives.
 
 use super::io::ReaderCache;
-use super::{Answer, Inner};
+use super::{Answer, Asked, Inner};
 use crate::conn::{Conn, PushError, PushFrameError};
 use crate::wire::{encode_frame, Frame, FRAGMENT_SIZE};
 use actor_core::{
@@ -294,10 +294,14 @@ impl Inner {
         }
     }
 
-    pub(crate) fn expect_answer(&self, peer: NodeId) -> (u64, oneshot::Receiver<Answer>) {
+    pub(crate) fn expect_answer(
+        &self,
+        peer: NodeId,
+        asked: Asked,
+    ) -> (u64, oneshot::Receiver<Answer>) {
         let id = self.fresh_id();
         let (tx, rx) = oneshot::channel();
-        self.pending.lock().insert(id, (peer, tx));
+        self.pending.lock().insert(id, (peer, asked, tx));
         (id, rx)
     }
 
@@ -305,26 +309,35 @@ impl Inner {
         self.pending.lock().remove(&id);
     }
 
-    /// An answer from `conn` to request `id`: taken only from the node that was asked.
+    /// An answer from `conn` to request `id`: taken only from the node that was asked, and
+    /// only of the kind asked (a spawn result for a spawn, an rpc result for an rpc). Anything
+    /// else is refused and counted in `forged_answers`; an answer to no pending request (the
+    /// caller gave up, or it never asked) in `late_replies`.
     pub(super) fn answer(&self, conn: &Conn, id: u64, a: Answer) {
         let mut pending = self.pending.lock();
-        match pending.get(&id) {
-            Some((node, _)) if *node == conn.peer => {
-                if let Some((_, tx)) = pending.remove(&id) {
+        let why = match pending.get(&id) {
+            Some((node, asked, _)) if *node == conn.peer && asked.matches(&a) => {
+                if let Some((_, _, tx)) = pending.remove(&id) {
                     drop(pending);
                     let _ = tx.send(a);
                 }
+                return;
             }
-            Some(_) => {
+            Some((node, _, _)) if *node == conn.peer => "an answer of another kind than asked",
+            Some(_) => "the request went to another node",
+            None => {
                 drop(pending);
-                self.stats.forged_answers.fetch_add(1, Ordering::Relaxed);
-                if let Some(n) = self.peer_warnings.allow() {
-                    tracing::warn!(peer = %conn.name, req = id, suppressed = n, "answer refused: the request went to another node");
-                }
+                self.stats.late_replies.fetch_add(1, Ordering::Relaxed);
+                return;
             }
-            None => {}
+        };
+        drop(pending);
+        self.stats.forged_answers.fetch_add(1, Ordering::Relaxed);
+        if let Some(n) = self.peer_warnings.allow() {
+            tracing::warn!(peer = %conn.name, req = id, why, suppressed = n, "answer refused");
         }
     }
+
     /// Delivers a message from `conn`; one of a type this node does not know is refused back
     /// to the sender, with the ids of its reply handles so that its callers fail at once.
     fn dispatch_send(
