@@ -188,7 +188,11 @@ pub struct DistConfig {
     /// Seed of the node's random source for jitter and ids; `None`: from the OS. Handshake
     /// challenges never use it: they always come from the OS entropy source.
     pub rng_seed: Option<u64>,
-    /// TLS for every connection (both sides must use it); `None`: plain TCP.
+    /// How the node listens and connects ([`Tcp`](crate::transport::Tcp) by default; an
+    /// in-memory [`MemoryNetwork`](crate::transport::MemoryNetwork) host in tests).
+    pub transport: std::sync::Arc<dyn crate::transport::Transport>,
+    /// TLS for every connection (both sides must use it), over the transport's streams;
+    /// `None`: none.
     pub tls: Option<TlsConfig>,
     /// Which kinds each peer may spawn here; `None` (the default): every registered kind.
     pub spawn_allow: Option<AllowList>,
@@ -226,6 +230,7 @@ impl DistConfig {
             backoff: (Duration::from_millis(100), Duration::from_secs(10)),
             app_version: env!("CARGO_PKG_VERSION").to_string(),
             rng_seed: None,
+            transport: std::sync::Arc::new(crate::transport::Tcp),
             tls: None,
             spawn_allow: None,
             rpc_allow: None,
@@ -243,6 +248,12 @@ impl DistConfig {
     /// Restricts which rpc functions each peer may call here.
     pub fn allow_rpc(mut self, list: AllowList) -> Self {
         self.rpc_allow = Some(list);
+        self
+    }
+
+    /// Sets the transport (see [`transport`](crate::transport)).
+    pub fn transport(mut self, t: std::sync::Arc<dyn crate::transport::Transport>) -> Self {
+        self.transport = t;
         self
     }
 

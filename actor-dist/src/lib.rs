@@ -1,6 +1,7 @@
 //! # actor-dist
 //!
-//! Distribution for [`actor_core`]: nodes connect over TCP, authenticate with a shared cookie,
+//! Distribution for [`actor_core`]: nodes connect over TCP (or another
+//! [`Transport`](transport::Transport)), authenticate with a shared cookie,
 //! and then a [`Pid`](actor_core::Pid) means the same on every node. Sends, calls, links,
 //! monitors and exits work across nodes as they do locally; `spawn_on` starts actors on other
 //! nodes; rpc calls registered functions; node events tell who came and went.
@@ -97,8 +98,12 @@
 //! - **TLS** ([`TlsConfig`], rustls with the `ring` provider): the cookie handshake runs inside
 //!   a verified TLS session; the client checks the server certificate for the host part of
 //!   the peer's node name.
-//! - **Not yet**: `spawn_on`'s monitor option (monitor from the caller after the spawn), a
-//!   `Transport` seam for an in-memory or simulated network.
+//! - **Transports** ([`transport`]): a node listens and connects through a
+//!   [`Transport`](transport::Transport) giving ordered byte streams: TCP by default, an
+//!   in-memory [`MemoryNetwork`](transport::MemoryNetwork) for tests (links can be cut and
+//!   healed; it runs in paused time), or any other (a simulated network). TLS and the cookie
+//!   handshake run over whichever is configured. Protocol time comes only from `tokio::time`.
+//! - **Not yet**: `spawn_on`'s monitor option (monitor from the caller after the spawn).
 //!
 //! ## Security model
 //!
@@ -152,6 +157,7 @@ mod node_monitor;
 pub mod remote_sup;
 mod rpc;
 mod spawn;
+pub mod transport;
 pub mod wire;
 
 pub use check::CheckedRefError;

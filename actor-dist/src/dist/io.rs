@@ -1,12 +1,12 @@
 //! A connection's I/O loops: the reader decodes frames and dispatches them, the writer
 //! flushes the outbound buffer in whole batches.
 
-use super::transport::{BoxRead, BoxWrite};
 use super::Inner;
 use crate::conn::Conn;
 use crate::conn::{slice_end, Round, SLICE};
 use crate::events::DownReason;
 use crate::message::Decoder;
+use crate::transport::{BoxRead, BoxWrite};
 use crate::wire::{decode_frame, frame_len, Frame, Reassembly, FRAGMENT_SIZE};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;

@@ -2,7 +2,7 @@
 //!
 //! Split by concept:
 //! - `setup`: connection set-up and admission (dial, accept, handshake, crossing connects);
-//! - `transport`: the byte streams connections run over (TCP, TLS);
+//! - `transport`: TLS over the transport's streams (the transports are in `crate::transport`);
 //! - `io`: each connection's reader and writer tasks;
 //! - `routing`: the routes installed on the node, reply handles, frame dispatch;
 //! - `housekeeping`: heartbeats and liveness, load reports, sweeps, seed reconnects;
@@ -38,7 +38,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
@@ -227,7 +226,7 @@ impl Dist {
     /// Starts distribution on `node` (named `name@host` when it was created): binds the
     /// listener, installs the route to other nodes, and connects to the configured seeds.
     pub async fn start(node: &Node, cfg: DistConfig) -> std::io::Result<Dist> {
-        let listener = TcpListener::bind(cfg.listen).await?;
+        let listener = cfg.transport.listen(cfg.listen).await?;
         let local_addr = listener.local_addr()?;
         let cfg_bounds = (cfg.max_pending_handshakes, cfg.max_pending_per_ip);
         let rng = match cfg.rng_seed {
