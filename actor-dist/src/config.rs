@@ -205,14 +205,16 @@ pub struct DistConfig {
     /// Bytes of large-message fragments a connection may have sent and the peer not yet
     /// acknowledged. It bounds how much bulk data sits in the kernel's buffers ahead of a
     /// later small frame (head-of-line delay is about window / link rate), and caps a bulk
-    /// transfer at window / round-trip time: raise it for long fat links.
+    /// transfer at window / round-trip time: raise it for long fat links. Default 256 KiB:
+    /// on loopback it gave both lower call latency during a bulk transfer and more bulk
+    /// throughput than 1 MiB (W13).
     pub fragment_window: usize,
 }
 
 impl DistConfig {
     /// Defaults: listen on `127.0.0.1:0`, tick 60 s, setup timeout 7 s, 128 sockets (16 per
     /// source address) waiting for a handshake, auto and transitive connect on, frames up to
-    /// 64 MiB, 64 MiB of outbound buffer.
+    /// 64 MiB, 64 MiB of outbound buffer, 256 KiB of unacknowledged fragments, plain TCP.
     pub fn new(cookie: Cookie) -> DistConfig {
         DistConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -235,7 +237,7 @@ impl DistConfig {
             spawn_allow: None,
             rpc_allow: None,
             max_peer_list: 256,
-            fragment_window: 1 << 20,
+            fragment_window: 256 << 10,
         }
     }
 
