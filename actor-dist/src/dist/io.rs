@@ -78,6 +78,10 @@ pub(super) async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: BoxRead) {
                 if unacked >= FRAGMENT_SIZE as u64 || !more {
                     inner.send_prio(&conn, &Frame::FragmentAck { bytes: unacked });
                     unacked = 0;
+                    // The writer was just woken on this worker thread, in its next-task slot
+                    // (which other workers cannot steal): let it send the acknowledgement now
+                    // rather than when this reader next waits for bytes.
+                    tokio::task::yield_now().await;
                 }
                 match reassembly.push(id, more, bytes) {
                     Ok(None) => {}
