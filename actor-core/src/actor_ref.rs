@@ -25,6 +25,13 @@ pub trait RemoteRoute<M>: Send + Sync + 'static {
     fn ready(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
         Box::pin(async {})
     }
+    /// Whether the last successful [`send`](RemoteRoute::send) queued enough bytes that the
+    /// sender should let the runtime run other tasks before it goes on (the connection's
+    /// writer, woken on the sender's worker thread, may otherwise wait behind it).
+    /// [`ActorRef::send`] then yields once. Default: never.
+    fn yield_after_send(&self) -> bool {
+        false
+    }
 }
 
 enum Route<M> {
@@ -122,6 +129,11 @@ impl<M: Send + 'static> ActorRef<M> {
     }
 
     /// Sends `msg`, waiting for room if the actor's mailbox is bounded and full.
+    ///
+    /// To a remote actor, it waits while the connection's outbound buffer is full; after
+    /// queueing a large message it yields to the runtime once, so that a task streaming large
+    /// messages in a loop lets the connection's writer (and everything else on its worker
+    /// thread) run between them instead of holding the thread until the buffer is full.
     pub async fn send(&self, msg: M) -> Result<(), SendError<M>> {
         match &self.route {
             Route::Local(cell) => cell.mailbox.push_wait(msg).await.map_err(SendError::NoProc),
@@ -132,6 +144,12 @@ impl<M: Send + 'static> ActorRef<M> {
                         Err(SendError::Full(m)) => {
                             r.ready().await;
                             msg = m;
+                        }
+                        Ok(()) => {
+                            if r.yield_after_send() {
+                                tokio::task::yield_now().await;
+                            }
+                            return Ok(());
                         }
                         other => return other,
                     }

@@ -40,6 +40,11 @@ pub trait RawRoute: Send + Sync + 'static {
     fn stop(&self, to: Pid, reason: ExitReason) -> bool;
     /// Resolves when `send` to `to` may succeed again after `Full`.
     fn ready(&self, to: Pid) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+    /// Whether the sender should yield to the runtime after the last successful `send` (see
+    /// [`RemoteRoute::yield_after_send`]). Default: never.
+    fn yield_after_send(&self) -> bool {
+        false
+    }
 }
 
 /// A typed route over a [`RawRoute`]: encodes `M` with postcard.
@@ -89,6 +94,10 @@ impl<M: Message> RemoteRoute<M> for EncodedRoute<M> {
 
     fn ready(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         self.raw.ready(self.pid)
+    }
+
+    fn yield_after_send(&self) -> bool {
+        self.raw.yield_after_send()
     }
 }
 

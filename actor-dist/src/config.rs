@@ -188,7 +188,11 @@ pub struct DistConfig {
     /// Seed of the node's random source for jitter and ids; `None`: from the OS. Handshake
     /// challenges never use it: they always come from the OS entropy source.
     pub rng_seed: Option<u64>,
-    /// TLS for every connection (both sides must use it); `None`: plain TCP.
+    /// How the node listens and connects ([`Tcp`](crate::transport::Tcp) by default; an
+    /// in-memory [`MemoryNetwork`](crate::transport::MemoryNetwork) host in tests).
+    pub transport: std::sync::Arc<dyn crate::transport::Transport>,
+    /// TLS for every connection (both sides must use it), over the transport's streams;
+    /// `None`: none.
     pub tls: Option<TlsConfig>,
     /// Which kinds each peer may spawn here; `None` (the default): every registered kind.
     pub spawn_allow: Option<AllowList>,
@@ -201,14 +205,16 @@ pub struct DistConfig {
     /// Bytes of large-message fragments a connection may have sent and the peer not yet
     /// acknowledged. It bounds how much bulk data sits in the kernel's buffers ahead of a
     /// later small frame (head-of-line delay is about window / link rate), and caps a bulk
-    /// transfer at window / round-trip time: raise it for long fat links.
+    /// transfer at window / round-trip time: raise it for long fat links. Default 256 KiB:
+    /// on loopback it gave both lower call latency during a bulk transfer and more bulk
+    /// throughput than 1 MiB (W13).
     pub fragment_window: usize,
 }
 
 impl DistConfig {
     /// Defaults: listen on `127.0.0.1:0`, tick 60 s, setup timeout 7 s, 128 sockets (16 per
     /// source address) waiting for a handshake, auto and transitive connect on, frames up to
-    /// 64 MiB, 64 MiB of outbound buffer.
+    /// 64 MiB, 64 MiB of outbound buffer, 256 KiB of unacknowledged fragments, plain TCP.
     pub fn new(cookie: Cookie) -> DistConfig {
         DistConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -226,11 +232,12 @@ impl DistConfig {
             backoff: (Duration::from_millis(100), Duration::from_secs(10)),
             app_version: env!("CARGO_PKG_VERSION").to_string(),
             rng_seed: None,
+            transport: std::sync::Arc::new(crate::transport::Tcp),
             tls: None,
             spawn_allow: None,
             rpc_allow: None,
             max_peer_list: 256,
-            fragment_window: 1 << 20,
+            fragment_window: 256 << 10,
         }
     }
 
@@ -243,6 +250,12 @@ impl DistConfig {
     /// Restricts which rpc functions each peer may call here.
     pub fn allow_rpc(mut self, list: AllowList) -> Self {
         self.rpc_allow = Some(list);
+        self
+    }
+
+    /// Sets the transport (see [`transport`](crate::transport)).
+    pub fn transport(mut self, t: std::sync::Arc<dyn crate::transport::Transport>) -> Self {
+        self.transport = t;
         self
     }
 

@@ -1,6 +1,7 @@
 //! # actor-dist
 //!
-//! Distribution for [`actor_core`]: nodes connect over TCP, authenticate with a shared cookie,
+//! Distribution for [`actor_core`]: nodes connect over TCP (or another
+//! [`Transport`](transport::Transport)), authenticate with a shared cookie,
 //! and then a [`Pid`](actor_core::Pid) means the same on every node. Sends, calls, links,
 //! monitors and exits work across nodes as they do locally; `spawn_on` starts actors on other
 //! nodes; rpc calls registered functions; node events tell who came and went.
@@ -85,12 +86,24 @@
 //!   is counted in [`Stats::refused_by_peer`] and logged on the sending node.
 //! - **Backpressure**: the outbound buffer is bounded for user data; `ActorRef::send` waits,
 //!   `tell` returns `Full`. Control frames (signals, replies, ticks, spawn/rpc control,
-//!   system messages) are never refused.
+//!   system messages) are never refused. After queueing a large message, `send().await`
+//!   yields to the runtime once, so a task streaming large messages lets the connection's
+//!   writer (woken on the same worker thread, in tokio's unstealable next-task slot) run
+//!   between them instead of holding the thread until the buffer is full; a loop of `tell`s
+//!   that never awaits gets no such pacing.
+//! - **Byte payloads**: a `Vec<u8>` field is encoded by serde one `u8` at a time; for large
+//!   byte payloads encode it as a byte string (`#[serde(with = "serde_bytes")]` or an
+//!   equivalent `serialize_bytes`): the same bytes on the wire, copied at once. The frames
+//!   themselves always carry payloads that way.
 //! - **TLS** ([`TlsConfig`], rustls with the `ring` provider): the cookie handshake runs inside
 //!   a verified TLS session; the client checks the server certificate for the host part of
 //!   the peer's node name.
-//! - **Not yet**: `spawn_on`'s monitor option (monitor from the caller after the spawn), a
-//!   `Transport` seam for an in-memory or simulated network.
+//! - **Transports** ([`transport`]): a node listens and connects through a
+//!   [`Transport`](transport::Transport) giving ordered byte streams: TCP by default, an
+//!   in-memory [`MemoryNetwork`](transport::MemoryNetwork) for tests (links can be cut and
+//!   healed; it runs in paused time), or any other (a simulated network). TLS and the cookie
+//!   handshake run over whichever is configured. Protocol time comes only from `tokio::time`.
+//! - **Not yet**: `spawn_on`'s monitor option (monitor from the caller after the spawn).
 //!
 //! ## Security model
 //!
@@ -116,7 +129,8 @@
 //!   process of a `Down`) must be one of the peer's pids and the target one of ours, or the
 //!   signal is refused, counted ([`Stats::forged_signals`]) and logged (rate-limited); a
 //!   spawn may link the new actor only to a pid of the asking node. Spawn and rpc answers
-//!   are taken only from the node that was asked ([`Stats::forged_answers`]). A peer list
+//!   are taken only from the node that was asked, and only of the kind asked (a spawn result
+//!   for a spawn); others are refused and counted ([`Stats::forged_answers`]). A peer list
 //!   never overwrites an address the user configured (or one learnt earlier) and is capped
 //!   (`max_peer_list`); load reports are clamped to sane ranges.
 //! - **Restricting it**: per-node allow-lists for spawnable kinds and rpc functions, on by
@@ -143,6 +157,7 @@ mod node_monitor;
 pub mod remote_sup;
 mod rpc;
 mod spawn;
+pub mod transport;
 pub mod wire;
 
 pub use check::CheckedRefError;

@@ -1,7 +1,7 @@
 //! rpc: functions registered by name, called from other nodes (OTP `rpc`/`erpc`).
 
 use crate::conn::Conn;
-use crate::dist::{Answer, Dist, Inner};
+use crate::dist::{Answer, Asked, Dist, Inner};
 use crate::events::DownReason;
 use crate::wire::{Frame, RpcFailure};
 use futures::future::BoxFuture;
@@ -252,7 +252,7 @@ async fn call_remote(
         .conn_up_by_name(node)
         .await
         .map_err(RpcError::NodeDown)?;
-    let (req, rx) = inner.expect_answer(conn.peer);
+    let (req, rx) = inner.expect_answer(conn.peer, Asked::Rpc);
     struct Forget<'a>(&'a Inner, u64);
     impl Drop for Forget<'_> {
         fn drop(&mut self) {

@@ -1,7 +1,7 @@
 //! Remote spawn: nodes register actor kinds by name; `spawn_on` starts one on another node.
 
 use crate::conn::Conn;
-use crate::dist::{Answer, Dist, Inner};
+use crate::dist::{Answer, Asked, Dist, Inner};
 use crate::events::DownReason;
 use crate::message::Message;
 use crate::wire::{Frame, RemoteSpawnError};
@@ -121,7 +121,15 @@ impl Dist {
             .await
             .map_err(|_| SpawnOnError::Timeout)?
             .map_err(SpawnOnError::NodeDown)?;
-        let (req, rx) = inner.expect_answer(conn.peer);
+        let (req, rx) = inner.expect_answer(conn.peer, Asked::Spawn);
+        // Forgotten however this ends (also when the caller drops the future).
+        struct Forget<'a>(&'a Inner, u64);
+        impl Drop for Forget<'_> {
+            fn drop(&mut self) {
+                self.0.forget_answer(self.1);
+            }
+        }
+        let _forget = Forget(inner, req);
         let frame = Frame::Spawn {
             req,
             kind,
@@ -130,7 +138,6 @@ impl Dist {
             link: opts.link,
         };
         if inner.send_frame(&conn, &frame, true).is_err() {
-            inner.forget_answer(req);
             return Err(SpawnOnError::NodeDown(DownReason::ConnectionClosed));
         }
         match tokio::time::timeout(opts.timeout, rx).await {
@@ -140,10 +147,7 @@ impl Dist {
             Ok(Ok(Answer::Rpc(_))) | Ok(Err(_)) => {
                 Err(SpawnOnError::NodeDown(DownReason::ConnectionClosed))
             }
-            Err(_) => {
-                inner.forget_answer(req);
-                Err(SpawnOnError::Timeout)
-            }
+            Err(_) => Err(SpawnOnError::Timeout),
         }
     }
 

@@ -141,7 +141,7 @@ pub enum Frame<'a> {
         /// Type tag of the payload.
         tag: u64,
         /// postcard bytes of the message.
-        #[serde(borrow)]
+        #[serde(borrow, serialize_with = "as_bytes")]
         payload: &'a [u8],
     },
     /// A link/exit/monitor signal for `to`.
@@ -156,7 +156,7 @@ pub enum Frame<'a> {
         /// The handle's id on the receiving node.
         id: u64,
         /// postcard bytes of the reply.
-        #[serde(borrow)]
+        #[serde(borrow, serialize_with = "as_bytes")]
         payload: &'a [u8],
     },
     /// A reply handle was dropped unanswered; with the holder's exit reason when known.
@@ -175,7 +175,7 @@ pub enum Frame<'a> {
         /// Tag of the message type the caller expects the actor to take.
         msg_tag: u64,
         /// postcard bytes of the arguments.
-        #[serde(borrow)]
+        #[serde(borrow, serialize_with = "as_bytes")]
         args: &'a [u8],
         /// Link the new actor to this (remote) pid.
         link: Option<Pid>,
@@ -194,7 +194,7 @@ pub enum Frame<'a> {
         /// Function name.
         func: &'a str,
         /// postcard bytes of the arguments.
-        #[serde(borrow)]
+        #[serde(borrow, serialize_with = "as_bytes")]
         args: &'a [u8],
     },
     /// Result of an rpc.
@@ -202,7 +202,7 @@ pub enum Frame<'a> {
         /// Request id.
         req: u64,
         /// postcard bytes of the result, or why not.
-        #[serde(borrow)]
+        #[serde(borrow, serialize_with = "result_as_bytes")]
         result: Result<&'a [u8], RpcFailure>,
     },
     /// Visible peers of the sender, for transitive connects.
@@ -218,7 +218,7 @@ pub enum Frame<'a> {
         /// Type tag of the payload.
         tag: u64,
         /// postcard bytes of the message.
-        #[serde(borrow)]
+        #[serde(borrow, serialize_with = "as_bytes")]
         payload: &'a [u8],
         /// Ids of the reply handles inside, on the sending node.
         replies: Vec<u64>,
@@ -249,7 +249,7 @@ pub enum Frame<'a> {
         /// Whether more pieces follow.
         more: bool,
         /// The bytes.
-        #[serde(borrow)]
+        #[serde(borrow, serialize_with = "as_bytes")]
         bytes: &'a [u8],
     },
     /// The receiver has taken this many more bytes of fragments: the sender keeps at most a
@@ -259,6 +259,29 @@ pub enum Frame<'a> {
         /// Fragment bytes (their `bytes` lengths) taken since the last acknowledgement.
         bytes: u64,
     },
+}
+
+/// Writes a byte string as postcard bytes (one copy) rather than as a sequence of `u8`s
+/// (one call per byte): the same encoding, so decoding borrows it as before.
+fn as_bytes<S: serde::Serializer>(v: &&[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bytes(v)
+}
+
+/// [`as_bytes`] for an rpc result.
+fn result_as_bytes<S: serde::Serializer>(
+    v: &Result<&[u8], RpcFailure>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    struct Bytes<'b>(&'b [u8]);
+    impl Serialize for Bytes<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(self.0)
+        }
+    }
+    match v {
+        Ok(b) => Ok::<_, &RpcFailure>(Bytes(b)).serialize(s),
+        Err(e) => Err::<Bytes<'_>, _>(e).serialize(s),
+    }
 }
 
 impl Frame<'_> {
@@ -410,6 +433,28 @@ mod tests {
             id: 3,
             creation: 2,
         }
+    }
+
+    #[test]
+    fn byte_strings_keep_the_encoding_of_a_sequence_of_u8() {
+        // Frame variants 3 (Reply) and 8 (RpcResult): as postcard writes a `Vec<u8>`.
+        let payload: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+        let reply = postcard::to_allocvec(&Frame::Reply {
+            id: 9,
+            payload: &payload,
+        })
+        .unwrap();
+        assert_eq!(
+            reply,
+            postcard::to_allocvec(&(3u32, 9u64, payload.clone())).unwrap()
+        );
+        let ok = postcard::to_allocvec(&Frame::RpcResult {
+            req: 2,
+            result: Ok(&payload),
+        })
+        .unwrap();
+        let seq: Result<Vec<u8>, RpcFailure> = Ok(payload.clone());
+        assert_eq!(ok, postcard::to_allocvec(&(8u32, 2u64, seq)).unwrap());
     }
 
     #[test]

@@ -231,3 +231,42 @@ async fn order_between_a_pair_is_kept_with_mixed_sizes() {
         "sender 2 -> sink 2 in order"
     );
 }
+
+/// A task streaming large messages with `send().await` lets the connection's writer run
+/// between them: on a single-threaded runtime (where nothing else can run while it does not
+/// yield), the first message reaches the peer while the stream is still being sent, long
+/// before the outbound buffer would be full.
+#[tokio::test(flavor = "current_thread")]
+async fn a_task_streaming_large_messages_lets_the_writer_run_between_them() {
+    let a = start_with("a@127.0.0.1", big_config()).await;
+    let b = start_with("b@127.0.0.1", big_config()).await;
+    b.register::<Blob>();
+    connect(&a, &b).await;
+    let (tx, mut delivered) = mpsc::unbounded_channel();
+    let sink = b.node().spawn(Sink(tx)).await.unwrap();
+    let sink = a.actor_ref::<Blob>(sink.pid()).unwrap();
+    const N: u64 = 40; // 40 MiB: far below the 160 MiB outbound limit
+    let mut arrived_while_sending = 0;
+    for seq in 0..N {
+        sink.send(Blob {
+            from: 0,
+            seq,
+            data: vec![1; 1 << 20],
+        })
+        .await
+        .unwrap();
+        while delivered.try_recv().is_ok() {
+            arrived_while_sending += 1;
+        }
+    }
+    assert!(
+        arrived_while_sending > 0,
+        "no message arrived while {N} MiB were sent: the sender never let the writer run"
+    );
+    for _ in arrived_while_sending..N {
+        tokio::time::timeout(T, delivered.recv())
+            .await
+            .expect("every message arrives")
+            .unwrap();
+    }
+}

@@ -1,12 +1,12 @@
 //! A connection's I/O loops: the reader decodes frames and dispatches them, the writer
 //! flushes the outbound buffer in whole batches.
 
-use super::transport::{BoxRead, BoxWrite};
 use super::Inner;
 use crate::conn::Conn;
 use crate::conn::{slice_end, Round, SLICE};
 use crate::events::DownReason;
 use crate::message::Decoder;
+use crate::transport::{BoxRead, BoxWrite};
 use crate::wire::{decode_frame, frame_len, Frame, Reassembly, FRAGMENT_SIZE};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -78,6 +78,10 @@ pub(super) async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: BoxRead) {
                 if unacked >= FRAGMENT_SIZE as u64 || !more {
                     inner.send_prio(&conn, &Frame::FragmentAck { bytes: unacked });
                     unacked = 0;
+                    // The writer was just woken on this worker thread, in its next-task slot
+                    // (which other workers cannot steal): let it send the acknowledgement now
+                    // rather than when this reader next waits for bytes.
+                    tokio::task::yield_now().await;
                 }
                 match reassembly.push(id, more, bytes) {
                     Ok(None) => {}

@@ -2,7 +2,7 @@
 //!
 //! Split by concept:
 //! - `setup`: connection set-up and admission (dial, accept, handshake, crossing connects);
-//! - `transport`: the byte streams connections run over (TCP, TLS);
+//! - `transport`: TLS over the transport's streams (the transports are in `crate::transport`);
 //! - `io`: each connection's reader and writer tasks;
 //! - `routing`: the routes installed on the node, reply handles, frame dispatch;
 //! - `housekeeping`: heartbeats and liveness, load reports, sweeps, seed reconnects;
@@ -38,7 +38,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
@@ -69,7 +68,8 @@ pub struct Stats {
     pub preauth_refused: AtomicU64,
     /// Unauthenticated sockets closed to make room for newer ones.
     pub preauth_evicted: AtomicU64,
-    /// Replies for calls that had already given up.
+    /// Replies for calls, and spawn or rpc answers for requests, that had already given up
+    /// (or that no one here is waiting for).
     pub late_replies: AtomicU64,
     /// Node events a slow subscriber missed.
     pub events_dropped: AtomicU64,
@@ -77,7 +77,8 @@ pub struct Stats {
     /// does not belong to the peer that sent them, or their target is not on this node
     /// (each is also logged, rate-limited).
     pub forged_signals: AtomicU64,
-    /// Spawn or rpc answers refused because they came from another node than the one asked.
+    /// Spawn or rpc answers refused because they came from another node than the one asked,
+    /// or answered a request of the other kind (each is also logged, rate-limited).
     pub forged_answers: AtomicU64,
     /// Spawn and rpc requests refused by the allow-lists (`DistConfig::spawn_allow`,
     /// `DistConfig::rpc_allow`).
@@ -95,6 +96,25 @@ pub(crate) enum Answer {
     Rpc(Result<Vec<u8>, RpcFailure>),
     Down(DownReason),
 }
+
+/// What a pending request asked for: only an answer of that kind is taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Asked {
+    Spawn,
+    Rpc,
+}
+
+impl Asked {
+    fn matches(self, a: &Answer) -> bool {
+        matches!(
+            (self, a),
+            (Asked::Spawn, Answer::Spawn(_)) | (Asked::Rpc, Answer::Rpc(_))
+        )
+    }
+}
+
+/// A request waiting for its answer: the node asked, what was asked, the waiting caller.
+type Pending = (NodeId, Asked, oneshot::Sender<Answer>);
 
 pub(crate) struct Inner {
     pub(crate) node: Node,
@@ -114,7 +134,7 @@ pub(crate) struct Inner {
     pub(crate) funcs: RwLock<HashMap<String, crate::rpc::RpcFn>>,
     replies: Mutex<HashMap<u64, Exported>>,
     next_id: AtomicU64,
-    pending: Mutex<HashMap<u64, (NodeId, oneshot::Sender<Answer>)>>,
+    pending: Mutex<HashMap<u64, Pending>>,
     subscribers: Mutex<Vec<mpsc::Sender<NodeEvent>>>,
     pub(crate) loads: Mutex<HashMap<NodeId, LoadReport>>,
     pub(crate) stats: Stats,
@@ -206,7 +226,7 @@ impl Dist {
     /// Starts distribution on `node` (named `name@host` when it was created): binds the
     /// listener, installs the route to other nodes, and connects to the configured seeds.
     pub async fn start(node: &Node, cfg: DistConfig) -> std::io::Result<Dist> {
-        let listener = TcpListener::bind(cfg.listen).await?;
+        let listener = cfg.transport.listen(cfg.listen).await?;
         let local_addr = listener.local_addr()?;
         let cfg_bounds = (cfg.max_pending_handshakes, cfg.max_pending_per_ip);
         let rng = match cfg.rng_seed {
@@ -643,12 +663,12 @@ impl Inner {
             let mut p = self.pending.lock();
             let ids: Vec<u64> = p
                 .iter()
-                .filter(|(_, (n, _))| *n == conn.peer)
+                .filter(|(_, (n, _, _))| *n == conn.peer)
                 .map(|(k, _)| *k)
                 .collect();
             ids.into_iter().filter_map(|k| p.remove(&k)).collect()
         };
-        for (_, tx) in failed {
+        for (_, _, tx) in failed {
             let _ = tx.send(Answer::Down(reason.clone()));
         }
         self.loads.lock().remove(&conn.peer);

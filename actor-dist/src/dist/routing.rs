@@ -3,7 +3,7 @@
 //! frames, and dispatching the frames a connection receives.
 
 use super::io::ReaderCache;
-use super::{Answer, Inner};
+use super::{Answer, Asked, Inner};
 use crate::conn::{Conn, PushError, PushFrameError};
 use crate::wire::{encode_frame, Frame, FRAGMENT_SIZE};
 use actor_core::{
@@ -12,7 +12,7 @@ use actor_core::{
 };
 use parking_lot::Mutex;
 use std::cell::RefCell;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use tokio::sync::oneshot;
 
@@ -175,7 +175,8 @@ impl Inner {
     }
 
     /// Encodes a message for `to` and queues it (data: subject to backpressure; a system
-    /// message (`control`) is not). A message larger than a fragment goes in pieces.
+    /// message (`control`) is not). A message larger than a fragment goes in pieces; `true`
+    /// then.
     pub(super) fn send_encoded(
         &self,
         conn: &Conn,
@@ -183,7 +184,7 @@ impl Inner {
         tag: u64,
         encode: EncodeFn<'_>,
         control: bool,
-    ) -> Result<(), SendFail> {
+    ) -> Result<bool, SendFail> {
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
             let s = &mut *s;
@@ -218,6 +219,7 @@ impl Inner {
                     .map_err(|e| SendFail::Encode(e.to_string()))?;
                 return conn
                     .push_large(big, control, Some(to))
+                    .map(|()| true)
                     .map_err(SendFail::from);
             }
             if control {
@@ -227,9 +229,11 @@ impl Inner {
                     .map_err(|e| SendFail::Encode(e.to_string()))?;
                 return conn
                     .push(frame_buf, control, Some(to))
+                    .map(|()| false)
                     .map_err(SendFail::from);
             }
             conn.push_frame(&frame, self.cfg.max_frame, to)
+                .map(|()| false)
                 .map_err(|e| match e {
                     PushFrameError::Full => SendFail::Full,
                     PushFrameError::Closed => SendFail::NoConnection,
@@ -290,10 +294,14 @@ impl Inner {
         }
     }
 
-    pub(crate) fn expect_answer(&self, peer: NodeId) -> (u64, oneshot::Receiver<Answer>) {
+    pub(crate) fn expect_answer(
+        &self,
+        peer: NodeId,
+        asked: Asked,
+    ) -> (u64, oneshot::Receiver<Answer>) {
         let id = self.fresh_id();
         let (tx, rx) = oneshot::channel();
-        self.pending.lock().insert(id, (peer, tx));
+        self.pending.lock().insert(id, (peer, asked, tx));
         (id, rx)
     }
 
@@ -301,26 +309,35 @@ impl Inner {
         self.pending.lock().remove(&id);
     }
 
-    /// An answer from `conn` to request `id`: taken only from the node that was asked.
+    /// An answer from `conn` to request `id`: taken only from the node that was asked, and
+    /// only of the kind asked (a spawn result for a spawn, an rpc result for an rpc). Anything
+    /// else is refused and counted in `forged_answers`; an answer to no pending request (the
+    /// caller gave up, or it never asked) in `late_replies`.
     pub(super) fn answer(&self, conn: &Conn, id: u64, a: Answer) {
         let mut pending = self.pending.lock();
-        match pending.get(&id) {
-            Some((node, _)) if *node == conn.peer => {
-                if let Some((_, tx)) = pending.remove(&id) {
+        let why = match pending.get(&id) {
+            Some((node, asked, _)) if *node == conn.peer && asked.matches(&a) => {
+                if let Some((_, _, tx)) = pending.remove(&id) {
                     drop(pending);
                     let _ = tx.send(a);
                 }
+                return;
             }
-            Some(_) => {
+            Some((node, _, _)) if *node == conn.peer => "an answer of another kind than asked",
+            Some(_) => "the request went to another node",
+            None => {
                 drop(pending);
-                self.stats.forged_answers.fetch_add(1, Ordering::Relaxed);
-                if let Some(n) = self.peer_warnings.allow() {
-                    tracing::warn!(peer = %conn.name, req = id, suppressed = n, "answer refused: the request went to another node");
-                }
+                self.stats.late_replies.fetch_add(1, Ordering::Relaxed);
+                return;
             }
-            None => {}
+        };
+        drop(pending);
+        self.stats.forged_answers.fetch_add(1, Ordering::Relaxed);
+        if let Some(n) = self.peer_warnings.allow() {
+            tracing::warn!(peer = %conn.name, req = id, why, suppressed = n, "answer refused");
         }
     }
+
     /// Delivers a message from `conn`; one of a type this node does not know is refused back
     /// to the sender, with the ids of its reply handles so that its callers fail at once.
     fn dispatch_send(
@@ -527,16 +544,22 @@ impl Inner {
 /// The route to other nodes that typed references are built on. It remembers the last
 /// connection it used, so a stream of sends does no map lookup per message. A system route
 /// (registry replication and other services of the distribution itself) is not subject to
-/// the data limit: user data filling the buffer cannot refuse it.
-pub(crate) struct DistRoute(pub(crate) Arc<Inner>, Mutex<Option<Arc<Conn>>>, bool);
+/// the data limit: user data filling the buffer cannot refuse it. The flag says the last send
+/// queued a large message (the sender then yields once: `yield_after_send`).
+pub(crate) struct DistRoute(
+    pub(crate) Arc<Inner>,
+    Mutex<Option<Arc<Conn>>>,
+    bool,
+    AtomicBool,
+);
 
 impl DistRoute {
     pub(crate) fn new(inner: Arc<Inner>) -> Self {
-        DistRoute(inner, Mutex::new(None), false)
+        DistRoute(inner, Mutex::new(None), false, AtomicBool::new(false))
     }
 
     pub(crate) fn system(inner: Arc<Inner>) -> Self {
-        DistRoute(inner, Mutex::new(None), true)
+        DistRoute(inner, Mutex::new(None), true, AtomicBool::new(false))
     }
 }
 
@@ -556,11 +579,23 @@ impl RawRoute for DistRoute {
         // Encoded under the route's own lock: no clone of the connection per send.
         self.0
             .send_encoded(conn, to, tag, encode, self.2)
+            .map(|large| {
+                if large {
+                    self.3.store(true, Ordering::Relaxed);
+                }
+            })
             .map_err(|e| match e {
                 SendFail::Full => RawSendError::Full,
                 SendFail::NoConnection => RawSendError::NoConnection,
                 SendFail::Encode(why) => RawSendError::Encode(why),
             })
+    }
+
+    /// After a large message the sender yields once: the writer, woken on the sender's
+    /// worker thread, gets to run (a task streaming megabytes would otherwise hold the thread
+    /// until the outbound buffer is full, and every call on the link would wait behind it).
+    fn yield_after_send(&self) -> bool {
+        self.3.swap(false, Ordering::Relaxed)
     }
 
     fn call_failure(&self, to: Pid) -> CallError {

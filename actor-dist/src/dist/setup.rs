@@ -5,11 +5,12 @@ use super::admission::Ticket;
 use super::housekeeping::tick_loop;
 use super::io::{read_loop, write_loop};
 use super::routing::Wire;
-use super::transport::{server_name, Stream};
+use super::transport::server_name;
 use super::Inner;
 use crate::conn::{Conn, Phase};
 use crate::events::{AuthFailure, DownReason, NodeEvent, NodeInfo};
 use crate::handshake::{self, refusal, HandshakeError, PeerInfo};
+use crate::transport::{boxed, BoxStream, Listener};
 use crate::wire::Frame;
 use actor_core::NodeId;
 use parking_lot::Mutex;
@@ -18,7 +19,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
 
 pub(super) async fn wait_up(conn: &Arc<Conn>) -> Result<NodeInfo, DownReason> {
     let mut rx = conn.phase.subscribe();
@@ -109,7 +109,7 @@ impl Inner {
     }
 
     /// Brings a handshaken connection up: starts its reader, writer and ticker.
-    pub(super) fn conn_up(self: &Arc<Self>, conn: &Arc<Conn>, stream: Stream, peer: PeerInfo) {
+    pub(super) fn conn_up(self: &Arc<Self>, conn: &Arc<Conn>, stream: BoxStream, peer: PeerInfo) {
         if conn.is_closed() {
             return;
         }
@@ -136,7 +136,7 @@ impl Inner {
         conn.phase.send_replace(Phase::Up(info.clone()));
         tracing::info!(node = %self.node.name(), peer = %info.name, "nodeup");
         self.emit(NodeEvent::Up(info.clone()));
-        let (rd, wr) = stream.split();
+        let (rd, wr) = stream.into_halves();
         let reader = tokio::spawn(read_loop(self.clone(), conn.clone(), rd));
         let writer = tokio::spawn(write_loop(self.clone(), conn.clone(), wr));
         let ticker = tokio::spawn(tick_loop(self.clone(), conn.clone()));
@@ -165,7 +165,7 @@ impl Inner {
     }
 }
 
-pub(super) async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
+pub(super) async fn accept_loop(inner: Arc<Inner>, mut listener: Box<dyn Listener>) {
     loop {
         let (tcp, from) = match listener.accept().await {
             Ok(s) => s,
@@ -208,25 +208,24 @@ pub(super) async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
 /// older connection of the same node (another incarnation) to take down.
 type Claimed = Mutex<Option<(Arc<Conn>, Option<Arc<Conn>>)>>;
 
-async fn accept_task(inner: Arc<Inner>, tcp: TcpStream, from: SocketAddr, ticket: Ticket) {
+async fn accept_task(inner: Arc<Inner>, tcp: BoxStream, from: SocketAddr, ticket: Ticket) {
     let deadline = tokio::time::Instant::now() + inner.cfg.setup_timeout;
-    let _ = tcp.set_nodelay(true);
     let challenge = inner.challenge();
     let me = inner.identity();
     let claimed: Claimed = Mutex::new(None);
     let setup = async {
         let mut stream = match &inner.cfg.tls {
-            None => Stream::Tcp(tcp),
+            None => tcp,
             Some(tls) => {
                 let acceptor = tokio_rustls::TlsAcceptor::from(tls.server.clone());
                 match acceptor.accept(tcp).await {
-                    Ok(s) => Stream::Tls(Box::new(s)),
+                    Ok(s) => boxed(s),
                     Err(e) => return Err((HandshakeError::Io(e), None)),
                 }
             }
         };
         let peer = handshake::accept_named(
-            stream.stream(),
+            &mut *stream,
             &me,
             challenge,
             |_| ticket.hello(),
@@ -370,19 +369,16 @@ fn accept_failed(inner: &Arc<Inner>, from: SocketAddr, name: Option<String>, e: 
 async fn connect_task(inner: Arc<Inner>, conn: Arc<Conn>, addr: SocketAddr) {
     let challenge = inner.challenge();
     let res = tokio::time::timeout(inner.cfg.setup_timeout, async {
-        let tcp = TcpStream::connect(addr).await?;
-        let _ = tcp.set_nodelay(true);
+        let tcp = inner.cfg.transport.connect(addr).await?;
         let mut stream = match &inner.cfg.tls {
-            None => Stream::Tcp(tcp),
+            None => tcp,
             Some(tls) => {
                 let connector = tokio_rustls::TlsConnector::from(tls.client.clone());
-                Stream::Tls(Box::new(
-                    connector.connect(server_name(&conn.name)?, tcp).await?,
-                ))
+                boxed(connector.connect(server_name(&conn.name)?, tcp).await?)
             }
         };
         let me = inner.identity();
-        let peer = handshake::initiate(stream.stream(), &me, challenge).await?;
+        let peer = handshake::initiate(&mut *stream, &me, challenge).await?;
         Ok::<_, HandshakeError>((stream, peer))
     })
     .await;
