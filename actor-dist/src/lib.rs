@@ -48,6 +48,10 @@
 //!   auto-connect that failed is not retried before a backoff (`DistConfig::backoff`); sends
 //!   to the node fail at once with `noconnection` meanwhile, with no event or connect attempt
 //!   per message.
+//! - **Full mesh**: a new peer sends the peers it is connected to, and the node connects to
+//!   those it is not (as Erlang does); such a transitive connect that fails (a set-up timeout
+//!   under load, a dial evicted by the peer's pre-authentication bound in a connect storm) is
+//!   retried with backoff, a few times, until either side has connected.
 //! - **Finding nodes** (epmd's role): a node connects to addresses it was given (seeds,
 //!   [`Dist::connect`]) or learnt (peer lists, a peer's own report). Beyond that, a
 //!   [`NodeResolver`] ([`Dist::set_resolver`]; the cluster layer's discovery installs one) is
