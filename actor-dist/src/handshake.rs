@@ -47,6 +47,9 @@ pub mod refusal {
     pub const ALREADY_CONNECTED: &str = "already connected";
     /// The node is shutting down or not accepting connections.
     pub const UNAVAILABLE: &str = "unavailable";
+    /// Sent by an initiator after the acceptor's `Hello`: it only wanted the acceptor's name
+    /// ([`probe`]); the acceptor ends the handshake quietly (no counter, no warning).
+    pub const PROBE: &str = "probe";
 }
 
 /// Why a handshake failed.
@@ -246,6 +249,22 @@ pub async fn initiate<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
     }
 }
 
+/// Asks the node at the other end of `s` for its name, as an initiator that stops after the
+/// `Hello`s (and tells the acceptor so with [`refusal::PROBE`]): nothing is proved, so the
+/// answer is only a hint of whom to dial (a connection to that name proves it); nothing about
+/// either node's connections changes. This is how a node dials an address that came without a
+/// node name (a DNS A record): probe, then connect by name.
+pub async fn probe<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
+    s: &mut S,
+    me: &Identity<'_>,
+    challenge: [u8; 32],
+) -> Result<PeerInfo, HandshakeError> {
+    send(s, &hello(me, challenge)).await?;
+    let (peer, _) = parse_hello(recv(s).await?)?;
+    let _ = send(s, &Handshake::Refuse(refusal::PROBE.into())).await;
+    Ok(peer)
+}
+
 /// Runs the acceptor's side. `admit` decides, once both sides have proved the cookie, whether
 /// to go on (e.g. it loses a simultaneous connect); its `Err` (a [`refusal`] code) is sent to
 /// the peer.
@@ -284,7 +303,14 @@ pub async fn accept_named<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
     let name = Some(peer.name.clone());
     let proved = async {
         send(s, &hello(me, challenge)).await?;
-        match recv(s).await? {
+        let answer = match recv(s).await {
+            // A probe (the initiator only wanted our name) is no failure of anyone's.
+            Err(HandshakeError::Refused(r)) if r == refusal::PROBE => {
+                return Err(HandshakeError::WeRefused(refusal::PROBE.into()))
+            }
+            other => other?,
+        };
+        match answer {
             Handshake::Proof(p) => {
                 if proof(me.cookie, b'I', &challenge, &peer.name, me.name)
                     .verify_slice(&p)
@@ -344,6 +370,28 @@ mod tests {
             app_version: "1",
             cookie,
         }
+    }
+
+    /// A probe learns the acceptor's name without proving anything; the acceptor ends the
+    /// handshake as a quiet refusal and never reaches its admission decision.
+    #[tokio::test]
+    async fn a_probe_learns_the_name_and_admits_nothing() {
+        let c = Cookie::new("monster").unwrap();
+        let other = Cookie::new("other").unwrap();
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        // Even a wrong cookie learns the name: a probe proves nothing.
+        let (ia, ib) = (id("a@h", &other), id("b@h", &c));
+        let (ra, rb) = tokio::join!(
+            probe(&mut a, &ia, [1; 32]),
+            accept(&mut b, &ib, [2; 32], |_| panic!(
+                "a probe is never admitted"
+            ))
+        );
+        assert_eq!(ra.unwrap().name, "b@h");
+        assert!(
+            matches!(rb, Err(HandshakeError::WeRefused(ref r)) if r == refusal::PROBE),
+            "{rb:?}"
+        );
     }
 
     #[tokio::test]

@@ -49,6 +49,17 @@
 //!   auto-connect that failed is not retried before a backoff (`DistConfig::backoff`); sends
 //!   to the node fail at once with `noconnection` meanwhile, with no event or connect attempt
 //!   per message.
+//! - **Full mesh**: a new peer sends the peers it is connected to, and the node connects to
+//!   those it is not (as Erlang does); such a transitive connect that fails (a set-up timeout
+//!   under load, a dial evicted by the peer's pre-authentication bound in a connect storm) is
+//!   retried with backoff, a few times, until either side has connected.
+//! - **Finding nodes** (epmd's role): a node connects to addresses it was given (seeds,
+//!   [`Dist::connect`]) or learnt (peer lists, a peer's own report). Beyond that, a
+//!   [`NodeResolver`] ([`Dist::set_resolver`]; the cluster layer's discovery installs one) is
+//!   asked when a connect by name ([`Dist::connect_node`], `spawn_on`, rpc) knows no address.
+//!   [`Dist::connect_addr`] dials an address whose node name is unknown (a DNS A record): it
+//!   asks the peer its name first, a probe that proves nothing and changes nothing on either
+//!   side, then connects by that name, which the handshake proves.
 //! - **Ordering**: one connection per node pair; messages and signals to one pid are queued
 //!   in call order and written in order, so messages and signals from one actor to another
 //!   arrive in the order sent (signals are *not* moved ahead of data: an exit could overtake
@@ -162,7 +173,7 @@ pub mod wire;
 
 pub use check::CheckedRefError;
 pub use config::{AllowList, Cookie, CookieError, DistConfig, TlsConfig};
-pub use dist::{Dist, Stats, Tracked};
+pub use dist::{Dist, NodeResolver, Stats, Tracked};
 pub use events::{AuthFailure, DownReason, NodeEvent, NodeInfo};
 pub use message::{DeliverError, Message};
 pub use names::{RemoteName, RemoteNameError};

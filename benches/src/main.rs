@@ -47,6 +47,8 @@
 //!
 //! W21 (`split_brain.rs`) runs five membership nodes as OS processes (`--w21-node`), links
 //! through proxies in the child; its peers are the scenarios `silent`, `one-way`, `flapping`.
+//! W19 cluster formation (`formation.rs`) runs as `actor-cluster-<n>` for n = 10, 25, 50, 100
+//! node processes (hidden argument `--w19-node`); `--quick` runs only `actor-cluster-10`.
 //!
 //! Lines starting with `#` are comments: the machine, the date, and actor-core/ractor ratios.
 
@@ -54,6 +56,7 @@ mod actor_core_peer;
 mod blackhole;
 mod dist_peer;
 mod entities;
+mod formation;
 mod ractor_cluster_runner;
 mod ractor_peer;
 mod ratios;
@@ -244,6 +247,17 @@ const WORKLOADS: &[Workload] = &[
             ("writable_after_heal", "ms"),
             ("double_quorate", "count"),
         ],
+    },
+    // W19: cluster formation, N node processes each told one seed (formation.rs).
+    Workload {
+        id: "W19",
+        peers: &[
+            "actor-cluster-10",
+            "actor-cluster-25",
+            "actor-cluster-50",
+            "actor-cluster-100",
+        ],
+        metrics: &[("formation", "s"), ("rss_per_node", "MiB")],
     },
     // W14: N = 10,000 and N = 100,000 children, each in a fresh process (supervision.rs).
     Workload {
@@ -530,6 +544,7 @@ fn driver(workload: &str, base: &str, c: Counts) -> Option<Driver> {
         }
         ("W15", "actor-core") => Box::pin(supervision::w15_monitor_churn(c)),
         ("W15", "actor-dist") => Box::pin(supervision::w15_remote_monitor_churn(c)),
+        ("W19", peer) => Box::pin(formation::w19_formation(formation::nodes_of(peer)?)),
         _ => return None,
     })
 }
@@ -644,7 +659,9 @@ fn run_workload(w: &Workload, rounds: usize, quick: bool, all: &mut Medians) -> 
     let mut ok = true;
     for round in 1..=rounds {
         for &peer in w.peers {
-            if !ractor_cluster_runner::available(peer, quick) {
+            if !ractor_cluster_runner::available(peer, quick)
+                || formation::skipped(w.id, peer, quick)
+            {
                 continue;
             }
             match spawn_child(w.id, peer, quick) {
@@ -764,7 +781,7 @@ fn print_header(rounds: usize, quick: bool) {
 }
 
 const USAGE: &str =
-    "usage: benches [W1 W2 W3 W4 W5 W6 W7a W7b W7c W8 W9 W10 W11 W12 W13 W14 W15 W16 W20 ...] [--quick]";
+    "usage: benches [W1 W2 W3 W4 W5 W6 W7a W7b W7c W8 W9 W10 W11 W12 W13 W14 W15 W16 W19 W20 W21 ...] [--quick]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -772,6 +789,9 @@ fn main() -> ExitCode {
 
     if args.first().map(String::as_str) == Some(dist_peer::W20_NODE_ARG) {
         return dist_peer::w20_node_main(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some(formation::NODE_ARG) {
+        return formation::node_main(&args[1..]);
     }
     if args.first().map(String::as_str) == Some(dist_peer::NODE_ARG) {
         return dist_peer::node_main(&args[1..]);

@@ -130,6 +130,56 @@ pub(super) async fn keep_connected(inner: Weak<Inner>, name: String, addr: Socke
     }
 }
 
+/// Attempts of a transitive connect (the first included) before it is left to other means
+/// (the peer dialling us, an auto-connect on use, discovery).
+pub(super) const LEARNT_ATTEMPTS: u32 = 8;
+
+/// Follows a transitive connect to a node named in a peer list (`first` is its first
+/// attempt): if it fails, tries again with exponential backoff and jitter
+/// (`DistConfig::backoff`), up to [`LEARNT_ATTEMPTS`] attempts (with the default backoff, for
+/// about 13 s). Without it, one failure (a dial evicted by the peer's pre-authentication bound
+/// in a connect storm, a set-up timeout under load) leaves the pair unconnected for good
+/// when neither side learns of the other again. Stops as soon as the node is connected,
+/// whichever side dialled, or the node shuts down; a connection already being set up to the
+/// node is waited for, not duplicated.
+pub(super) async fn connect_learnt(
+    inner: Weak<Inner>,
+    first: Arc<Conn>,
+    name: String,
+    addr: SocketAddr,
+) {
+    let id = NodeId::from_name(&name);
+    let mut conn = first;
+    let mut delay = None::<Duration>;
+    for attempt in 1..=LEARNT_ATTEMPTS {
+        if wait_up(&conn).await.is_ok() || attempt == LEARNT_ATTEMPTS {
+            return;
+        }
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let (base, cap) = strong.cfg.backoff;
+        let d = delay.map_or(base, |d| (d * 2).min(cap));
+        delay = Some(d);
+        let jitter = strong.rng.lock().gen_range(0.5..1.5);
+        drop(strong);
+        tokio::time::sleep(d.mul_f64(jitter)).await;
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        if strong.shut.load(Ordering::SeqCst) {
+            return;
+        }
+        // The address we know now (a configured one wins over the peer list's).
+        let addr = match strong.known.lock().get(&id) {
+            Some((n, a)) if *n == name => *a,
+            Some(_) => return,
+            None => addr,
+        };
+        conn = strong.start_connect(id, name.clone(), addr);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,16 +6,19 @@
 //! - `io`: each connection's reader and writer tasks;
 //! - `routing`: the routes installed on the node, reply handles, frame dispatch;
 //! - `housekeeping`: heartbeats and liveness, load reports, sweeps, seed reconnects;
+//! - `resolve`: the resolver consulted when no address is known for a node, dialling by address;
 //! - this file: the `Dist` handle, the node's shared state (`Inner`) and `conn_down`, the
 //!   single node-down path.
 
 mod admission;
 mod housekeeping;
 mod io;
+mod resolve;
 mod routing;
 mod setup;
 mod transport;
 
+pub use resolve::NodeResolver;
 pub(crate) use routing::DistRoute;
 
 use housekeeping::{housekeeping, keep_connected};
@@ -153,6 +156,8 @@ pub(crate) struct Inner {
     peer_warnings: admission::WarnLimit,
     /// Auto-connect backoff per node: failed attempts in a row, and no new attempt before.
     retry: Mutex<HashMap<NodeId, (u32, tokio::time::Instant)>>,
+    /// Consulted when a connect by name has no address ([`Dist::set_resolver`]).
+    resolver: RwLock<Option<Arc<dyn NodeResolver>>>,
 }
 
 /// Distribution for one [`Node`]: connections to other nodes, remote sends, calls, links,
@@ -257,6 +262,7 @@ impl Dist {
             preauth_warnings: admission::WarnLimit::new(10, std::time::Duration::from_secs(1)),
             peer_warnings: admission::WarnLimit::new(10, std::time::Duration::from_secs(1)),
             retry: Mutex::new(HashMap::new()),
+            resolver: RwLock::new(None),
             type_names: RwLock::new(HashMap::new()),
             refusals: Mutex::new(HashMap::new()),
         });

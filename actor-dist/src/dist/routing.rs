@@ -521,7 +521,15 @@ impl Inner {
                             .or_insert((name.clone(), addr))
                             .clone();
                         if known_name == name && !self.conns.read().contains_key(&id) {
-                            self.start_connect(id, name, addr);
+                            let first = self.start_connect(id, name.clone(), addr);
+                            // Retried if it fails (housekeeping.rs): one failed transitive
+                            // connect must not leave the mesh partial for good.
+                            tokio::spawn(super::housekeeping::connect_learnt(
+                                Arc::downgrade(self),
+                                first,
+                                name,
+                                addr,
+                            ));
                         }
                     }
                 }

@@ -76,14 +76,11 @@ impl Inner {
         name: &str,
     ) -> Result<Arc<Conn>, DownReason> {
         let id = NodeId::from_name(name);
-        let conn = self.conn_for(id, true).ok_or_else(|| {
-            let why = if self.retry.lock().contains_key(&id) {
-                format!("{name} could not be reached; not retried before the backoff")
-            } else {
-                format!("no address known for {name}")
-            };
-            DownReason::ConnectionSetupFailed(why)
-        })?;
+        let conn = match self.conn_for(id, true) {
+            Some(c) => c,
+            // No address known: the resolver's, if any (resolve.rs).
+            None => self.resolve_and_connect(id, name).await?,
+        };
         wait_up(&conn).await?;
         Ok(conn)
     }
