@@ -352,6 +352,12 @@ impl Dist {
         self.inner.cfg.tick_time
     }
 
+    /// The application version this node announces in the handshake
+    /// ([`DistConfig::app_version`](crate::DistConfig::app_version)).
+    pub fn app_version(&self) -> &str {
+        &self.inner.cfg.app_version
+    }
+
     /// The cookie in effect (OTP `erlang:get_cookie/0`). Its `Debug` output is redacted.
     pub fn cookie(&self) -> &crate::Cookie {
         &self.inner.cfg.cookie
