@@ -14,7 +14,10 @@ async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut buf = Vec::new();
-    tokio::time::timeout(T, s.read_to_end(&mut buf)).await.unwrap().unwrap();
+    tokio::time::timeout(T, s.read_to_end(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     let text = String::from_utf8(buf).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
@@ -27,7 +30,11 @@ fn parse(text: &str) -> HashMap<String, f64> {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| {
             let (k, v) = l.rsplit_once(' ').unwrap();
-            (k.to_string(), v.parse::<f64>().unwrap_or_else(|_| panic!("bad value in {l:?}")))
+            (
+                k.to_string(),
+                v.parse::<f64>()
+                    .unwrap_or_else(|_| panic!("bad value in {l:?}")),
+            )
         })
         .collect()
 }
@@ -65,14 +72,29 @@ async fn metrics_scrape_and_probes_flip_when_cut_off() {
     assert_eq!(m["actor_entity_live"], 1.0);
     assert!(m["actor_journal_commits_total"] >= 1.0, "{body}");
     assert_eq!(m["actor_dist_bad_frames_total"], 0.0);
-    assert_eq!(m["actor_registry_entries{scope=\"app\",kind=\"name\"}"], 1.0);
+    assert_eq!(
+        m["actor_registry_entries{scope=\"app\",kind=\"name\"}"],
+        1.0
+    );
     assert_eq!(m["actor_registry_conflicts_total{scope=\"app\"}"], 0.0);
-    assert!(body.contains("# TYPE actor_dist_auth_failures_total counter"), "{body}");
+    assert!(
+        body.contains("# TYPE actor_dist_auth_failures_total counter"),
+        "{body}"
+    );
 
     // A wrong cookie shows up in the counters.
     let addr = ms[0].dist.local_addr().to_string();
     let (mut o, mut e) = (Vec::new(), Vec::new());
-    let argv = ["actorctl", "--node", ms[0].dist.name(), "--addr", &addr, "--cookie", "nope", "nodes"];
+    let argv = [
+        "actorctl",
+        "--node",
+        ms[0].dist.name(),
+        "--addr",
+        &addr,
+        "--cookie",
+        "nope",
+        "nodes",
+    ];
     assert_eq!(actor_ops::cli::run(argv, &mut o, &mut e).await, 3);
     let h0 = https[0].local_addr();
     eventually(|| async {
@@ -123,7 +145,10 @@ async fn a_node_expecting_no_peers_is_healthy_alone_and_listener_stops_on_drop()
         .await
         .unwrap();
     let addr = http.local_addr();
-    assert_eq!(get(addr, "/health").await, (200, "no peers expected".to_string()));
+    assert_eq!(
+        get(addr, "/health").await,
+        (200, "no peers expected".to_string())
+    );
     assert_eq!(get(addr, "/ready").await.0, 200);
     assert_eq!(get(addr, "/nope").await.0, 404);
     drop(http);
