@@ -55,6 +55,9 @@ pub enum Cmd {
         /// Only this kind: name, property, counter, aggregated.
         #[arg(long)]
         kind: Option<String>,
+        /// At most this many rows (the node caps it at 10,000).
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
     },
     /// Process groups and their members.
     Groups,
@@ -267,8 +270,12 @@ async fn execute(a: &Args, out: &mut (dyn Write + Send)) -> Result<(), CliError>
                 )))
             }
         }
-        Cmd::Names { pattern, kind } => {
-            let rows = c.names(kind.clone(), pattern).await?;
+        Cmd::Names {
+            pattern,
+            kind,
+            limit,
+        } => {
+            let rows = c.names(kind.clone(), pattern, *limit).await?;
             emit(out, json, &rows, || {
                 table(
                     &["SCOPE", "KIND", "KEY", "PID", "NODE", "VALUE"],

@@ -237,9 +237,10 @@ impl Client {
         &self,
         kind: Option<String>,
         pattern: &str,
+        limit: u32,
     ) -> Result<Vec<NameRow>, CliError> {
         let r: Result<Vec<NameRow>, String> = self
-            .ask(&self.target, NAMES, &(kind, pattern.to_string()))
+            .ask(&self.target, NAMES, &(kind, pattern.to_string(), limit))
             .await?;
         Self::remote(&self.target, r)
     }

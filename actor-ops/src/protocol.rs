@@ -10,7 +10,7 @@ pub const INFO: &str = "$ops.info";
 /// `()` → `Vec<(String, Result<NodeReport, String>)>`: the node asked and every visible node
 /// it sees (asked by it), in name order.
 pub const CLUSTER: &str = "$ops.cluster";
-/// `(kind, pattern)` → `Vec<NameRow>`.
+/// `(kind, pattern, limit)` → `Result<Vec<NameRow>, String>`.
 pub const NAMES: &str = "$ops.names";
 /// `()` → `Vec<GroupRow>`.
 pub const GROUPS: &str = "$ops.groups";
@@ -107,10 +107,10 @@ pub struct GroupRow {
 /// What `ps` asks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PsQuery {
-    /// At most this many rows, the longest mailboxes first.
+    /// At most this many rows (capped at 10,000), the longest mailboxes first.
     pub limit: usize,
     /// Ask each listed process for its state (`sys:get_state`), waiting at most this many
-    /// milliseconds for all of them; 0: do not ask.
+    /// milliseconds (capped at 5 s) for all of them; 0: do not ask.
     pub describe_ms: u64,
 }
 

@@ -216,6 +216,10 @@ fn parse_kind(k: &str) -> Option<Kind> {
 
 const DESCRIBE_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// The most rows one answer carries (`names`, `ps`), so an answer stays far below a frame's
+/// size limit whatever the registry or process table holds.
+pub const MAX_ROWS: usize = 10_000;
+
 impl Ops {
     /// The node's distribution.
     pub fn dist(&self) -> &Dist {
@@ -324,7 +328,14 @@ impl Ops {
     }
 
     /// Registry entries of `kind` (all kinds if `None`) matching `pattern`, every scope.
-    pub fn names(&self, kind: Option<&str>, pattern: &str) -> Result<Vec<NameRow>, String> {
+    /// At most `limit` rows (and never more than [`MAX_ROWS`]).
+    pub fn names(
+        &self,
+        kind: Option<&str>,
+        pattern: &str,
+        limit: usize,
+    ) -> Result<Vec<NameRow>, String> {
+        let limit = limit.min(MAX_ROWS);
         let kinds: Vec<Kind> = match kind {
             None => vec![
                 Kind::Name,
@@ -339,6 +350,9 @@ impl Ops {
         for r in &self.inner.registries {
             for k in &kinds {
                 for e in r.select(*k, &pat) {
+                    if rows.len() >= limit {
+                        return Ok(rows);
+                    }
                     rows.push(NameRow {
                         scope: r.scope().to_string(),
                         kind: kind_name(e.kind).to_string(),
@@ -379,8 +393,8 @@ impl Ops {
                 .cmp(&a.message_queue_len)
                 .then(a.pid.cmp(&b.pid))
         });
-        infos.truncate(q.limit);
-        let wait = Duration::from_millis(q.describe_ms);
+        infos.truncate(q.limit.min(MAX_ROWS));
+        let wait = Duration::from_millis(q.describe_ms.min(5_000));
         let states: Vec<_> = if q.describe_ms == 0 {
             infos.iter().map(|_| None).collect()
         } else {
@@ -477,13 +491,16 @@ impl Ops {
             }
         });
         let u = up.clone();
-        d.register_rpc(NAMES, move |(kind, pat): (Option<String>, String)| {
-            let ops = u();
-            async move {
-                ops.ok_or("stopped".to_string())?
-                    .names(kind.as_deref(), &pat)
-            }
-        });
+        d.register_rpc(
+            NAMES,
+            move |(kind, pat, limit): (Option<String>, String, u32)| {
+                let ops = u();
+                async move {
+                    ops.ok_or("stopped".to_string())?
+                        .names(kind.as_deref(), &pat, limit as usize)
+                }
+            },
+        );
         let u = up.clone();
         d.register_rpc(GROUPS, move |()| {
             let ops = u();

@@ -52,6 +52,10 @@ async fn actorctl_answers_about_a_three_node_cluster() {
     assert_eq!(v[0]["value"], "v1");
     let (_, out, _) = ctl(a, COOKIE, &["names", "nothing/**"]).await;
     assert_eq!(out.lines().count(), 1, "header only: {out}");
+    let (code, out, _) = ctl(a, COOKIE, &["--json", "names", "--limit", "1"]).await;
+    assert_eq!(code, 0);
+    let v: Json = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1, "the limit holds");
 
     // groups
     eventually(|| async { !a.global.members(&Key::from("workers")).is_empty() }).await;
