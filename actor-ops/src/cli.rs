@@ -83,6 +83,13 @@ pub enum Cmd {
         #[arg(long, default_value_t = 10)]
         receipts: u32,
     },
+    /// A live view refreshed every second (q or Esc quits), optionally following one entity.
+    Top {
+        /// Entity kind to follow.
+        kind: Option<String>,
+        /// Entity key to follow.
+        key: Option<String>,
+    },
     /// Whether a node answers, and how fast.
     Ping {
         /// The node.
@@ -415,6 +422,14 @@ async fn execute(a: &Args, out: &mut (dyn Write + Send)) -> Result<(), CliError>
                 Ok(())
             }
         },
+        Cmd::Top { kind, key } => {
+            let entity = match (kind, key) {
+                (Some(k), Some(v)) => Some((k.clone(), v.clone())),
+                (None, None) => None,
+                _ => return Err(CliError::Usage("top takes KIND and KEY, or neither".into())),
+            };
+            crate::top::run(&c, entity).await
+        }
         Cmd::Ping { node } => match c.ping(node).await {
             Ok(us) => {
                 emit(

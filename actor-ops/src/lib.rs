@@ -12,7 +12,8 @@
 //!   actor-ops`): joins the cluster as a hidden node with the cookie (flag, `ACTORCTL_COOKIE`,
 //!   or an owner-only cookie file) and prints nodes, names, groups, processes, an entity's
 //!   state and receipts; pings; stops a process or starts a child when told explicitly.
-//!   Tables by default, `--json` for scripts; exit codes in [`cli`].
+//!   Tables by default, `--json` for scripts; exit codes in [`cli`]. `actorctl top` is a
+//!   live view ([`top`], ratatui).
 //! - **Metrics and probes** ([`Ops::serve`]): an opt-in HTTP listener with `/metrics`
 //!   (Prometheus, through the `metrics` facade, from the counters the layers already keep:
 //!   see [`metrics`](crate::metrics)), `/health` and `/ready` for Kubernetes.
@@ -48,6 +49,7 @@ mod http;
 pub mod metrics;
 pub mod protocol;
 mod server;
+pub mod top;
 
 pub use client::{CliError, Client, Target};
 pub use http::OpsHttp;

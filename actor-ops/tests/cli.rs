@@ -250,3 +250,40 @@ async fn wrong_cookie_and_no_node_give_clear_errors() {
     let code = actor_ops::cli::run(argv, &mut out, &mut err).await;
     assert_eq!(code, 0, "{}", String::from_utf8_lossy(&err));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_view_renders_the_cluster_headlessly() {
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    let (_dir, ms) = cluster("top").await;
+    ms[0].entities.call::<Counter>("seen", 11, T).await.unwrap();
+    let target = actor_ops::Target {
+        node: ms[0].dist.name().to_string(),
+        addr: ms[0].dist.local_addr(),
+        cookie: actor_dist::Cookie::new(COOKIE).unwrap(),
+        timeout: T,
+    };
+    let c = actor_ops::Client::connect(&target).await.unwrap();
+    let mut st = actor_ops::top::TopState::default();
+    let sel = ("counter".to_string(), "seen".to_string());
+    for _ in 0..3 {
+        st.refresh(&c, Some(&sel)).await;
+    }
+    assert_eq!(st.error, None);
+    assert!(st.backlog.values().all(|h| h.len() == 3));
+    let mut term = Terminal::new(TestBackend::new(140, 40)).unwrap();
+    term.draw(|f| actor_ops::top::draw(f, &st)).unwrap();
+    let screen: String = term
+        .backend()
+        .buffer()
+        .content()
+        .chunks(140)
+        .map(|row| row.iter().map(|c| c.symbol()).collect::<String>() + "\n")
+        .collect();
+    for m in &ms {
+        assert!(screen.contains(m.dist.name()), "{screen}");
+    }
+    assert!(screen.contains("state Full"), "{screen}");
+    assert!(screen.contains("busiest mailboxes"), "{screen}");
+    assert!(screen.contains("backlog top0"), "{screen}");
+}
