@@ -211,7 +211,7 @@ pub fn draw(f: &mut Frame, s: &TopState) {
         Table::new(
             busy,
             [
-                Constraint::Length(22),
+                Constraint::Length(26),
                 Constraint::Length(7),
                 Constraint::Min(8),
                 Constraint::Min(8),
