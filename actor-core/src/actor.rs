@@ -101,6 +101,14 @@ pub trait Actor: Sized + Send + 'static {
         async {}
     }
 
+    /// What this actor says about itself to operators ([`Node::describe`], OTP
+    /// `sys:get_state` / `format_status`): a state machine's state name, a short summary
+    /// of its data. Called between messages, only when asked. The default says nothing.
+    /// Never put secrets in it.
+    fn describe(&self) -> crate::info::ActorState {
+        crate::info::ActorState::default()
+    }
+
     /// Runs when the actor stops in an orderly way (see the trait docs for when).
     fn stopped(
         &mut self,
@@ -148,6 +156,13 @@ impl<A: Actor> Context<A> {
     /// The parent given at spawn (a supervisor, or the spawner for `spawn_link`).
     pub fn parent(&self) -> Option<Pid> {
         self.parent
+    }
+
+    /// Sets a label for this process, shown by operator tools
+    /// ([`Node::process_info`](crate::Node::process_info)); OTP 27's `proc_lib:set_label/1`.
+    /// Costs one allocation when set, nothing otherwise.
+    pub fn set_label(&self, label: impl Into<String>) {
+        self.cell.core.state.lock().extra().label = Some(label.into());
     }
 
     /// Stops the actor with `reason` once the current handler returns; `stopped` runs.
@@ -426,6 +441,9 @@ async fn drive<A: Actor>(
                         }
                     }
                     SysMsg::NodeDown(node) => actor.handle_nodedown(node, ctx).await,
+                    SysMsg::Describe(tx) => {
+                        let _ = tx.send(actor.describe());
+                    }
                 },
                 Envelope::Stop => ctx.stop = Some(cell.mailbox.take_stop()),
             }

@@ -37,6 +37,8 @@ pub(crate) enum SysMsg {
     Down(Down),
     /// A node this process monitors (`monitor_node`) went down.
     NodeDown(String),
+    /// What the actor says about itself (OTP `sys:get_state`), answered between messages.
+    Describe(tokio::sync::oneshot::Sender<crate::info::ActorState>),
 }
 
 /// How big a mailbox may grow.
@@ -237,6 +239,18 @@ impl<M> Mailbox<M> {
     /// Number of envelopes waiting (not counting a batch the actor is working through).
     pub(crate) fn len(&self) -> usize {
         self.state.lock().queue.len()
+    }
+
+    /// Envelopes waiting, and whether the owner is parked waiting for one (its waker is set
+    /// and nothing is queued): read under the lock, so the two agree. Costs the message
+    /// path nothing: the waker is what `recv_batch` stores anyway.
+    pub(crate) fn status(&self) -> (usize, bool, bool) {
+        let st = self.state.lock();
+        (
+            st.queue.len(),
+            st.queue.is_empty() && st.rx_waker.is_some(),
+            st.closed,
+        )
     }
 }
 

@@ -299,6 +299,7 @@ impl Node {
             opts.trap_exit,
             opts.parent.is_none(),
             &self.inner.cells,
+            std::any::type_name::<A>,
         ));
         if let Some((mref, watcher)) = monitor {
             let _ = cell.core.add_monitor(mref, watcher);

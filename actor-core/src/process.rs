@@ -97,6 +97,8 @@ pub(crate) struct Extra {
     pub(crate) timers: FastSet<Ref>,
     /// Run when the process exits, before its links and monitors fire.
     pub(crate) exit_hooks: Vec<Arc<dyn ExitHook>>,
+    /// The label the process set for itself (`Context::set_label`), for operator tools.
+    pub(crate) label: Option<String>,
 }
 
 /// Code run as part of a process's exit, after it has left the process table and before its
@@ -112,7 +114,7 @@ pub trait ExitHook: Send + Sync + 'static {
 }
 
 impl CoreState {
-    fn extra(&mut self) -> &mut Extra {
+    pub(crate) fn extra(&mut self) -> &mut Extra {
         self.extra.get_or_insert_with(Box::default)
     }
 }
@@ -294,6 +296,10 @@ pub(crate) trait Process: Send + Sync + 'static {
     fn backlog(&self) -> usize;
     /// Name of the message type, for errors.
     fn msg_type(&self) -> &'static str;
+    /// Name of the actor type (OTP's initial call), for operator tools.
+    fn actor_type(&self) -> &'static str;
+    /// Envelopes queued, whether the owner is parked waiting, whether the mailbox is closed.
+    fn mailbox_status(&self) -> (usize, bool, bool);
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
 
@@ -301,6 +307,8 @@ pub(crate) trait Process: Send + Sync + 'static {
 pub(crate) struct Cell<M> {
     pub(crate) core: ProcCore,
     pub(crate) mailbox: Mailbox<M>,
+    /// `type_name` of the actor type: a function pointer, so the cell grows by one word.
+    actor: fn() -> &'static str,
     _counted: CellCount,
 }
 
@@ -328,10 +336,12 @@ impl<M: Send + 'static> Cell<M> {
         trap_exit: bool,
         top_level: bool,
         count: &Arc<AtomicUsize>,
+        actor: fn() -> &'static str,
     ) -> Self {
         Cell {
             core: ProcCore::new(pid, trap_exit, top_level),
             mailbox: Mailbox::new(kind),
+            actor,
             _counted: CellCount::new(count),
         }
     }
@@ -355,6 +365,12 @@ impl<M: Send + 'static> Process for Cell<M> {
     }
     fn msg_type(&self) -> &'static str {
         std::any::type_name::<M>()
+    }
+    fn actor_type(&self) -> &'static str {
+        (self.actor)()
+    }
+    fn mailbox_status(&self) -> (usize, bool, bool) {
+        self.mailbox.status()
     }
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self

@@ -589,6 +589,13 @@ impl<M: StateMachine> Actor for Statem<M> {
         self.external(event, actor).await;
     }
 
+    fn describe(&self) -> actor_core::ActorState {
+        actor_core::ActorState {
+            state: self.state.as_ref().map(M::state_name),
+            summary: self.machine.format_status(),
+        }
+    }
+
     async fn handle_down(&mut self, down: Down, actor: &mut Context<Self>) {
         self.external(Event::Info(Info::Down(down)), actor).await;
     }

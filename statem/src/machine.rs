@@ -130,6 +130,28 @@ pub trait StateMachine: Sized + Send + 'static {
         async {}
     }
 
+    /// The state's name as operators see it (`actorctl ps`, `sys:get_state`). The default
+    /// is its `Debug` form, cut to 80 characters; override it when the state carries data
+    /// that should not be shown.
+    fn state_name(state: &Self::State) -> String {
+        let mut s = format!("{state:?}");
+        if s.len() > 80 {
+            let mut cut = 77;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            s.truncate(cut);
+            s.push_str("...");
+        }
+        s
+    }
+
+    /// A short summary of the machine's data for operators (OTP `format_status/1`). The
+    /// default shows nothing: data may hold what operators should not see.
+    fn format_status(&self) -> Option<String> {
+        None
+    }
+
     /// The transition observer: called after every event the machine handled without
     /// stopping, with the state before and after it and the kind of the event, before the
     /// state enter call. The machine's own data (`self`) is what the application adds, e.g.

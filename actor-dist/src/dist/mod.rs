@@ -396,7 +396,7 @@ impl Dist {
     }
 
     /// The application version this node announces in the handshake
-    /// ([`DistConfig::app_version`]).
+    /// ([`DistConfig::app_version`](crate::DistConfig::app_version)).
     pub fn app_version(&self) -> &str {
         &self.inner.cfg.app_version
     }
