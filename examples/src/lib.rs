@@ -2,6 +2,7 @@
 //! names itself in the cluster-wide registry, and the node process used by the cluster demo
 //! and the OS-process tests.
 
+pub mod cluster3;
 pub mod governors;
 
 use actor_core::{Actor, Context, ExitReason, ReplyTo};
