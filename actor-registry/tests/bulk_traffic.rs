@@ -77,11 +77,29 @@ async fn bulk_sends_and_replication_share_a_link_without_a_disconnect() {
                 .expect("send with backpressure");
         }
     });
+    // A subscriber on B to a property it holds: A publishes to it during the stream.
+    let (notes_tx, mut notes) = mpsc::unbounded_channel();
+    let subscriber = common::cluster::sub(b.node(), &notes_tx).await;
+    b.global
+        .register(Kind::Property, "feed", subscriber.pid(), ())
+        .unwrap();
+    b.global.sync(T).await.unwrap();
+    a.global.sync(T).await.unwrap();
+    let feed = actor_registry::Key::from("feed");
     let holder = common::spawn(a.node()).await;
+    let mut published = 0u64;
     for i in 0..NAMES {
         a.global
             .register(Kind::Name, ("bulk", i as i64), holder.pid(), ())
             .unwrap();
+        if i % 10 == 0 {
+            let reached = a
+                .global
+                .send(Kind::Property, &feed, common::cluster::Note(i))
+                .unwrap();
+            assert_eq!(reached, 1, "the subscriber on B");
+            published += 1;
+        }
         if i % 500 == 0 {
             tokio::task::yield_now().await; // let the streamer run between batches
         }
@@ -98,6 +116,13 @@ async fn bulk_sends_and_replication_share_a_link_without_a_disconnect() {
         assert_eq!((seq as usize, len), (i, BLOB), "blobs in order, whole");
     }
 
+    for n in 0..published {
+        let (_, note) = tokio::time::timeout(T, notes.recv())
+            .await
+            .expect("every publish arrives")
+            .unwrap();
+        assert_eq!(note, n * 10, "publishes in order");
+    }
     a.global.sync(T).await.unwrap();
     b.global.sync(T).await.unwrap();
     let all = Pattern::all();
