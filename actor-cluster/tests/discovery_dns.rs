@@ -60,6 +60,12 @@ async fn a_records_appear_join_vanish_and_bad_dns_disconnects_nobody() {
     eventually("n2 joined", WITHIN, || has(&n1, "n2@127.0.0.3")).await;
     dns.add_a("nodes.cluster.test.", ip(4)).await;
     eventually("n3 joined", WITHIN, || has(&n1, "n3@127.0.0.4")).await;
+    // n3 may have joined through n2's peer list before discovery dialled it: the status
+    // catches up at its next poll.
+    eventually("both counted connected", WITHIN, || {
+        d.status().connected == 2
+    })
+    .await;
     let st = d.status();
     assert_eq!(st.connected, 2, "{st:?}");
     assert_eq!(st.peers.len(), 3);
