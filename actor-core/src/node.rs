@@ -325,13 +325,6 @@ impl Node {
         let ctx = Context::new(self.clone(), cell.clone(), opts.parent);
         let (actor, ctx, guard) = start(actor, ctx).await.map_err(SpawnError::Init)?;
         let fut = Running::new(run(actor, ctx, guard), cell.clone());
-        if std::env::var("SIZE_PROBE").is_ok() {
-            eprintln!(
-                "FUT {} CELL {}",
-                std::mem::size_of_val(&fut),
-                std::mem::size_of_val(&*cell)
-            );
-        }
         let task = self.inner.rt.spawn(fut);
         let mut st = cell.core.state.lock();
         if st.exit.is_some() {
