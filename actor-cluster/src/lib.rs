@@ -12,8 +12,11 @@
 //!   the partition picture every node computes alike, split-brain strategies and the quorum
 //!   state that write paths consult.
 //! - [`locks`]: global locks (`global:set_lock`, `global:trans`) and leader election.
+//! - [`singleton`]: one instance of a kind on the oldest (or chosen) member of the quorate
+//!   side, handed over on leave, failed over on node-down, fenced by a global lock.
 #![warn(missing_docs)]
 
 pub mod discovery;
 pub mod locks;
 pub mod membership;
+pub mod singleton;
