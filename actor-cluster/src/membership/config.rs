@@ -50,6 +50,13 @@ pub enum Strategy {
     /// Any partition downs every side (Akka's down-all): only a fully connected cluster is
     /// quorate.
     DownAll,
+    /// No automatic decision: only a fully connected cluster is quorate, and a partitioned
+    /// side stays [`Deciding`](super::QuorumState::Deciding) (read-only, never stopped) until
+    /// an operator downs the nodes of the other side with
+    /// [`Membership::down`](super::Membership::down); then the remaining side is whole and
+    /// quorate (nodes dropped to end an overlapping partition are not fenced off either:
+    /// the operator decides).
+    Manual,
 }
 
 impl std::fmt::Debug for Strategy {
@@ -63,6 +70,7 @@ impl std::fmt::Debug for Strategy {
                 write!(f, "LeaseMajority(delay {minority_delay:?})")
             }
             Strategy::DownAll => f.write_str("DownAll"),
+            Strategy::Manual => f.write_str("Manual"),
         }
     }
 }

@@ -6,7 +6,7 @@ use super::config::Strategy;
 use super::lease::LeaseError;
 use super::state::{Action, Peer};
 use super::view::{Health, MemberEvent, MemberInfo, MemberStatus};
-use super::wire::{Leave, Pull, Report, POKE_FN, PULL_FN};
+use super::wire::{DownNotice, Leave, Pull, Report, DOWN_FN, POKE_FN, PULL_FN};
 use super::Shared;
 use actor_dist::{DownReason, NodeEvent, RpcError};
 use std::collections::HashMap;
@@ -32,6 +32,8 @@ pub(crate) enum Input {
     Lease(Result<Option<String>, LeaseError>),
     /// This node is leaving: recompute with `leaving` set.
     Leaving,
+    /// An operator downed a node (answered with whether it was applied).
+    Down(DownNotice, Option<oneshot::Sender<bool>>),
 }
 
 pub(crate) async fn run(
@@ -205,7 +207,24 @@ fn node_event(
                     shared.dist.disconnect(&info.name);
                     return;
                 }
-                if st.is_tombstoned(&info.name, info.creation) || info.name == shared.me.name {
+                if info.name == shared.me.name {
+                    return;
+                }
+                if st.is_tombstoned(&info.name, info.creation) {
+                    // Left, removed or downed: a node that comes back as the same incarnation
+                    // was downed while away (a left node does not come back); tell it so.
+                    drop(st);
+                    let dist = shared.dist.clone();
+                    let notice = DownNotice {
+                        name: info.name.clone(),
+                        creation: info.creation,
+                        by: shared.me.name.clone(),
+                    };
+                    tokio::spawn(async move {
+                        let timeout = dist.tick_time();
+                        let _: Result<bool, _> =
+                            dist.call(&notice.name, DOWN_FN, &notice, timeout).await;
+                    });
                     return;
                 }
                 let mut joined = None;
@@ -300,6 +319,12 @@ fn input(
             }
         }
         Input::Leaving => shared.st.lock().leaving = true,
+        Input::Down(d, ack) => {
+            let ok = super::downing::apply(shared, &d);
+            if let Some(ack) = ack {
+                let _ = ack.send(ok);
+            }
+        }
     }
 }
 
@@ -344,6 +369,14 @@ fn answer(
         return;
     }
     shared.stats.reports.fetch_add(1, Ordering::Relaxed);
+    if st.is_tombstoned(&peer, rep.from.creation) {
+        // A removed or downed incarnation reconnected: not a member.
+        st.peers.remove(&peer);
+        return;
+    }
+    let Some(p) = st.peers.get_mut(&peer) else {
+        return;
+    };
     if rep.from.creation != p.info.creation && p.info.creation != 0 {
         // Answered by an incarnation other than the one connected: ignore.
         return;

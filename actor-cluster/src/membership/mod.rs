@@ -88,6 +88,17 @@
 //! `Down { reason: Shutdown }`, not `ConnectionClosed`. Then the leaver's distribution is shut
 //! down.
 //!
+//! # Operator downing
+//!
+//! [`Membership::down`] marks a node down cluster-wide whatever the strategy (Akka's
+//! `Cluster.down`): every connected node removes it for good ([`MemberEvent::Removed`]; its
+//! incarnation is tombstoned, its connections stay); the node itself gets [`MemberEvent::Downed`]
+//! and, per [`DownAction`], shuts its distribution down or stays up read-only until restarted.
+//! A node downed while cut off is told when it reconnects to a node that removed it. With
+//! [`Strategy::Manual`] no side is ever downed automatically: a partitioned side is read-only
+//! (deciding) until an operator downs the other side's nodes, after which it is whole and
+//! quorate.
+//!
 //! # Differences from Akka and OTP
 //!
 //! - Akka's Split Brain Resolver acts through a leader and downing; here every node decides
@@ -121,6 +132,7 @@
 //! allow them in `DistConfig::rpc_allow` when allow-lists are on).
 
 mod config;
+mod downing;
 mod driver;
 mod lease;
 mod picture;
@@ -131,6 +143,7 @@ mod view;
 mod wire;
 
 pub use config::{DownAction, MembershipConfig, Strategy};
+pub use downing::DownError;
 pub use lease::{Lease, LeaseError, TestLease};
 pub use picture::PartitionPicture;
 pub use quorum::{NotQuorate, Quorum, QuorumInfo, QuorumState};
@@ -442,8 +455,9 @@ fn dist_app_version(dist: &Dist) -> String {
     dist.app_version().to_string()
 }
 
-/// Serves the rpc functions peers call: pull (heartbeat), poke, leave, bye.
+/// Serves the rpc functions peers call: pull (heartbeat), poke, leave, bye, down.
 fn serve(shared: &Arc<Shared>) {
+    downing::serve(shared);
     let weak = Arc::downgrade(shared);
     shared.dist.register_rpc(PULL_FN, move |p: Pull| {
         let rep = weak.upgrade().and_then(|s| {

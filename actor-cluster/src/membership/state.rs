@@ -98,6 +98,8 @@ pub(crate) struct State {
     pub quorum: QuorumInfo,
     pub leaving: bool,
     pub stopped: bool,
+    /// An operator downed this node ([`Membership::down`](super::Membership::down)).
+    pub operator_downed: bool,
     /// Events to publish, in order.
     pub events: Vec<MemberEvent>,
 }
@@ -139,6 +141,7 @@ impl State {
             },
             leaving: false,
             stopped: false,
+            operator_downed: false,
             events: Vec::new(),
             me,
         }
@@ -426,7 +429,13 @@ impl State {
             .decision
             .as_ref()
             .is_some_and(|(p, d)| *p == self.picture && !d.unstable);
-        if stable && !decided_now && me_up && !self.stopped && !self.leaving {
+        if stable
+            && !decided_now
+            && me_up
+            && !self.stopped
+            && !self.leaving
+            && !self.operator_downed
+        {
             self.decide(cfg, &up, &mut actions);
         } else if !stable && !self.down_all {
             if let (Some(since), Some(extra)) = (self.unstable_since, r.down_all_after) {
@@ -454,7 +463,7 @@ impl State {
             .decision
             .as_ref()
             .is_some_and(|(p, d)| d.verdict == Verdict::Down && (*p == self.picture || d.unstable));
-        let state = if self.stopped || self.leaving || self.down_all {
+        let state = if self.stopped || self.leaving || self.down_all || self.operator_downed {
             QuorumState::Minority
         } else if quorate_now {
             QuorumState::Quorate
@@ -548,6 +557,12 @@ impl State {
                 }
             }
         };
+        // With the manual strategy a side that is not whole waits for an operator: no verdict.
+        // The picture is stable all the same: not a flapping one.
+        if matches!(cfg.strategy, Strategy::Manual) && verdict == Verdict::Down && !dropped {
+            self.unstable_since = None;
+            return;
+        }
         // Overlapping partitions end as clean components: the side drops the dropped; a
         // dropped node leaves the rest of its component.
         let component: Vec<String> = p

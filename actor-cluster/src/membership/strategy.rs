@@ -69,7 +69,7 @@ pub(crate) fn evaluate(
             keep(m.iter().filter(|x| side.contains(&x.name)).count() >= *size)
         }
         Strategy::Master(master) => keep(side.contains(master)),
-        Strategy::DownAll => keep(whole),
+        Strategy::DownAll | Strategy::Manual => keep(whole),
         Strategy::LeaseMajority { .. } => {
             if whole {
                 Outcome::Keep
@@ -132,6 +132,7 @@ mod tests {
             },
             Strategy::Master("n2".into()),
             Strategy::DownAll,
+            Strategy::Manual,
         ];
         for n in 1..=6usize {
             let ms = members(n);

@@ -162,8 +162,10 @@ pub enum MemberEvent {
     Quorum(QuorumState),
     /// A decision on a stable picture.
     Decided(Decision),
-    /// This node was decided down with [`DownAction::Stop`](super::DownAction): its
-    /// distribution is shut down; the application should stop.
+    /// This node was decided down with [`DownAction::Stop`](super::DownAction), or downed by
+    /// an operator ([`Membership::down`](super::Membership::down)): with `Stop` its
+    /// distribution is shut down and the application should stop; with `ReadOnly` (operator
+    /// downing only) it stays up, read-only, until it restarts.
     Downed,
     /// A node was disconnected and is kept away for a while (overlapping partition).
     Fenced(String),

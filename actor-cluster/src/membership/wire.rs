@@ -15,6 +15,17 @@ pub(crate) const LEAVE_FN: &str = "actor_cluster.membership.leave";
 /// The rpc (cast) a leaving node sends last: close the connection with reason `shutdown`.
 pub(crate) const BYE_FN: &str = "actor_cluster.membership.bye";
 
+/// The rpc an operator's node calls on each peer to down a node (`DownNotice` → `bool`).
+pub(crate) const DOWN_FN: &str = "actor_cluster.membership.down";
+
+/// "`name` (incarnation `creation`) is down, by `by`'s operator."
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct DownNotice {
+    pub name: String,
+    pub creation: u32,
+    pub by: String,
+}
+
 /// Longest name, version or role accepted in a report.
 pub(crate) const MAX_TEXT: usize = 255;
 /// Most roles per member accepted.
@@ -216,6 +227,7 @@ mod tests {
             let _ = postcard::from_bytes::<Option<Report>>(&bytes);
             let _ = postcard::from_bytes::<Pull>(&bytes);
             let _ = postcard::from_bytes::<Leave>(&bytes);
+            let _ = postcard::from_bytes::<DownNotice>(&bytes);
         }
 
         /// Mutating a valid report's bytes never panics the decoder or the checks.
