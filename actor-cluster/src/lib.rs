@@ -14,6 +14,24 @@
 //! - [`locks`]: global locks (`global:set_lock`, `global:trans`) and leader election.
 //! - [`singleton`]: one instance of a kind on the oldest (or chosen) member of the quorate
 //!   side, handed over on leave, failed over on node-down, fenced by a global lock.
+//!
+//! # A split-brain scenario under network namespaces
+//!
+//! `actor-cluster/scripts/netns-split-brain.sh` (Linux, as root; needs `iproute2` and
+//! `nftables`) builds 5 network namespaces on a bridge that lives in a sixth namespace (nothing
+//! is added to the host's own network, no packet leaves the namespaces), starts the
+//! `cluster_node` example (keep-majority, a singleton) in each, waits until all 5 are quorate,
+//! cuts `{1,2,3} | {4,5}` with nftables `drop` rules (a silent cut: no reset, no ICMP), prints
+//! each node's decision, quorum state and where the singleton runs, heals, checks that exactly
+//! one singleton instance is left, and deletes every namespace on exit (also on error or
+//! Ctrl-C):
+//!
+//! ```text
+//! sudo actor-cluster/scripts/netns-split-brain.sh          # builds the example first
+//! sudo BIN=target/debug/examples/cluster_node TICK_MS=500 actor-cluster/scripts/netns-split-brain.sh
+//! ```
+//!
+//! Each node's log is kept (the script prints where); `WAIT` bounds each phase (default 30 s).
 #![warn(missing_docs)]
 
 pub mod discovery;

@@ -205,6 +205,15 @@ impl MembershipConfig {
         self
     }
 
+    /// Sets the members (up, counted) needed before anyone is quorate (Akka's
+    /// `min-nr-of-members`): set it to a majority of the cluster's expected size so that nodes
+    /// starting alone do not count themselves quorate before they meet (cluster singletons
+    /// would start on each).
+    pub fn min_members(mut self, n: usize) -> Self {
+        self.min_members = n;
+        self
+    }
+
     /// Sets the start stamp (age) of this node.
     pub fn started(mut self, stamp: u64) -> Self {
         self.started = Some(stamp);

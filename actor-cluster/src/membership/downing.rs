@@ -32,6 +32,10 @@ pub(crate) fn apply(shared: &Arc<Shared>, d: &DownNotice) -> bool {
         if d.creation != shared.me.creation {
             return false;
         }
+        if st.leaving {
+            // Left: a peer that still dials this node (a seed) tells it it is not a member.
+            return true;
+        }
         if !st.operator_downed {
             st.operator_downed = true;
             st.events.push(MemberEvent::Downed);

@@ -430,13 +430,18 @@ impl Membership {
         for p in &confirmed {
             sh.dist.cast(p, BYE_FN, &me).await;
         }
+        // Each confirmed peer closes its connection once (a peer that has this node as a
+        // seed may dial it again at once: wait for the close, not for "not connected").
         let deadline = tokio::time::Instant::now() + timeout;
-        while confirmed.iter().any(|p| sh.dist.nodes().contains(p)) {
-            if tokio::time::timeout_at(deadline, events.recv())
-                .await
-                .is_err()
-            {
-                break;
+        let mut open: Vec<&String> = confirmed
+            .iter()
+            .filter(|p| sh.dist.nodes().contains(p))
+            .collect();
+        while !open.is_empty() {
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Some(actor_dist::NodeEvent::Down { node, .. })) => open.retain(|p| **p != node),
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
             }
         }
         for p in sh.dist.nodes() {

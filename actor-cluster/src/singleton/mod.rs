@@ -39,6 +39,16 @@
 //! `1.25 T`), which is later. After a heal the node that is host in the merged view takes the
 //! instance over: the other stops first (the lock again).
 //!
+//! **Formation.** A node that starts alone is quorate on its own (a side of one, the whole
+//! cluster it knows) unless [`MembershipConfig::min_members`](crate::membership::MembershipConfig)
+//! says otherwise: nodes started at once would each start an instance before they meet (the
+//! lock then fences all but one, with `lock_lost`). Set `min_members` to a majority of the
+//! expected cluster size, as Akka's `min-nr-of-members`.
+//!
+//! **Churn.** A host that is [deciding](crate::membership::QuorumState::Deciding) even for a
+//! moment (a partition settling, a flapping link) stops its instance, and starts it again once
+//! quorate: stopping at once is what keeps a cut-off host from overlapping with the new one.
+//!
 //! # The proxy
 //!
 //! [`SingletonRef`] (from [`Singleton::proxy`]) reaches the current instance from any node:
