@@ -7,7 +7,7 @@
 mod common;
 
 use actor_cluster::locks::Locks;
-use actor_cluster::membership::{MembershipConfig, QuorumState};
+use actor_cluster::membership::{Lease, LeaseError, MembershipConfig, QuorumState, TestLease};
 use actor_cluster::singleton::{
     Singleton, SingletonConfig, SingletonError, SingletonEvent, StopCause,
 };
@@ -109,13 +109,17 @@ struct Setup {
 
 impl Setup {
     async fn start() -> Setup {
+        Self::start_with(|| SingletonConfig::new("ticker").handover_wait(T)).await
+    }
+
+    async fn start_with(sc: impl Fn() -> SingletonConfig) -> Setup {
         let c = Cluster::start(3, cfg).await;
         let book = Book::default();
         let mut s = Vec::new();
         for m in &c.members {
             let locks = Locks::start(&m.dist).await.unwrap();
             let (node, b) = (m.name(), book.clone());
-            let sc = SingletonConfig::new("ticker").handover_wait(T);
+            let sc = sc();
             s.push(
                 Singleton::start(&m.m, &locks, sc, move || Inst {
                     node: node.clone(),
@@ -404,4 +408,84 @@ async fn five_nodes_a_cut_3_2_keeps_or_restarts_it_on_the_majority() {
     })
     .await;
     book.assert_never_two();
+}
+
+/// A test lease that counts the requests.
+#[derive(Clone, Default)]
+struct Counted {
+    lease: TestLease,
+    asks: Arc<AtomicUsize>,
+}
+
+impl Lease for Counted {
+    fn acquire(&self, owner: &str) -> futures::future::BoxFuture<'_, Result<bool, LeaseError>> {
+        self.asks.fetch_add(1, Ordering::SeqCst);
+        self.lease.acquire(owner)
+    }
+    fn release(&self, owner: &str) -> futures::future::BoxFuture<'_, Result<(), LeaseError>> {
+        self.lease.release(owner)
+    }
+    fn holder(&self) -> futures::future::BoxFuture<'_, Result<Option<String>, LeaseError>> {
+        self.lease.holder()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_lease_it_runs_only_while_the_host_holds_the_lease() {
+    let lease = Counted::default();
+    lease.lease.acquire("someone-else").await.unwrap();
+    let l = lease.clone();
+    let s = Setup::start_with(move || {
+        SingletonConfig::new("ticker")
+            .lease(Arc::new(l.clone()))
+            .handover_wait(Duration::from_secs(2))
+    })
+    .await;
+    // The host asks again and again and never starts while another owner holds the lease.
+    eventually("the host asked three times", || {
+        lease.asks.load(Ordering::SeqCst) >= 3
+    })
+    .await;
+    assert_eq!(s.book.live(), 0);
+    assert!(s.s(3).local().is_none());
+    // Callers wait, at most `max_waiting` (1024 by default) of them, then fail clearly.
+    assert!(matches!(
+        s.ask_from(1).await,
+        Err(SingletonError::NoInstance { waited, .. }) if waited >= Duration::from_secs(2)
+    ));
+    lease.lease.release("someone-else").await.unwrap();
+    s.wait_one_on(3).await;
+    assert_eq!(lease.lease.current(), Some(name(3)));
+    // A graceful leave releases the lease after the instance stopped; the next host takes it.
+    s.c.m(3).m.leave(T).await;
+    s.wait_one_on(2).await;
+    assert_eq!(lease.lease.current(), Some(name(2)));
+    s.book.assert_never_two();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_callers_are_bounded() {
+    let lease = TestLease::new();
+    lease.acquire("someone-else").await.unwrap();
+    let l = lease.clone();
+    let s = Setup::start_with(move || {
+        let mut c = SingletonConfig::new("ticker")
+            .lease(Arc::new(l.clone()))
+            .handover_wait(Duration::from_secs(2));
+        c.max_waiting = 1;
+        c
+    })
+    .await;
+    let p = s.s(1).proxy();
+    let (a, b) = tokio::join!(
+        p.call(Ask::Where, Duration::from_secs(1)),
+        p.call(Ask::Where, Duration::from_secs(1))
+    );
+    let mut outcomes = [a, b].map(|r| match r {
+        Err(SingletonError::Busy { .. }) => "busy",
+        Err(SingletonError::NoInstance { .. }) => "no instance",
+        other => panic!("{other:?}"),
+    });
+    outcomes.sort();
+    assert_eq!(outcomes, ["busy", "no instance"]);
 }

@@ -492,3 +492,87 @@ impl<M: Message> Singleton<M> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::membership::{
+        Health, MemberInfo, MemberStatus, MemberView, PartitionPicture, QuorumState,
+    };
+
+    /// n1..n4, n4 the oldest; n1 and n2 have the role "db"; n3 is joining.
+    fn status(quorum: QuorumState, side: &[usize]) -> MembershipStatus {
+        let info = |i: usize| MemberInfo {
+            name: format!("n{i}"),
+            creation: 1,
+            started: 10 - i as u64,
+            app_version: String::new(),
+            roles: if i <= 2 { vec!["db".into()] } else { vec![] },
+        };
+        let mut members: Vec<MemberView> = (1..=4)
+            .map(|i| MemberView {
+                info: info(i),
+                status: if i == 3 {
+                    MemberStatus::Joining
+                } else {
+                    MemberStatus::Up
+                },
+                health: Health::Healthy,
+                connected: true,
+            })
+            .collect();
+        members.sort_by(|a, b| a.info.age_cmp(&b.info));
+        MembershipStatus {
+            me: info(1),
+            members,
+            picture: PartitionPicture::default(),
+            quorum,
+            quorum_side: side.iter().map(|i| format!("n{i}")).collect(),
+            decision: None,
+        }
+    }
+
+    fn host(cfg: &SingletonConfig, q: QuorumState, side: &[usize]) -> Option<String> {
+        cfg.host_in(&status(q, side))
+    }
+
+    #[test]
+    fn the_host_is_the_oldest_up_member_of_the_quorate_side() {
+        let c = SingletonConfig::new("k");
+        assert_eq!(
+            host(&c, QuorumState::Quorate, &[1, 2, 3, 4]),
+            Some("n4".into())
+        );
+        // Not on this node's side: the oldest of the side.
+        assert_eq!(
+            host(&c, QuorumState::Quorate, &[1, 2, 3]),
+            Some("n2".into())
+        );
+        // n3 is joining: never the host.
+        assert_eq!(host(&c, QuorumState::Quorate, &[1, 3]), Some("n1".into()));
+        // Not quorate: no host at all.
+        assert_eq!(host(&c, QuorumState::Deciding, &[1, 2, 3, 4]), None);
+        assert_eq!(host(&c, QuorumState::Minority, &[1, 2, 3, 4]), None);
+    }
+
+    #[test]
+    fn role_and_preference_filter_the_host() {
+        let db = SingletonConfig::new("k").role("db");
+        assert_eq!(
+            host(&db, QuorumState::Quorate, &[1, 2, 3, 4]),
+            Some("n2".into())
+        );
+        assert_eq!(host(&db, QuorumState::Quorate, &[3, 4]), None);
+        let pref = SingletonConfig::new("k").prefer(["n1", "n4"]);
+        assert_eq!(
+            host(&pref, QuorumState::Quorate, &[1, 2, 4]),
+            Some("n1".into())
+        );
+        assert_eq!(
+            host(&pref, QuorumState::Quorate, &[2, 4]),
+            Some("n4".into())
+        );
+        // Only listed nodes host it (OTP's distributed application node list).
+        assert_eq!(host(&pref, QuorumState::Quorate, &[2, 3]), None);
+    }
+}
