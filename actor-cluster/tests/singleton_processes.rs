@@ -1,0 +1,189 @@
+//! A cluster singleton across three OS processes on loopback (this test binary re-executed:
+//! the `singleton_node` "test" runs as a node when `ACTOR_CLUSTER_SINGLETON_NODE` is set),
+//! links through proxies in the test process: the instance runs on the oldest process; a
+//! SIGKILL of that process restarts it on the next oldest, and the third never runs one.
+mod common;
+
+use actor_cluster::locks::Locks;
+use actor_cluster::membership::Membership;
+use actor_cluster::singleton::{Singleton, SingletonConfig, SingletonEvent};
+use actor_core::{Actor, Context, Message, Node, ReplyTo};
+use actor_dist::Dist;
+use common::proxy::LinkProxy;
+use common::{dist_config, member_config, name, T};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::Mutex;
+
+const NODE_ENV: &str = "ACTOR_CLUSTER_SINGLETON_NODE";
+
+#[derive(Serialize, Deserialize)]
+enum Ask {
+    Where(ReplyTo<String>),
+}
+impl Message for Ask {
+    const NAME: &'static str = "test.singleton_processes.Ask";
+}
+
+struct Inst(String);
+impl Actor for Inst {
+    type Msg = Ask;
+    async fn handle(&mut self, Ask::Where(r): Ask, _: &mut Context<Self>) {
+        r.send(self.0.clone());
+    }
+}
+
+/// Runs as a node process when asked (`<i> [<name>=<addr>]...`); otherwise does nothing.
+#[test]
+fn singleton_node() {
+    let Ok(spec) = std::env::var(NODE_ENV) else {
+        return;
+    };
+    let mut it = spec.split_whitespace();
+    let i: usize = it.next().unwrap().parse().unwrap();
+    let seeds: Vec<(String, SocketAddr)> = it
+        .map(|s| {
+            let (n, a) = s.split_once('=').unwrap();
+            (n.to_string(), a.parse().unwrap())
+        })
+        .collect();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async move {
+        let mut cfg = dist_config();
+        cfg.seeds = seeds;
+        let dist = Dist::start(&Node::new(name(i)), cfg).await.unwrap();
+        println!("LISTEN {}", dist.local_addr());
+        // Nobody is quorate (and hosts) before all three are up together.
+        let m = Membership::start(&dist, member_config(i).min_members(3));
+        let locks = Locks::start(&dist).await.unwrap();
+        let me = name(i);
+        let s = Singleton::start(&m, &locks, SingletonConfig::new("p"), move || {
+            Inst(me.clone())
+        })
+        .await;
+        let mut events = s.subscribe();
+        // The node exits when stdin closes (the test ended).
+        std::thread::spawn(|| {
+            for l in std::io::stdin().lines() {
+                if l.is_err() {
+                    break;
+                }
+            }
+            std::process::exit(0);
+        });
+        let p = s.proxy();
+        while let Some(ev) = events.recv().await {
+            match ev {
+                SingletonEvent::Started { .. } => println!("STARTED"),
+                SingletonEvent::Stopped { cause, .. } => println!("STOPPED {cause:?}"),
+                SingletonEvent::HostChanged { to: Some(h), .. } => {
+                    // Reached through the proxy from here.
+                    match p.call(Ask::Where, Duration::from_secs(5)).await {
+                        Ok(at) => println!("HOST {h} REACHED {at}"),
+                        Err(e) => println!("HOST {h} ERROR {e}"),
+                    }
+                }
+                SingletonEvent::HostChanged { to: None, .. } => println!("HOST none"),
+            }
+        }
+    });
+}
+
+struct Proc {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    async fn wait_line(&self, what: &str, f: impl Fn(&str) -> bool) {
+        let deadline = tokio::time::Instant::now() + T;
+        loop {
+            if self.lines.lock().await.iter().any(|l| f(l)) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not seen: {what}; lines {:?}",
+                self.lines.lock().await
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    async fn count(&self, prefix: &str) -> usize {
+        let l = self.lines.lock().await;
+        l.iter().filter(|x| x.starts_with(prefix)).count()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_processes_sigkill_of_the_host_moves_the_singleton() {
+    let mut links = BTreeMap::new();
+    for i in 1..=3 {
+        for j in i + 1..=3 {
+            links.insert((i, j), LinkProxy::start().await);
+        }
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut procs = Vec::new();
+    for i in 1..=3usize {
+        let mut spec = i.to_string();
+        for j in i + 1..=3 {
+            spec.push_str(&format!(" {}={}", name(j), links[&(i, j)].addr));
+        }
+        let mut child = Command::new(&exe)
+            .args([
+                "--exact",
+                "singleton_node",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(NODE_ENV, spec)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr: SocketAddr = loop {
+            let l = out.next_line().await.unwrap().expect("LISTEN line");
+            if let Some(a) = l.split("LISTEN ").nth(1) {
+                break a.trim().parse().unwrap();
+            }
+        };
+        for k in 1..i {
+            links[&(k, i)].set_target(addr);
+        }
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let l = lines.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = out.next_line().await {
+                l.lock().await.push(line);
+            }
+        });
+        procs.push(Proc { child, lines });
+    }
+
+    // n1 (the oldest) hosts it; every node reaches it through its proxy.
+    procs[0].wait_line("n1 started", |l| l == "STARTED").await;
+    for p in &procs {
+        let want = format!("HOST {} REACHED {}", name(1), name(1));
+        p.wait_line("n1 reached", |l| l == want).await;
+    }
+
+    // SIGKILL n1: n2, the oldest left, starts it; n3 reaches it there.
+    procs[0].child.kill().await.unwrap();
+    procs[1].wait_line("n2 started", |l| l == "STARTED").await;
+    let want = format!("HOST {} REACHED {}", name(2), name(2));
+    procs[2]
+        .wait_line("n2 reached from n3", |l| l == want)
+        .await;
+    // n3 never hosts it: without n1 and n2 it is alone, one of three, never quorate.
+    assert_eq!(procs[2].count("STARTED").await, 0);
+}
