@@ -489,3 +489,33 @@ async fn waiting_callers_are_bounded() {
     outcomes.sort();
     assert_eq!(outcomes, ["busy", "no instance"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_downing_the_host_moves_it() {
+    let s = Setup::start().await;
+    s.wait_one_on(3).await;
+    let mut ev3 = s.s(3).subscribe();
+    // Read-only downing (the default): n3 stays up, is not quorate, stops its instance.
+    let applied = s.c.m(1).m.down(&name(3), T).await.unwrap();
+    assert!(applied.contains(&name(3)), "{applied:?}");
+    let stopped = next_event(&mut ev3, |e| matches!(e, SingletonEvent::Stopped { .. })).await;
+    assert!(
+        matches!(
+            &stopped,
+            SingletonEvent::Stopped {
+                cause: StopCause::NotQuorate,
+                ..
+            }
+        ),
+        "{stopped:?}"
+    );
+    s.wait_one_on(2).await;
+    s.book.assert_starts_with(
+        &[format!("start {}", name(3)), format!("stop {}", name(3))],
+        &name(3),
+    );
+    // n2 normally; n1 if n2 missed heartbeats for a moment (a tie of two: n1 keeps).
+    let answer = s.ask_from(1).await.unwrap();
+    assert!([name(1), name(2)].contains(&answer), "{answer}");
+    s.book.assert_never_two();
+}
