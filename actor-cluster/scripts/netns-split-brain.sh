@@ -7,8 +7,9 @@
 #   2. starts actor-cluster's `cluster_node` example in each (keep-majority, a singleton);
 #   3. once all 5 are up and quorate, cuts {1,2,3} | {4,5} with nftables drop rules in each
 #      node's namespace (a silent drop: no RST, no ICMP), and prints what each side decided
-#      and where the singleton runs;
-#   4. heals (deletes the rules) and prints the picture again;
+#      and where the singleton runs (exactly one instance, on the majority);
+#   4. heals (deletes the rules), waits until all 5 are quorate with exactly one singleton
+#      instance, and prints the picture again;
 #   5. stops the nodes (SIGTERM: graceful leave) and deletes every namespace, also on error
 #      or Ctrl-C (trap).
 #
@@ -115,6 +116,21 @@ decided_keep() { decided "$1" Keep; }
 decided_down() { decided "$1" Down; }
 not_quorate() { last_status "$1" | grep -q "quorum=Minority"; }
 
+live_count() { for i in $(seq $N); do last_status "$i"; done | grep -c 'local=true' || true; }
+
+# Waits until exactly one node hosts the singleton, on one of the nodes given.
+wait_one_instance() {
+    local what=$1; shift
+    local deadline=$((SECONDS + WAIT))
+    while :; do
+        local hosts=""
+        for i in "$@"; do last_status "$i" | grep -q 'local=true' && hosts+=" n$i"; done
+        if [[ $(live_count) -eq 1 && -n $hosts ]]; then echo "ok: $what (on$hosts)"; return 0; fi
+        if ((SECONDS >= deadline)); then echo "TIMEOUT waiting for: $what"; return 1; fi
+        sleep 0.2
+    done
+}
+
 picture() {
     echo "--- $1"
     for i in $(seq $N); do last_status "$i"; done
@@ -142,7 +158,7 @@ for i in "${MINORITY[@]}"; do cut_side "$i" "${MAJORITY[@]}"; done
 wait_all "majority decided Keep" decided_keep "${MAJORITY[@]}"
 wait_all "minority decided Down (read-only)" decided_down "${MINORITY[@]}"
 wait_all "minority reports Minority" not_quorate "${MINORITY[@]}"
-sleep 1.2 # one more status line from every node
+wait_one_instance "one singleton instance, on the majority" "${MAJORITY[@]}"
 picture "cut"
 echo "decisions:"
 grep -h ' decided ' "$LOGS"/n*.log
@@ -153,10 +169,7 @@ grep -h ' singleton ' "$LOGS"/n*.log
 echo "healing at $(date +%T.%N | cut -c1-12)"
 for i in $(seq $N); do ns "$PREFIX$i" nft delete table inet splitbrain; done
 wait_all "all 5 quorate again" whole $(seq $N)
-sleep 1.2
+wait_one_instance "one singleton instance after the heal" $(seq $N)
 picture "healed"
 echo "singleton (all events):"
 grep -h ' singleton ' "$LOGS"/n*.log
-live=$(for i in $(seq $N); do last_status "$i"; done | grep -c 'local=true' || true)
-echo "instances live after the heal: $live"
-[[ $live -eq 1 ]] || { echo "expected exactly one singleton instance"; exit 1; }

@@ -291,7 +291,12 @@ impl Locks {
             kept: false,
         };
         for node in self.lock_nodes() {
-            let Some(server) = self.server_of(&node).await else {
+            // Finding a server asks its node (an rpc that may wait for a connection): bounded
+            // by the same deadline.
+            let Ok(server) = tokio::time::timeout_at(deadline, self.server_of(&node)).await else {
+                return Err(LockError::Timeout);
+            };
+            let Some(server) = server else {
                 continue; // not running locks, or gone
             };
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());

@@ -224,11 +224,13 @@ where
             cfg.lock_resource(),
             format!("{}#{}", self.me(), node.creation()),
         );
-        let lock = match self
-            .locks
-            .set_lock(&id, guardian.pid(), cfg.lock_attempt)
+        // Bounded as a whole: whatever a server grants after this gives up is freed when the
+        // guardian exits.
+        let attempt = self.locks.set_lock(&id, guardian.pid(), cfg.lock_attempt);
+        let taken = tokio::time::timeout(cfg.lock_attempt * 2, attempt)
             .await
-        {
+            .unwrap_or(Err(LockError::Timeout));
+        let lock = match taken {
             Ok(g) => g,
             Err(e) => {
                 if e != LockError::Timeout {
