@@ -263,6 +263,33 @@ impl<R: Send + 'static> ReplyTo<R> {
         }
     }
 
+    /// Refuses the request without a reply: the caller's call fails at once with
+    /// [`CallError::Exit(reason)`](crate::CallError::Exit), although the receiver lives on.
+    /// For layers that answer a typed refusal through a reply type they do not own (e.g. an
+    /// entity host refusing a write on the minority side of a partition); `false` if the
+    /// caller has gone.
+    pub fn abandon(mut self, reason: ExitReason) -> bool {
+        match self.inner.take() {
+            None => false,
+            Some(Inner::Local(tx)) => match tx.into_inner() {
+                Some(tx) => tx.send(Err(reason)).is_ok(),
+                None => false,
+            },
+            Some(Inner::Remote {
+                addr,
+                sink,
+                forwarded,
+                ..
+            }) => {
+                if forwarded.into_inner() {
+                    return false;
+                }
+                sink.abandon(addr, Some(reason));
+                true
+            }
+        }
+    }
+
     /// Whether the caller has given up waiting (local handles only; remote ones report `false`).
     pub fn is_closed(&self) -> bool {
         match &self.inner {

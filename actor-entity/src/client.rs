@@ -3,6 +3,7 @@
 
 use crate::entity::Entity;
 use crate::error::EntityError;
+use crate::error::Refusal;
 use crate::host::{activation_err, directory_key, Entities, ACTIVATE, PLACE};
 use crate::placement::stable_hash;
 use crate::placement::Candidate;
@@ -27,6 +28,27 @@ fn retryable(e: &CallError) -> bool {
     }
 }
 
+/// The error of a call that reached (or tried to reach) an activation: a refusal the
+/// activation sent back as an exit reason is typed again here.
+fn call_error(kind: &str, key: &str, error: CallError) -> EntityError {
+    if let CallError::Exit(reason) = &error {
+        if let Some(r) = Refusal::from_reason(reason) {
+            return r.into_error(kind, key);
+        }
+        if *reason == crate::journaler::fenced() {
+            return EntityError::Fenced {
+                kind: kind.to_string(),
+                key: key.to_string(),
+            };
+        }
+    }
+    EntityError::Call {
+        kind: kind.to_string(),
+        key: key.to_string(),
+        error,
+    }
+}
+
 impl Entities {
     /// Calls entity `E` with key `key` from any node (activating it first if needed, where
     /// placement says), and waits for its reply, at most `timeout` per attempt. A change is
@@ -35,6 +57,22 @@ impl Entities {
         &self,
         key: &str,
         request: E::Call,
+        timeout: Duration,
+    ) -> Result<E::Reply, EntityError> {
+        match self.call_once::<E>(key, &request, timeout).await {
+            Err(e @ EntityError::NotQuorate { .. }) => {
+                self.queue_or_refuse(e, || self.call_once::<E>(key, &request, timeout))
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    /// One call, sent again while it provably did not reach a live activation.
+    async fn call_once<E: Entity>(
+        &self,
+        key: &str,
+        request: &E::Call,
         timeout: Duration,
     ) -> Result<E::Reply, EntityError> {
         let mut attempt = 0;
@@ -46,13 +84,7 @@ impl Entities {
                     attempt += 1;
                     self.backoff(attempt).await;
                 }
-                Err(error) => {
-                    return Err(EntityError::Call {
-                        kind: E::KIND.to_string(),
-                        key: key.to_string(),
-                        error,
-                    })
-                }
+                Err(error) => return Err(call_error(E::KIND, key, error)),
             }
         }
     }
@@ -142,6 +174,8 @@ impl Entities {
         if let Some(pid) = self.named(&directory_key(kind, key)) {
             return Ok(pid);
         }
+        // Not active on this side: on the minority side it is not activated here.
+        self.check_quorum(kind, key)?;
         self.via_coordinator(kind, key, None).await
     }
 
@@ -160,7 +194,7 @@ impl Entities {
                 to.map(str::to_string),
                 self.inner.dist.name().to_string(),
             );
-            let res: Result<Result<Pid, String>, RpcError> = self
+            let res: Result<Result<Pid, Refusal>, RpcError> = self
                 .inner
                 .dist
                 .call(
@@ -172,9 +206,7 @@ impl Entities {
                 .await;
             match res {
                 Ok(Ok(pid)) => return Ok(pid),
-                Ok(Err(why)) => {
-                    return Err(activation_err(kind, key, format!("{coordinator}: {why}")))
-                }
+                Ok(Err(why)) => return Err(remote_refusal(&coordinator, why, kind, key)),
                 // The coordinator is gone or runs no entity host: decide here.
                 Err(e) => {
                     tracing::debug!(%coordinator, kind, key, error = %e, "coordinator unreachable; placing here")
@@ -292,14 +324,14 @@ impl Entities {
         stale: Option<Pid>,
     ) -> Result<Pid, EntityError> {
         let args = (kind.to_string(), key.to_string(), stale);
-        let res: Result<Result<Pid, String>, RpcError> = self
+        let res: Result<Result<Pid, Refusal>, RpcError> = self
             .inner
             .dist
             .call(node, ACTIVATE, &args, self.inner.cfg.activation_timeout)
             .await;
         match res {
             Ok(Ok(pid)) => Ok(pid),
-            Ok(Err(why)) => Err(activation_err(kind, key, format!("{node}: {why}"))),
+            Ok(Err(why)) => Err(remote_refusal(node, why, kind, key)),
             Err(e) => Err(activation_err(kind, key, format!("{node}: {e}"))),
         }
     }
@@ -390,6 +422,14 @@ impl Entities {
                 tracing::warn!(kind, key, error = %e, "hand-off: no other node took the entity");
             }
         }
+    }
+}
+
+/// The error another node's host answered an activation request with.
+fn remote_refusal(node: &str, why: Refusal, kind: &str, key: &str) -> EntityError {
+    match why {
+        Refusal::Other(why) => activation_err(kind, key, format!("{node}: {why}")),
+        typed => typed.into_error(kind, key),
     }
 }
 

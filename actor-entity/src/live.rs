@@ -50,6 +50,11 @@ pub struct EntityStats {
     pub exits: AtomicU64,
     /// Activation requests for a key another activation already held.
     pub duplicates: AtomicU64,
+    /// Writes of activations here refused (and undone) because this node was not quorate.
+    pub refused: AtomicU64,
+    /// Writes of callers here queued for the quorum ([`MinorityWrites::Queue`](
+    /// crate::MinorityWrites::Queue)).
+    pub queued: AtomicU64,
 }
 
 /// The live activations, by pid; the exit hook of each of them.
