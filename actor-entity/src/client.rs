@@ -80,11 +80,16 @@ impl Entities {
             let r = self.get_or_activate::<E>(key).await?;
             match r.call(request.clone(), timeout).await {
                 Ok(reply) => return Ok(reply),
-                Err(e) if retryable(&e) && attempt < self.inner.cfg.retries => {
-                    attempt += 1;
-                    self.backoff(attempt).await;
+                Err(e) => {
+                    // Whatever failed, the next attempt resolves the key again.
+                    self.inner.live.refs.evict(E::KIND, key, Some(r.pid()));
+                    if retryable(&e) && attempt < self.inner.cfg.retries {
+                        attempt += 1;
+                        self.backoff(attempt).await;
+                    } else {
+                        return Err(call_error(E::KIND, key, e));
+                    }
                 }
-                Err(error) => return Err(call_error(E::KIND, key, error)),
             }
         }
     }
@@ -92,27 +97,56 @@ impl Entities {
     /// Casts to entity `E` with key `key` (activating it first if needed).
     pub async fn cast<E: Entity>(&self, key: &str, msg: E::Msg) -> Result<(), EntityError> {
         let r = self.get_or_activate::<E>(key).await?;
-        r.cast(msg).map_err(|e| EntityError::Call {
-            kind: E::KIND.to_string(),
-            key: key.to_string(),
-            error: match e {
-                actor_core::SendError::NoProc(_) => CallError::Exit(ExitReason::NoProc),
-                actor_core::SendError::Full(_) => CallError::Full,
-                other => CallError::Encode(other.to_string()),
-            },
-        })
+        r.cast(msg)
+            .inspect_err(|_| self.inner.live.refs.evict(E::KIND, key, Some(r.pid())))
+            .map_err(|e| EntityError::Call {
+                kind: E::KIND.to_string(),
+                key: key.to_string(),
+                error: match e {
+                    actor_core::SendError::NoProc(_) => CallError::Exit(ExitReason::NoProc),
+                    actor_core::SendError::Full(_) => CallError::Full,
+                    other => CallError::Encode(other.to_string()),
+                },
+            })
     }
 
     /// The activation of `E`/`key`: the one named in the cluster, or a new one on the node
     /// placement chooses.
+    ///
+    /// The reference is cached on this node (see [`EntityConfig::ref_cache`](
+    /// crate::EntityConfig::ref_cache)): later uses of the key skip the registry.
     pub async fn get_or_activate<E: Entity>(&self, key: &str) -> Result<StatemRef<E>, EntityError> {
+        if let Some(r) = self.cached::<E>(key) {
+            return Ok(r);
+        }
         let pid = self.locate(E::KIND, key).await?;
-        let r = self
-            .inner
-            .dist
-            .actor_ref::<StatemMsg<E>>(pid)
-            .map_err(|e| activation_err(E::KIND, key, e.to_string()))?;
-        Ok(StatemRef::from(r))
+        let r = StatemRef::from(
+            self.inner
+                .dist
+                .actor_ref::<StatemMsg<E>>(pid)
+                .map_err(|e| activation_err(E::KIND, key, e.to_string()))?,
+        );
+        self.inner.live.refs.insert(E::KIND, key, pid, r.clone());
+        Ok(r)
+    }
+
+    /// The cached reference of `E`/`key`, unless its node is not connected (then the entry
+    /// goes, and the key is resolved again, as `named` does).
+    fn cached<E: Entity>(&self, key: &str) -> Option<StatemRef<E>> {
+        let refs = &self.inner.live.refs;
+        let (pid, r) = refs.get::<StatemRef<E>>(E::KIND, key)?;
+        let dist = &self.inner.dist;
+        if pid.node != dist.node().id() && !dist.is_up(pid.node) {
+            refs.evict(E::KIND, key, Some(pid));
+            return None;
+        }
+        Some(r)
+    }
+
+    /// Resolved activations cached on this node ([`EntityConfig::ref_cache`](
+    /// crate::EntityConfig::ref_cache)).
+    pub fn cached_refs(&self) -> usize {
+        self.inner.live.refs.len()
     }
 
     /// The pid of the activation of `kind`/`key` if one is named now (no activation).

@@ -58,9 +58,17 @@ pub struct EntityConfig {
     /// minority (its writes fail with [`LogError::NoQuorum`](crate::log::LogError::NoQuorum)).
     pub quorum: Option<actor_cluster::membership::Quorum>,
     /// What a write refused on the minority side becomes for its caller on this node
-    /// (default [`MinorityWrites::Refuse`]).
+    /// (default [`MinorityWrites::Refuse`](crate::MinorityWrites::Refuse)).
     pub minority_writes: crate::minority::MinorityWrites,
+    /// How many resolved activations (kind, key) this node's callers keep, so that a warm
+    /// call by key skips the registry (default 65,536; 0: no cache). An entry goes when its
+    /// activation exits here, its node goes down, or a call through it fails; when full, an
+    /// arbitrary entry makes room.
+    pub ref_cache: usize,
 }
+
+/// The default of [`EntityConfig::ref_cache`].
+pub(crate) const DEFAULT_REF_CACHE: usize = 65_536;
 
 impl Default for EntityConfig {
     fn default() -> Self {
@@ -72,6 +80,7 @@ impl Default for EntityConfig {
             rebalance: Some(crate::rebalance::Rebalance::default()),
             quorum: None,
             minority_writes: crate::minority::MinorityWrites::default(),
+            ref_cache: DEFAULT_REF_CACHE,
         }
     }
 }
@@ -84,6 +93,7 @@ impl std::fmt::Debug for EntityConfig {
             .field("retries", &self.retries)
             .field("quorum", &self.quorum.as_ref().map(|q| q.state()))
             .field("minority_writes", &self.minority_writes)
+            .field("ref_cache", &self.ref_cache)
             .finish()
     }
 }
@@ -192,6 +202,7 @@ impl Entities {
         cfg: EntityConfig,
     ) -> Entities {
         let me = dist.node().pid();
+        let ref_cache = cfg.ref_cache;
         let inner = Arc::new(Inner {
             dist: dist.clone(),
             global: global.clone(),
@@ -200,7 +211,10 @@ impl Entities {
             kinds: RwLock::new(HashMap::new()),
             ids: Arc::new(Ids::new(me.node.0, me.creation)),
             clock: Clock(tokio::time::Instant::now()),
-            live: Arc::new(Live::default()),
+            live: Arc::new(Live {
+                refs: crate::cache::RefCache::new(ref_cache),
+                ..Live::default()
+            }),
             activating: Mutex::new(HashMap::new()),
             placed: Mutex::new(HashMap::new()),
             leaving: AtomicBool::new(false),
@@ -235,6 +249,7 @@ impl Entities {
                     .map_err(|e| Refusal::of(&e, ""))
             }
         });
+        tokio::spawn(forget_down_nodes(Arc::downgrade(&inner), dist.subscribe()));
         let live = inner.live.clone();
         dist.register_rpc(crate::rebalance::LIVE, move |()| {
             let n = live.entries.lock().len() as u64;
@@ -519,6 +534,22 @@ async fn start_activation<E: Entity>(
         }
     }
     Ok(Started::Pid(pid))
+}
+
+/// Drops the cached references to activations on nodes that go down.
+async fn forget_down_nodes(
+    inner: Weak<Inner>,
+    mut events: tokio::sync::mpsc::Receiver<actor_dist::NodeEvent>,
+) {
+    while let Some(ev) = events.recv().await {
+        let Some(inner) = inner.upgrade() else { return };
+        if let actor_dist::NodeEvent::Down { node, .. } = ev {
+            inner
+                .live
+                .refs
+                .purge_node(actor_core::NodeId::from_name(&node));
+        }
+    }
 }
 
 /// Stops activations idle for `idle`, checking a few times per `idle`.

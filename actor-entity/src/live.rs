@@ -57,16 +57,20 @@ pub struct EntityStats {
     pub queued: AtomicU64,
 }
 
-/// The live activations, by pid; the exit hook of each of them.
+/// The live activations, by pid; the exit hook of each of them. Also the host's cache of
+/// resolved activations, which the exit hook cleans.
 #[derive(Default)]
 pub(crate) struct Live {
     pub(crate) entries: Mutex<HashMap<Pid, LiveEntry>>,
     pub(crate) stats: EntityStats,
+    pub(crate) refs: crate::cache::RefCache,
 }
 
 impl ExitHook for Live {
     fn exited(&self, pid: Pid, reason: &ExitReason) {
-        self.entries.lock().remove(&pid);
+        if let Some(e) = self.entries.lock().remove(&pid) {
+            self.refs.evict(e.kind, &e.key, Some(pid));
+        }
         self.stats.exits.fetch_add(1, Ordering::Relaxed);
         if *reason == ExitReason::Shutdown {
             self.stats.passivations.fetch_add(1, Ordering::Relaxed);
