@@ -213,15 +213,40 @@ impl Refusal {
         }
     }
 
-    /// As an exit reason: `{entity_refused, Bytes}` (the bytes are this refusal's encoding),
-    /// as `{shutdown, _}` for a minority refusal (nothing is wrong with the activation: a
-    /// refused write is undone and the activation lives on) and as an error otherwise.
+    /// As an exit reason, readable in logs: `{entity_refused, not_quorate, minority, 1, 3}`,
+    /// `{entity_refused, no_quorum, 2, 1}`, ...; as `{shutdown, _}` for a minority refusal
+    /// (nothing is wrong with the activation: a refused write is undone and the activation
+    /// lives on) and as an error otherwise.
     pub(crate) fn reason(&self) -> ExitReason {
-        let bytes = postcard::to_allocvec(self).unwrap_or_default();
-        let term = Term::tuple([
-            Term::atom(REFUSED),
-            Term::List(bytes.into_iter().map(|b| Term::Int(b.into())).collect()),
-        ]);
+        let int = |n: u64| Term::Int(i64::try_from(n).unwrap_or(i64::MAX));
+        let mut items = vec![Term::atom(REFUSED)];
+        match self {
+            Refusal::UnknownKind => items.push(Term::atom("unknown_kind")),
+            Refusal::NoNode => items.push(Term::atom("no_node")),
+            Refusal::NotQuorate {
+                state,
+                side,
+                members,
+            } => items.extend([
+                Term::atom("not_quorate"),
+                Term::atom(
+                    STATES
+                        .get(usize::from(*state))
+                        .copied()
+                        .unwrap_or("minority"),
+                ),
+                int(*side),
+                int(*members),
+            ]),
+            Refusal::LogFenced { promised } => items.extend([Term::atom("fenced"), int(*promised)]),
+            Refusal::LogNoQuorum { needed, got } => {
+                items.extend([Term::atom("no_quorum"), int(*needed), int(*got)])
+            }
+            Refusal::LogFull => items.push(Term::atom("journal_full")),
+            Refusal::LogOther(why) => items.extend([Term::atom("journal"), Term::Str(why.clone())]),
+            Refusal::Other(why) => items.extend([Term::atom("other"), Term::Str(why.clone())]),
+        }
+        let term = Term::Tuple(items);
         match self {
             Refusal::NotQuorate { .. } => ExitReason::shutdown_with(term),
             _ => ExitReason::Error(term),
@@ -235,22 +260,44 @@ impl Refusal {
         else {
             return None;
         };
-        let [Term::Atom(tag), Term::List(bytes)] = items.as_slice() else {
-            return None;
+        let int = |t: &Term| match t {
+            Term::Int(n) => u64::try_from(*n).ok(),
+            _ => None,
         };
-        if tag != REFUSED {
-            return None;
-        }
-        let bytes: Option<Vec<u8>> = bytes
-            .iter()
-            .map(|t| match t {
-                Term::Int(b) => u8::try_from(*b).ok(),
+        match items.as_slice() {
+            [Term::Atom(tag), rest @ ..] if tag == REFUSED => match rest {
+                [Term::Atom(a)] if a == "unknown_kind" => Some(Refusal::UnknownKind),
+                [Term::Atom(a)] if a == "no_node" => Some(Refusal::NoNode),
+                [Term::Atom(a), Term::Atom(state), side, members] if a == "not_quorate" => {
+                    Some(Refusal::NotQuorate {
+                        state: STATES.iter().position(|s| s == state)? as u8,
+                        side: int(side)?,
+                        members: int(members)?,
+                    })
+                }
+                [Term::Atom(a), p] if a == "fenced" => {
+                    Some(Refusal::LogFenced { promised: int(p)? })
+                }
+                [Term::Atom(a), n, g] if a == "no_quorum" => Some(Refusal::LogNoQuorum {
+                    needed: int(n)?,
+                    got: int(g)?,
+                }),
+                [Term::Atom(a)] if a == "journal_full" => Some(Refusal::LogFull),
+                [Term::Atom(a), Term::Str(why)] if a == "journal" => {
+                    Some(Refusal::LogOther(why.clone()))
+                }
+                [Term::Atom(a), Term::Str(why)] if a == "other" => {
+                    Some(Refusal::Other(why.clone()))
+                }
                 _ => None,
-            })
-            .collect();
-        postcard::from_bytes(&bytes?).ok()
+            },
+            _ => None,
+        }
     }
 }
+
+/// Quorum states by their code (`state_code`), as atoms.
+const STATES: [&str; 3] = ["quorate", "deciding", "minority"];
 
 const REFUSED: &str = "entity_refused";
 
@@ -261,6 +308,8 @@ mod tests {
     #[test]
     fn refusals_survive_the_exit_reason_codec() {
         let all = [
+            Refusal::UnknownKind,
+            Refusal::NoNode,
             Refusal::NotQuorate {
                 state: 2,
                 side: 1,
@@ -276,12 +325,19 @@ mod tests {
             assert_eq!(Refusal::from_reason(&r.reason()), Some(r));
         }
         assert_eq!(Refusal::from_reason(&ExitReason::Shutdown), None);
-        assert_eq!(
-            Refusal::from_reason(&ExitReason::shutdown_with(Term::tuple([
-                Term::atom(REFUSED),
-                Term::List(vec![Term::Int(300)]),
-            ]))),
-            None
+        for bad in [
+            Term::tuple([Term::atom(REFUSED), Term::atom("no_quorum"), Term::Int(-1)]),
+            Term::tuple([Term::atom(REFUSED), Term::atom("what")]),
+            Term::tuple([Term::atom("other_tag"), Term::atom("no_node")]),
+        ] {
+            assert_eq!(Refusal::from_reason(&ExitReason::Error(bad)), None);
+        }
+        let shown = Refusal::LogNoQuorum { needed: 2, got: 1 }
+            .reason()
+            .to_string();
+        assert!(
+            shown.contains("{entity_refused, no_quorum, 2, 1}"),
+            "{shown}"
         );
     }
 
