@@ -97,17 +97,25 @@ impl Cluster {
             log,
             _dir: dir,
         };
-        c.wait_quorate(&[0, 1, 2]).await;
+        c.wait_whole().await;
         for n in &c.nodes {
             n._global.sync(T).await.unwrap();
         }
         c
     }
 
-    async fn wait_quorate(&self, which: &[usize]) {
-        for &i in which {
-            let q = self.nodes[i].m.quorum();
-            assert_eq!(q.wait_quorate(T).await, Ok(()), "node {i} quorate");
+    /// Every node counts all three up, on one side, quorate (a node that counts the others
+    /// as still joining is quorate on its own).
+    async fn wait_whole(&self) {
+        for n in &self.nodes {
+            eventually(|| {
+                let s = n.m.status();
+                s.up().len() == 3
+                    && s.picture.is_whole()
+                    && s.picture.side.len() == 3
+                    && s.quorum == QuorumState::Quorate
+            })
+            .await;
         }
     }
 
@@ -116,7 +124,15 @@ impl Cluster {
         self.links[&(0, 1)].cut();
         self.links[&(0, 2)].cut();
         let q = self.nodes[0].m.quorum();
-        eventually(|| q.state() == QuorumState::Minority).await;
+        let deadline = tokio::time::Instant::now() + T;
+        while q.state() != QuorumState::Minority {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "node 0 not minority: {:#?}",
+                self.nodes[0].m.status()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     fn heal(&self) {
@@ -205,7 +221,7 @@ async fn the_minority_serves_reads_and_refuses_writes() {
 
     // After the heal the same activation writes again.
     c.heal();
-    c.wait_quorate(&[0, 1, 2]).await;
+    c.wait_whole().await;
     assert_eq!(
         call(e0, "acme/m", Req::Deposit(1)).await,
         Ok(Resp::Balance(6))
@@ -291,7 +307,7 @@ async fn a_queued_write_times_out_unapplied() {
     ));
     assert_eq!(e0.queued_writes(), 0);
     c.heal();
-    c.wait_quorate(&[0, 1, 2]).await;
+    c.wait_whole().await;
     assert_eq!(call(e0, "acme/t", Req::Balance).await, Ok(Resp::Balance(5)));
     assert_eq!(c.receipts("acme/t").await, vec![(1, 5)]);
 }
