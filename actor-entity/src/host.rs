@@ -54,8 +54,12 @@ pub struct EntityConfig {
     /// ([`Membership::quorum`](actor_cluster::membership::Membership::quorum)). When this
     /// node is not on a quorate side, activations here are refused and writes of the
     /// activations here are handled per [`minority_writes`](EntityConfig::minority_writes);
-    /// reads are served. `None` (default): no check; the log's own quorum still fences a
-    /// minority (its writes fail with [`LogError::NoQuorum`](crate::log::LogError::NoQuorum)).
+    /// reads are served. A refused write is undone (the machine is rebuilt from its last
+    /// durable state and keeps running); a cast that would write is dropped, counted in
+    /// [`EntityStats::refused`]. The membership's state is `Deciding` until it has settled:
+    /// a host with a quorum source activates nothing before its node is quorate. `None`
+    /// (default): no check; the log's own quorum still fences a minority (its writes fail
+    /// with [`LogError::NoQuorum`](crate::log::LogError::NoQuorum)).
     pub quorum: Option<actor_cluster::membership::Quorum>,
     /// What a write refused on the minority side becomes for its caller on this node
     /// (default [`MinorityWrites::Refuse`](crate::MinorityWrites::Refuse)).
