@@ -53,6 +53,13 @@ impl Entities {
     /// Calls entity `E` with key `key` from any node (activating it first if needed, where
     /// placement says), and waits for its reply, at most `timeout` per attempt. A change is
     /// replied to only once its receipt is durable.
+    ///
+    /// Besides the call's own failures ([`EntityError::Call`]): a write refused on the
+    /// minority side is [`EntityError::NotQuorate`] (not applied; with
+    /// [`MinorityWrites::Queue`](crate::MinorityWrites::Queue) it waits for the quorum
+    /// instead, or fails with [`EntityError::QueueFull`] / [`EntityError::QueueTimeout`],
+    /// not applied either); a receipt log that failed is [`EntityError::Log`]; an activation
+    /// fenced by a newer one that could not be reached is [`EntityError::Fenced`].
     pub async fn call<E: Entity>(
         &self,
         key: &str,
