@@ -430,6 +430,22 @@ mod tests {
     }
 
     #[test]
+    fn an_abandoned_handle_tells_the_caller_why_locally_and_remotely() {
+        let why = ExitReason::shutdown_with(crate::Term::atom("not_quorate"));
+        let (handle, mut rx) = ReplyTo::<u8>::pair();
+        assert!(handle.abandon(why.clone()));
+        assert_eq!(rx.try_recv().unwrap(), Err(why.clone()));
+
+        let wire = Arc::new(Loopback::default());
+        let ctx: Arc<dyn WireContext> = Arc::new(Ctx(wire.clone()));
+        let (handle, mut rx) = ReplyTo::<u8>::pair();
+        let bytes = with_wire_context(ctx.clone(), || postcard::to_allocvec(&handle)).unwrap();
+        let far: ReplyTo<u8> = with_wire_context(ctx, || postcard::from_bytes(&bytes)).unwrap();
+        assert!(far.abandon(why.clone()));
+        assert_eq!(rx.try_recv().unwrap(), Err(why));
+    }
+
+    #[test]
     fn encoding_without_context_is_an_error() {
         let (handle, _rx) = ReplyTo::<u8>::pair();
         assert!(postcard::to_allocvec(&handle).is_err());
