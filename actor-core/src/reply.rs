@@ -263,6 +263,33 @@ impl<R: Send + 'static> ReplyTo<R> {
         }
     }
 
+    /// Refuses the request without a reply: the caller's call fails at once with
+    /// [`CallError::Exit(reason)`](crate::CallError::Exit), although the receiver lives on.
+    /// For layers that answer a typed refusal through a reply type they do not own (e.g. an
+    /// entity host refusing a write on the minority side of a partition); `false` if the
+    /// caller has gone.
+    pub fn abandon(mut self, reason: ExitReason) -> bool {
+        match self.inner.take() {
+            None => false,
+            Some(Inner::Local(tx)) => match tx.into_inner() {
+                Some(tx) => tx.send(Err(reason)).is_ok(),
+                None => false,
+            },
+            Some(Inner::Remote {
+                addr,
+                sink,
+                forwarded,
+                ..
+            }) => {
+                if forwarded.into_inner() {
+                    return false;
+                }
+                sink.abandon(addr, Some(reason));
+                true
+            }
+        }
+    }
+
     /// Whether the caller has given up waiting (local handles only; remote ones report `false`).
     pub fn is_closed(&self) -> bool {
         match &self.inner {
@@ -400,6 +427,22 @@ mod tests {
         let far: ReplyTo<u8> = with_wire_context(ctx, || postcard::from_bytes(&bytes)).unwrap();
         with_drop_reason(&ExitReason::NoProc, || drop(far));
         assert_eq!(rx.try_recv().unwrap(), Err(ExitReason::NoProc));
+    }
+
+    #[test]
+    fn an_abandoned_handle_tells_the_caller_why_locally_and_remotely() {
+        let why = ExitReason::shutdown_with(crate::Term::atom("not_quorate"));
+        let (handle, mut rx) = ReplyTo::<u8>::pair();
+        assert!(handle.abandon(why.clone()));
+        assert_eq!(rx.try_recv().unwrap(), Err(why.clone()));
+
+        let wire = Arc::new(Loopback::default());
+        let ctx: Arc<dyn WireContext> = Arc::new(Ctx(wire.clone()));
+        let (handle, mut rx) = ReplyTo::<u8>::pair();
+        let bytes = with_wire_context(ctx.clone(), || postcard::to_allocvec(&handle)).unwrap();
+        let far: ReplyTo<u8> = with_wire_context(ctx, || postcard::from_bytes(&bytes)).unwrap();
+        assert!(far.abandon(why.clone()));
+        assert_eq!(rx.try_recv().unwrap(), Err(why));
     }
 
     #[test]

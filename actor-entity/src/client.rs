@@ -3,6 +3,7 @@
 
 use crate::entity::Entity;
 use crate::error::EntityError;
+use crate::error::Refusal;
 use crate::host::{activation_err, directory_key, Entities, ACTIVATE, PLACE};
 use crate::placement::stable_hash;
 use crate::placement::Candidate;
@@ -27,14 +28,58 @@ fn retryable(e: &CallError) -> bool {
     }
 }
 
+/// The error of a call that reached (or tried to reach) an activation: a refusal the
+/// activation sent back as an exit reason is typed again here.
+fn call_error(kind: &str, key: &str, error: CallError) -> EntityError {
+    if let CallError::Exit(reason) = &error {
+        if let Some(r) = Refusal::from_reason(reason) {
+            return r.into_error(kind, key);
+        }
+        if *reason == crate::journaler::fenced() {
+            return EntityError::Fenced {
+                kind: kind.to_string(),
+                key: key.to_string(),
+            };
+        }
+    }
+    EntityError::Call {
+        kind: kind.to_string(),
+        key: key.to_string(),
+        error,
+    }
+}
+
 impl Entities {
     /// Calls entity `E` with key `key` from any node (activating it first if needed, where
     /// placement says), and waits for its reply, at most `timeout` per attempt. A change is
     /// replied to only once its receipt is durable.
+    ///
+    /// Besides the call's own failures ([`EntityError::Call`]): a write refused on the
+    /// minority side is [`EntityError::NotQuorate`] (not applied; with
+    /// [`MinorityWrites::Queue`](crate::MinorityWrites::Queue) it waits for the quorum
+    /// instead, or fails with [`EntityError::QueueFull`] / [`EntityError::QueueTimeout`],
+    /// not applied either); a receipt log that failed is [`EntityError::Log`]; an activation
+    /// fenced by a newer one that could not be reached is [`EntityError::Fenced`].
     pub async fn call<E: Entity>(
         &self,
         key: &str,
         request: E::Call,
+        timeout: Duration,
+    ) -> Result<E::Reply, EntityError> {
+        match self.call_once::<E>(key, &request, timeout).await {
+            Err(e @ EntityError::NotQuorate { .. }) => {
+                self.queue_or_refuse(e, || self.call_once::<E>(key, &request, timeout))
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    /// One call, sent again while it provably did not reach a live activation.
+    async fn call_once<E: Entity>(
+        &self,
+        key: &str,
+        request: &E::Call,
         timeout: Duration,
     ) -> Result<E::Reply, EntityError> {
         let mut attempt = 0;
@@ -42,16 +87,15 @@ impl Entities {
             let r = self.get_or_activate::<E>(key).await?;
             match r.call(request.clone(), timeout).await {
                 Ok(reply) => return Ok(reply),
-                Err(e) if retryable(&e) && attempt < self.inner.cfg.retries => {
-                    attempt += 1;
-                    self.backoff(attempt).await;
-                }
-                Err(error) => {
-                    return Err(EntityError::Call {
-                        kind: E::KIND.to_string(),
-                        key: key.to_string(),
-                        error,
-                    })
+                Err(e) => {
+                    // Whatever failed, the next attempt resolves the key again.
+                    self.inner.live.refs.evict(E::KIND, key, Some(r.pid()));
+                    if retryable(&e) && attempt < self.inner.cfg.retries {
+                        attempt += 1;
+                        self.backoff(attempt).await;
+                    } else {
+                        return Err(call_error(E::KIND, key, e));
+                    }
                 }
             }
         }
@@ -60,27 +104,56 @@ impl Entities {
     /// Casts to entity `E` with key `key` (activating it first if needed).
     pub async fn cast<E: Entity>(&self, key: &str, msg: E::Msg) -> Result<(), EntityError> {
         let r = self.get_or_activate::<E>(key).await?;
-        r.cast(msg).map_err(|e| EntityError::Call {
-            kind: E::KIND.to_string(),
-            key: key.to_string(),
-            error: match e {
-                actor_core::SendError::NoProc(_) => CallError::Exit(ExitReason::NoProc),
-                actor_core::SendError::Full(_) => CallError::Full,
-                other => CallError::Encode(other.to_string()),
-            },
-        })
+        r.cast(msg)
+            .inspect_err(|_| self.inner.live.refs.evict(E::KIND, key, Some(r.pid())))
+            .map_err(|e| EntityError::Call {
+                kind: E::KIND.to_string(),
+                key: key.to_string(),
+                error: match e {
+                    actor_core::SendError::NoProc(_) => CallError::Exit(ExitReason::NoProc),
+                    actor_core::SendError::Full(_) => CallError::Full,
+                    other => CallError::Encode(other.to_string()),
+                },
+            })
     }
 
     /// The activation of `E`/`key`: the one named in the cluster, or a new one on the node
     /// placement chooses.
+    ///
+    /// The reference is cached on this node (see [`EntityConfig::ref_cache`](
+    /// crate::EntityConfig::ref_cache)): later uses of the key skip the registry.
     pub async fn get_or_activate<E: Entity>(&self, key: &str) -> Result<StatemRef<E>, EntityError> {
+        if let Some(r) = self.cached::<E>(key) {
+            return Ok(r);
+        }
         let pid = self.locate(E::KIND, key).await?;
-        let r = self
-            .inner
-            .dist
-            .actor_ref::<StatemMsg<E>>(pid)
-            .map_err(|e| activation_err(E::KIND, key, e.to_string()))?;
-        Ok(StatemRef::from(r))
+        let r = StatemRef::from(
+            self.inner
+                .dist
+                .actor_ref::<StatemMsg<E>>(pid)
+                .map_err(|e| activation_err(E::KIND, key, e.to_string()))?,
+        );
+        self.inner.live.refs.insert(E::KIND, key, pid, r.clone());
+        Ok(r)
+    }
+
+    /// The cached reference of `E`/`key`, unless its node is not connected (then the entry
+    /// goes, and the key is resolved again, as `named` does).
+    fn cached<E: Entity>(&self, key: &str) -> Option<StatemRef<E>> {
+        let refs = &self.inner.live.refs;
+        let (pid, r) = refs.get::<StatemRef<E>>(E::KIND, key)?;
+        let dist = &self.inner.dist;
+        if pid.node != dist.node().id() && !dist.is_up(pid.node) {
+            refs.evict(E::KIND, key, Some(pid));
+            return None;
+        }
+        Some(r)
+    }
+
+    /// Resolved activations cached on this node ([`EntityConfig::ref_cache`](
+    /// crate::EntityConfig::ref_cache)).
+    pub fn cached_refs(&self) -> usize {
+        self.inner.live.refs.len()
     }
 
     /// The pid of the activation of `kind`/`key` if one is named now (no activation).
@@ -142,6 +215,8 @@ impl Entities {
         if let Some(pid) = self.named(&directory_key(kind, key)) {
             return Ok(pid);
         }
+        // Not active on this side: on the minority side it is not activated here.
+        self.check_quorum(kind, key)?;
         self.via_coordinator(kind, key, None).await
     }
 
@@ -160,7 +235,7 @@ impl Entities {
                 to.map(str::to_string),
                 self.inner.dist.name().to_string(),
             );
-            let res: Result<Result<Pid, String>, RpcError> = self
+            let res: Result<Result<Pid, Refusal>, RpcError> = self
                 .inner
                 .dist
                 .call(
@@ -172,9 +247,7 @@ impl Entities {
                 .await;
             match res {
                 Ok(Ok(pid)) => return Ok(pid),
-                Ok(Err(why)) => {
-                    return Err(activation_err(kind, key, format!("{coordinator}: {why}")))
-                }
+                Ok(Err(why)) => return Err(remote_refusal(&coordinator, why, kind, key)),
                 // The coordinator is gone or runs no entity host: decide here.
                 Err(e) => {
                     tracing::debug!(%coordinator, kind, key, error = %e, "coordinator unreachable; placing here")
@@ -292,14 +365,14 @@ impl Entities {
         stale: Option<Pid>,
     ) -> Result<Pid, EntityError> {
         let args = (kind.to_string(), key.to_string(), stale);
-        let res: Result<Result<Pid, String>, RpcError> = self
+        let res: Result<Result<Pid, Refusal>, RpcError> = self
             .inner
             .dist
             .call(node, ACTIVATE, &args, self.inner.cfg.activation_timeout)
             .await;
         match res {
             Ok(Ok(pid)) => Ok(pid),
-            Ok(Err(why)) => Err(activation_err(kind, key, format!("{node}: {why}"))),
+            Ok(Err(why)) => Err(remote_refusal(node, why, kind, key)),
             Err(e) => Err(activation_err(kind, key, format!("{node}: {e}"))),
         }
     }
@@ -390,6 +463,14 @@ impl Entities {
                 tracing::warn!(kind, key, error = %e, "hand-off: no other node took the entity");
             }
         }
+    }
+}
+
+/// The error another node's host answered an activation request with.
+fn remote_refusal(node: &str, why: Refusal, kind: &str, key: &str) -> EntityError {
+    match why {
+        Refusal::Other(why) => activation_err(kind, key, format!("{node}: {why}")),
+        typed => typed.into_error(kind, key),
     }
 }
 

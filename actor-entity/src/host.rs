@@ -4,6 +4,7 @@
 
 use crate::entity::Entity;
 use crate::error::EntityError;
+use crate::error::Refusal;
 use crate::journaler::{Ids, Journaler};
 pub(crate) use crate::live::Clock;
 use crate::live::{EntityStats, Live, LiveEntry};
@@ -11,6 +12,7 @@ use crate::log::EntityLog;
 use crate::placement::{LeastLoaded, Placement};
 use actor_core::supervisor::{
     child_opts, DynamicSupervisor, DynamicSupervisorRef, DynamicSupervisorSpec, Restart, Started,
+    SupervisorError,
 };
 use actor_core::{ExitReason, Pid, SpawnError};
 use actor_dist::Dist;
@@ -48,7 +50,29 @@ pub struct EntityConfig {
     /// Moving activations from crowded hosts to emptier ones, e.g. after a node joins
     /// (default on: every 5 s, at most 16 moves; `None`: off).
     pub rebalance: Option<crate::rebalance::Rebalance>,
+    /// This node's quorum state, from the cluster's membership
+    /// ([`Membership::quorum`](actor_cluster::membership::Membership::quorum)). When this
+    /// node is not on a quorate side, activations here are refused and writes of the
+    /// activations here are handled per [`minority_writes`](EntityConfig::minority_writes);
+    /// reads are served. A refused write is undone (the machine is rebuilt from its last
+    /// durable state and keeps running); a cast that would write is dropped, counted in
+    /// [`EntityStats::refused`]. The membership's state is `Deciding` until it has settled:
+    /// a host with a quorum source activates nothing before its node is quorate. `None`
+    /// (default): no check; the log's own quorum still fences a minority (its writes fail
+    /// with [`LogError::NoQuorum`](crate::log::LogError::NoQuorum)).
+    pub quorum: Option<actor_cluster::membership::Quorum>,
+    /// What a write refused on the minority side becomes for its caller on this node
+    /// (default [`MinorityWrites::Refuse`](crate::MinorityWrites::Refuse)).
+    pub minority_writes: crate::minority::MinorityWrites,
+    /// How many resolved activations (kind, key) this node's callers keep, so that a warm
+    /// call by key skips the registry (default 65,536; 0: no cache). An entry goes when its
+    /// activation exits here, its node goes down, or a call through it fails; when full, an
+    /// arbitrary entry makes room.
+    pub ref_cache: usize,
 }
+
+/// The default of [`EntityConfig::ref_cache`].
+pub(crate) const DEFAULT_REF_CACHE: usize = 65_536;
 
 impl Default for EntityConfig {
     fn default() -> Self {
@@ -58,6 +82,9 @@ impl Default for EntityConfig {
             activation_timeout: Duration::from_secs(10),
             retries: 5,
             rebalance: Some(crate::rebalance::Rebalance::default()),
+            quorum: None,
+            minority_writes: crate::minority::MinorityWrites::default(),
+            ref_cache: DEFAULT_REF_CACHE,
         }
     }
 }
@@ -68,6 +95,9 @@ impl std::fmt::Debug for EntityConfig {
             .field("passivate_after", &self.passivate_after)
             .field("activation_timeout", &self.activation_timeout)
             .field("retries", &self.retries)
+            .field("quorum", &self.quorum.as_ref().map(|q| q.state()))
+            .field("minority_writes", &self.minority_writes)
+            .field("ref_cache", &self.ref_cache)
             .finish()
     }
 }
@@ -91,6 +121,12 @@ impl<E: Entity> KindOps for KindHost<E> {
             match self.sup.start_child(key.clone()).await {
                 Ok(Started::Pid(pid)) => Ok(pid),
                 Ok(other) => Err(activation_err(E::KIND, &key, format!("{other:?}"))),
+                Err(SupervisorError::StartFailed {
+                    reason: SpawnError::Init(reason),
+                    ..
+                }) if Refusal::from_reason(&reason).is_some() => Err(Refusal::from_reason(&reason)
+                    .expect("checked")
+                    .into_error(E::KIND, &key)),
                 Err(e) => Err(activation_err(E::KIND, &key, e.to_string())),
             }
         })
@@ -155,6 +191,9 @@ pub(crate) struct Inner {
     pub(crate) placed: Mutex<HashMap<String, VecDeque<u64>>>,
     /// Set by [`Entities::leave`]: no new activations here.
     pub(crate) leaving: AtomicBool,
+    /// Writes of callers here waiting for the quorum ([`MinorityWrites::Queue`](
+    /// crate::MinorityWrites::Queue)).
+    pub(crate) queue: crate::minority::WriteQueue,
 }
 
 impl Entities {
@@ -167,6 +206,7 @@ impl Entities {
         cfg: EntityConfig,
     ) -> Entities {
         let me = dist.node().pid();
+        let ref_cache = cfg.ref_cache;
         let inner = Arc::new(Inner {
             dist: dist.clone(),
             global: global.clone(),
@@ -175,10 +215,14 @@ impl Entities {
             kinds: RwLock::new(HashMap::new()),
             ids: Arc::new(Ids::new(me.node.0, me.creation)),
             clock: Clock(tokio::time::Instant::now()),
-            live: Arc::new(Live::default()),
+            live: Arc::new(Live {
+                refs: crate::cache::RefCache::new(ref_cache),
+                ..Live::default()
+            }),
             activating: Mutex::new(HashMap::new()),
             placed: Mutex::new(HashMap::new()),
             leaving: AtomicBool::new(false),
+            queue: crate::minority::WriteQueue::default(),
         });
         let weak = Arc::downgrade(&inner);
         dist.register_rpc(
@@ -187,12 +231,12 @@ impl Entities {
                 let weak = weak.clone();
                 async move {
                     let Some(inner) = weak.upgrade() else {
-                        return Err("entity host stopped".to_string());
+                        return Err(Refusal::Other("entity host stopped".to_string()));
                     };
                     Entities { inner }
                         .activate_here(&kind, &key, stale)
                         .await
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| Refusal::of(&e, ""))
                 }
             },
         );
@@ -201,14 +245,15 @@ impl Entities {
             let weak = weak.clone();
             async move {
                 let Some(inner) = weak.upgrade() else {
-                    return Err("entity host stopped".to_string());
+                    return Err(Refusal::Other("entity host stopped".to_string()));
                 };
                 Entities { inner }
                     .place_here(&kind, &key, to.as_deref(), &origin)
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| Refusal::of(&e, ""))
             }
         });
+        tokio::spawn(forget_down_nodes(Arc::downgrade(&inner), dist.subscribe()));
         let live = inner.live.clone();
         dist.register_rpc(crate::rebalance::LIVE, move |()| {
             let n = live.entries.lock().len() as u64;
@@ -263,6 +308,7 @@ impl Entities {
             clock: self.inner.clock,
             live: Arc::downgrade(&self.inner.live),
             idle_ms: self.inner.cfg.passivate_after.map(|d| d.as_millis() as u64),
+            quorum: self.inner.cfg.quorum.clone(),
         };
         let spec = DynamicSupervisorSpec::from_fn(move |node, sup, key: String| {
             Box::pin(start_activation::<E>(node, sup, key, env.clone()))
@@ -322,6 +368,8 @@ impl Entities {
         if self.inner.leaving.load(Ordering::Relaxed) {
             return Err(activation_err(kind, key, "this node is leaving".into()));
         }
+        // On the minority side the key may be active on the other side: no second writer.
+        self.check_quorum(kind, key)?;
         self.start_named(&*ops, kind, key, dir).await
     }
 
@@ -396,6 +444,7 @@ struct ActivationEnv {
     clock: Clock,
     live: Weak<Live>,
     idle_ms: Option<u64>,
+    quorum: Option<actor_cluster::membership::Quorum>,
 }
 
 /// The start function of an activation: take an epoch from the log (which fences every older
@@ -412,16 +461,20 @@ async fn start_activation<E: Entity>(
         clock,
         live,
         idle_ms,
+        quorum,
     } = env;
     let fail = |why: String| SpawnError::Init(ExitReason::error(why));
     let ekey = EntityKey {
         kind: E::KIND.to_string(),
         key: key.as_bytes().to_vec(),
     };
+    if let Some(Err(nq)) = quorum.as_ref().map(|q| q.check()) {
+        return Err(SpawnError::Init(Refusal::not_quorate(&nq).reason()));
+    }
     let rec = log
         .activate(&ekey)
         .await
-        .map_err(|e| fail(format!("receipt log: {e}")))?;
+        .map_err(|e| SpawnError::Init(Refusal::log(&e).reason()))?;
     let last_bytes = rec.state().map(<[u8]>::to_vec).unwrap_or_default();
     let last: Option<(E::State, E::Data)> = match rec.state() {
         None => None,
@@ -435,6 +488,9 @@ async fn start_activation<E: Entity>(
     let activity = Arc::new(AtomicU64::new(clock.now_ms()));
     let passivable = Arc::new(AtomicBool::new(true));
     let journaler = Journaler {
+        durable: rec.state().is_some(),
+        quorum,
+        stats: live.clone(),
         log,
         ids,
         kind: E::KIND,
@@ -482,6 +538,22 @@ async fn start_activation<E: Entity>(
         }
     }
     Ok(Started::Pid(pid))
+}
+
+/// Drops the cached references to activations on nodes that go down.
+async fn forget_down_nodes(
+    inner: Weak<Inner>,
+    mut events: tokio::sync::mpsc::Receiver<actor_dist::NodeEvent>,
+) {
+    while let Some(ev) = events.recv().await {
+        let Some(inner) = inner.upgrade() else { return };
+        if let actor_dist::NodeEvent::Down { node, .. } = ev {
+            inner
+                .live
+                .refs
+                .purge_node(actor_core::NodeId::from_name(&node));
+        }
+    }
 }
 
 /// Stops activations idle for `idle`, checking a few times per `idle`.

@@ -3,6 +3,7 @@
 //! and the next sequence number before the event's replies go out.
 
 use crate::entity::Entity;
+use crate::error::Refusal;
 use crate::log::{EntityLog, LogError};
 use actor_core::{ExitReason, Term};
 use actor_journal::{receipt_id, Receipt};
@@ -57,6 +58,13 @@ pub(crate) struct Journaler {
     /// Passivate after this long without an event (milliseconds; `None`: never).
     pub(crate) idle_ms: Option<u64>,
     pub(crate) clock: crate::host::Clock,
+    /// Whether `last` is durable (recovered or written); `false` for a key never written,
+    /// whose `last` is its initial state.
+    pub(crate) durable: bool,
+    /// This node's quorum state: a write is refused (and undone) when not quorate.
+    pub(crate) quorum: Option<actor_cluster::membership::Quorum>,
+    /// The host's counts.
+    pub(crate) stats: std::sync::Weak<crate::live::Live>,
 }
 
 impl Journaler {
@@ -112,6 +120,17 @@ impl<E: Entity> Persist<E> for Journaler {
             self.buf = bytes;
             return Box::pin(async { Ok(()) });
         }
+        if let Some(Err(nq)) = self.quorum.as_ref().map(|q| q.check()) {
+            // A write on the minority side: refused before anything is written, and undone
+            // (`undo`): the machine goes back to `last` and keeps serving reads.
+            self.buf = bytes;
+            if let Some(live) = self.stats.upgrade() {
+                live.stats.refused.fetch_add(1, Ordering::Relaxed);
+            }
+            tracing::debug!(kind = self.kind, key = %self.key, %nq, "write refused: not quorate");
+            let reason = Refusal::not_quorate(&nq).reason();
+            return Box::pin(async move { Err(reason) });
+        }
         let receipt = Receipt {
             id: self.ids.next(),
             time: Receipt::now_micros(),
@@ -130,6 +149,7 @@ impl<E: Entity> Persist<E> for Journaler {
             match self.log.append(receipt).await {
                 Ok(()) => {
                     self.seq += 1;
+                    self.durable = true;
                     self.buf = std::mem::replace(&mut self.last, bytes);
                     Ok(())
                 }
@@ -143,8 +163,39 @@ impl<E: Entity> Persist<E> for Journaler {
                     );
                     Err(fenced())
                 }
-                Err(e) => Err(ExitReason::error(format!("receipt log: {e}"))),
+                Err(e) => {
+                    tracing::warn!(
+                        kind = self.kind,
+                        key = %self.key,
+                        epoch = self.epoch,
+                        error = %e,
+                        "receipt log failed: the activation stops"
+                    );
+                    Err(Refusal::log(&e).reason())
+                }
             }
         })
+    }
+
+    fn undo(&mut self, reason: &ExitReason) -> Option<E> {
+        // Only a minority refusal is undone; anything else stops the activation.
+        if !matches!(
+            Refusal::from_reason(reason),
+            Some(Refusal::NotQuorate { .. })
+        ) {
+            return None;
+        }
+        let last = if self.durable {
+            match postcard::from_bytes::<(E::State, E::Data)>(&self.last) {
+                Ok(last) => Some(last),
+                Err(e) => {
+                    tracing::warn!(kind = self.kind, key = %self.key, error = %e, "cannot undo: the last state does not decode");
+                    return None;
+                }
+            }
+        } else {
+            None
+        };
+        Some(E::activate(&self.key, last))
     }
 }

@@ -37,6 +37,17 @@
 //! 6. **Hand-off.** [`Entities::migrate`] and [`Entities::leave`] stop activations after their
 //!    queued requests and activate them again on another node; the state moves through the log
 //!    (the authority), and requests that arrive meanwhile are sent again, not failed.
+//! 7. **Minority side.** With [`EntityConfig::quorum`] (the membership's quorum state), a
+//!    node that is not on a quorate side serves reads, refuses every write before the
+//!    machine advances (the event is undone: the machine is rebuilt from its last durable
+//!    state and keeps running; nothing is written) with [`EntityError::NotQuorate`], and
+//!    activates nothing (the key may live on the other side). [`MinorityWrites::Queue`]
+//!    queues refused calls on the caller's host instead (bounded) and sends them again, in
+//!    order, once the quorum is back. Fencing by epoch stays the safety mechanism; the
+//!    quorum check refuses early and keeps a cut-off activation alive for reads.
+//! 8. **Warm calls.** A caller caches the resolved reference per (kind, key)
+//!    ([`EntityConfig::ref_cache`], bounded); an entry goes when its activation exits here,
+//!    its node goes down, or a call through it fails.
 //!
 //! A request is sent again only when it provably did not reach a live activation (the
 //! activation was gone, passivated or handed over before handling it, or fenced: a fenced
@@ -105,6 +116,7 @@
 //! one of them ever commit, and the registry keeps one name.
 #![warn(missing_docs)]
 
+mod cache;
 mod client;
 mod entity;
 mod error;
@@ -112,6 +124,7 @@ mod host;
 mod journaler;
 mod live;
 pub mod log;
+mod minority;
 pub mod placement;
 mod query;
 mod rebalance;
@@ -122,4 +135,5 @@ pub use error::EntityError;
 pub use host::{directory_key, Entities, EntityConfig};
 pub use journaler::fenced;
 pub use live::EntityStats;
+pub use minority::MinorityWrites;
 pub use rebalance::Rebalance;

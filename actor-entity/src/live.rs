@@ -50,18 +50,27 @@ pub struct EntityStats {
     pub exits: AtomicU64,
     /// Activation requests for a key another activation already held.
     pub duplicates: AtomicU64,
+    /// Writes of activations here refused (and undone) because this node was not quorate.
+    pub refused: AtomicU64,
+    /// Writes of callers here queued for the quorum ([`MinorityWrites::Queue`](
+    /// crate::MinorityWrites::Queue)).
+    pub queued: AtomicU64,
 }
 
-/// The live activations, by pid; the exit hook of each of them.
+/// The live activations, by pid; the exit hook of each of them. Also the host's cache of
+/// resolved activations, which the exit hook cleans.
 #[derive(Default)]
 pub(crate) struct Live {
     pub(crate) entries: Mutex<HashMap<Pid, LiveEntry>>,
     pub(crate) stats: EntityStats,
+    pub(crate) refs: crate::cache::RefCache,
 }
 
 impl ExitHook for Live {
     fn exited(&self, pid: Pid, reason: &ExitReason) {
-        self.entries.lock().remove(&pid);
+        if let Some(e) = self.entries.lock().remove(&pid) {
+            self.refs.evict(e.kind, &e.key, Some(pid));
+        }
         self.stats.exits.fetch_add(1, Ordering::Relaxed);
         if *reason == ExitReason::Shutdown {
             self.stats.passivations.fetch_add(1, Ordering::Relaxed);

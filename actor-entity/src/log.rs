@@ -68,6 +68,26 @@ pub enum LogError {
     Journal(#[from] JournalError),
 }
 
+/// Journal errors compare by their text (an I/O error has no equality of its own).
+impl PartialEq for LogError {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (LogError::Fenced { promised: a }, LogError::Fenced { promised: b }) => a == b,
+            (
+                LogError::NoQuorum { needed, got },
+                LogError::NoQuorum {
+                    needed: n2,
+                    got: g2,
+                },
+            ) => needed == n2 && got == g2,
+            (LogError::Journal(a), LogError::Journal(b)) => a.to_string() == b.to_string(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for LogError {}
+
 /// A receipt log for entities. Implemented by [`LocalLog`] (one node) and
 /// [`ReplicatedLog`](crate::replicated) (a majority of a key's replicas).
 pub trait EntityLog: Send + Sync + 'static {

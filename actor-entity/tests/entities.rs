@@ -314,3 +314,47 @@ async fn a_joining_node_takes_a_share_of_the_entities_at_a_bounded_rate() {
         assert_eq!(balance(&late, &format!("rb/{i}")).await, 1);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_references_go_with_their_activation_and_their_node() {
+    let (_dir, log) = shared_log();
+    let ms = cluster(3, log, cfg()).await;
+    let (e0, n0, n1) = (&ms[0].entities, ms[0].name(), ms[1].name());
+    e0.migrate::<Account>("acme/here", n0).await.unwrap();
+    e0.migrate::<Account>("acme/there", n1).await.unwrap();
+    assert_eq!(deposit(&ms[0], "acme/here", 1).await, 1);
+    assert_eq!(deposit(&ms[0], "acme/there", 1).await, 1);
+    assert_eq!(e0.cached_refs(), 2);
+    // Warm calls reuse the entries.
+    for _ in 0..5 {
+        balance(&ms[0], "acme/there").await;
+    }
+    assert_eq!(e0.cached_refs(), 2);
+
+    // The local activation exits (passivated): its entry goes with it; the next call
+    // activates it again and caches the new one.
+    let old = whoami(&ms[0], "acme/here").await;
+    assert!(e0.passivate("account", "acme/here"));
+    eventually(|| e0.cached_refs() == 1).await;
+    assert_eq!(deposit(&ms[0], "acme/here", 1).await, 2);
+    assert_ne!(whoami(&ms[0], "acme/here").await, old);
+    assert_eq!(e0.cached_refs(), 2);
+
+    // A remote activation that moved: the stale entry fails once, provably unapplied, and
+    // is replaced.
+    let moved = e0
+        .migrate::<Account>("acme/there", ms[2].name())
+        .await
+        .unwrap();
+    assert_eq!(deposit(&ms[0], "acme/there", 1).await, 2);
+    assert_eq!(whoami(&ms[0], "acme/there").await, moved);
+
+    // The node of a cached activation goes down: its entries go.
+    ms[2].dist.shutdown();
+    eventually(|| e0.cached_refs() == 1).await;
+    assert_eq!(
+        deposit(&ms[0], "acme/there", 1).await,
+        3,
+        "reactivated elsewhere"
+    );
+}

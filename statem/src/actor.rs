@@ -109,6 +109,16 @@ pub struct Statem<M: StateMachine> {
     persist: Option<Box<dyn Persist<M>>>,
 }
 
+/// What became of a transition with a [`Persist`] hook.
+enum Durable {
+    /// Durable (or nothing to write): its replies were sent.
+    Yes,
+    /// Refused and undone ([`Persist::undo`]): the machine runs on in the state before.
+    Undone,
+    /// Refused: the machine stops with this reason.
+    Stop(ExitReason),
+}
+
 /// A hook that makes a machine's transitions durable before anything of them is seen: the
 /// entity layer's journal plugs in here. Install it with [`Statem::persisted`].
 ///
@@ -131,6 +141,21 @@ pub trait Persist<M: StateMachine>: Send + 'static {
     /// decided where no event can slip in between the decision and the stop).
     fn check(&mut self, machine: &M, state: &M::State) -> Option<ExitReason> {
         let _ = (machine, state);
+        None
+    }
+
+    /// [`persist`](Persist::persist) refused the transition with `reason`: return a machine
+    /// to **undo** the event instead of stopping (default `None`: the machine stops with
+    /// `reason`). The returned machine replaces the current one (typically rebuilt from the
+    /// last durable state, so that what the event changed in the machine is gone), the state
+    /// stays the one before the event, the event's other actions (timeouts, inserted or
+    /// postponed events) are dropped, and the callers of its held replies fail with `reason`
+    /// ([`ReplyTo::abandon`](actor_core::ReplyTo::abandon)). The machine keeps running.
+    ///
+    /// An entity on the minority side of a partition refuses writes this way and keeps
+    /// serving reads.
+    fn undo(&mut self, reason: &ExitReason) -> Option<M> {
+        let _ = reason;
         None
     }
 
@@ -341,8 +366,13 @@ impl<M: StateMachine> Statem<M> {
             return self.stop(ExitReason::error(err), next, actor);
         }
         if self.persist.is_some() {
-            if let Err(reason) = self.make_durable(kind, next.as_ref()).await {
-                return self.stop(reason, None, actor);
+            match self.make_durable(kind, next.as_ref()).await {
+                Durable::Yes => {}
+                Durable::Undone => {
+                    self.apply(None, actor);
+                    return false;
+                }
+                Durable::Stop(reason) => return self.stop(reason, None, actor),
             }
         }
         self.observe(kind, next.as_ref());
@@ -353,12 +383,13 @@ impl<M: StateMachine> Statem<M> {
         false
     }
 
-    /// Runs the [`Persist`] hook for a transition, then releases (or dooms) its replies.
+    /// Runs the [`Persist`] hook for a transition, then releases (or dooms, or refuses) its
+    /// replies.
     async fn make_durable(
         &mut self,
         kind: crate::machine::EventKind,
         next: Option<&M::State>,
-    ) -> Result<(), ExitReason> {
+    ) -> Durable {
         let Statem {
             machine,
             state,
@@ -367,7 +398,7 @@ impl<M: StateMachine> Statem<M> {
             ..
         } = self;
         let Some(persist) = persist.as_mut() else {
-            return Ok(());
+            return Durable::Yes;
         };
         let pre = state.as_ref().expect("statem: the state is set by init");
         let t = Observed {
@@ -382,10 +413,28 @@ impl<M: StateMachine> Statem<M> {
                 for (to, reply) in held.drain(..) {
                     to.send(reply);
                 }
+                Durable::Yes
             }
-            Err(_) => buf.doomed.append(held),
+            Err(reason) => match persist.undo(&reason) {
+                Some(restored) => {
+                    *machine = restored;
+                    for (to, _) in held.drain(..) {
+                        to.abandon(reason.clone());
+                    }
+                    if let Some(Event::Call(_, to)) = buf.postpone.take() {
+                        to.abandon(reason.clone());
+                    }
+                    buf.next_events.clear();
+                    buf.timeouts.clear();
+                    buf.hibernate = false;
+                    Durable::Undone
+                }
+                None => {
+                    buf.doomed.append(held);
+                    Durable::Stop(reason)
+                }
+            },
         }
-        res
     }
 
     fn observe(&mut self, kind: crate::machine::EventKind, next: Option<&M::State>) {

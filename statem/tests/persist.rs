@@ -1,5 +1,6 @@
 //! The persistence hook: replies wait until the transition is durable; a transition that
-//! cannot be made durable stops the machine and its callers see why.
+//! cannot be made durable stops the machine and its callers see why, unless the hook undoes
+//! it: then the machine runs on in the state before, its callers see why.
 
 use actor_core::{CallError, ExitReason, Node};
 use futures::future::BoxFuture;
@@ -44,6 +45,8 @@ impl StateMachine for Tally {
 struct Gate {
     seen: mpsc::UnboundedSender<(bool, bool, u32)>,
     verdicts: mpsc::UnboundedReceiver<Result<(), ExitReason>>,
+    /// The count of the machine that `undo` gives back (`None`: no undo).
+    undo_to: Option<u32>,
 }
 
 impl Persist<Tally> for Gate {
@@ -55,9 +58,24 @@ impl Persist<Tally> for Gate {
         let _ = self.seen.send((*t.from, *t.to, m.0));
         Box::pin(async move { self.verdicts.recv().await.unwrap_or(Ok(())) })
     }
+
+    fn undo(&mut self, _: &ExitReason) -> Option<Tally> {
+        self.undo_to.map(Tally)
+    }
 }
 
 async fn start() -> (
+    Node,
+    StatemRef<Tally>,
+    mpsc::UnboundedReceiver<(bool, bool, u32)>,
+    mpsc::UnboundedSender<Result<(), ExitReason>>,
+) {
+    start_with(None).await
+}
+
+async fn start_with(
+    undo_to: Option<u32>,
+) -> (
     Node,
     StatemRef<Tally>,
     mpsc::UnboundedReceiver<(bool, bool, u32)>,
@@ -69,6 +87,7 @@ async fn start() -> (
     let gate = Gate {
         seen: seen_tx,
         verdicts,
+        undo_to,
     };
     let m = node
         .spawn(Statem::persisted(Tally(0), Box::new(gate)))
@@ -115,4 +134,27 @@ async fn a_transition_that_cannot_be_made_durable_stops_the_machine() {
         call.await.unwrap(),
         Err(CallError::Exit(ExitReason::error("fenced")))
     );
+}
+
+#[tokio::test]
+async fn an_undone_transition_leaves_the_machine_running_in_the_state_before() {
+    let (node, m, mut seen, verdict) = start_with(Some(0)).await;
+    let call = tokio::spawn({
+        let m = m.clone();
+        async move { m.call((), T).await }
+    });
+    assert_eq!(seen.recv().await, Some((false, true, 1)));
+    let refused = ExitReason::shutdown_with(actor_core::Term::atom("not_quorate"));
+    verdict.send(Err(refused.clone())).unwrap();
+    // The caller learns why; the machine lives on.
+    assert_eq!(call.await.unwrap(), Err(CallError::Exit(refused)));
+    assert!(node.is_alive(m.pid()));
+    // The next event starts from the state and the machine before the undone one.
+    let call = tokio::spawn({
+        let m = m.clone();
+        async move { m.call((), T).await }
+    });
+    assert_eq!(seen.recv().await, Some((false, true, 1)));
+    verdict.send(Ok(())).unwrap();
+    assert_eq!(call.await.unwrap(), Ok(1));
 }
