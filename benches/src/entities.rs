@@ -18,8 +18,8 @@
 //! environment and subscribes to its tenant's quota breaches; see `kinds.rs`).
 
 use crate::dist_peer::{self, NodeProc};
-use crate::{Counts, Latencies, Metrics};
 use crate::kinds::{self, BenchKind, Switch};
+use crate::{Counts, Latencies, Metrics};
 use actor_core::Node;
 use actor_dist::Dist;
 use actor_entity::log::LocalLog;

@@ -247,12 +247,9 @@ pub(crate) async fn cluster(place: Place) -> Cluster {
     let dir = |name: &str| root.path().join(name).to_string_lossy().into_owned();
     let b = NodeProc::start(&[NODE_ARG, B, &dir("b"), place.arg()]).await;
     let cn = NodeProc::start(&[NODE_ARG, C, &dir("c"), place.arg()]).await;
-    let dist = Dist::start(
-        &Node::new(A),
-        dist_peer::config(dist_peer::default_tick()),
-    )
-    .await
-    .expect("listen on 127.0.0.1");
+    let dist = Dist::start(&Node::new(A), dist_peer::config(dist_peer::default_tick()))
+        .await
+        .expect("listen on 127.0.0.1");
     let h = host(&dist, &root.path().join("a"), place).await;
     dist.connect(B, b.addr).await.expect("connect to B");
     dist.connect(C, cn.addr).await.expect("connect to C");
@@ -310,7 +307,10 @@ pub async fn w18_failover<K: BenchKind>(c: Counts) -> Metrics {
     let on_b = count(&dist, B, LIVE_FN).await;
     assert_eq!(on_b, n, "every entity must be on B before the kill");
     let before = receipt_ids::<K>(&h.entities, n).await;
-    let short = before.iter().filter(|ids| ids.len() < STEPS as usize).count();
+    let short = before
+        .iter()
+        .filter(|ids| ids.len() < STEPS as usize)
+        .count();
     eprintln!(
         "# W18 {}: {n} entities x {STEPS} transitions on B in {:.1} s; receipts read back: {}{}",
         K::E::KIND,

@@ -41,7 +41,11 @@ pub enum Mode {
 }
 
 /// Runs `calls` transitions on each of 64 keys `prefix-N`; the latencies and the wall time.
-async fn run<K: BenchKind>(e: &Entities, prefix: &'static str, calls: u64) -> (Latencies, Duration) {
+async fn run<K: BenchKind>(
+    e: &Entities,
+    prefix: &'static str,
+    calls: u64,
+) -> (Latencies, Duration) {
     let start = Instant::now();
     let e = e.clone();
     let parts = failover::each(WRITERS, WRITERS, move |w| {
