@@ -7,6 +7,7 @@ use crate::error::Refusal;
 use crate::host::{activation_err, directory_key, Entities, ACTIVATE, PLACE};
 use crate::placement::stable_hash;
 use crate::placement::Candidate;
+use crate::MinorityWrites;
 use actor_core::{CallError, ExitReason, Pid, Term};
 use actor_dist::RpcError;
 use statem::{StatemMsg, StatemRef};
@@ -66,10 +67,18 @@ impl Entities {
         request: E::Call,
         timeout: Duration,
     ) -> Result<E::Reply, EntityError> {
-        match self.call_once::<E>(key, &request, timeout).await {
+        // The request is owned by each future that sends it (cloned per attempt), never
+        // borrowed across an await: `E::Call` need not be `Sync`. Only a configuration that
+        // queues refused writes keeps a copy for the replay.
+        if matches!(self.inner.cfg.minority_writes, MinorityWrites::Refuse) {
+            return self.call_once::<E>(key, request, timeout).await;
+        }
+        match self.call_once::<E>(key, request.clone(), timeout).await {
             Err(e @ EntityError::NotQuorate { .. }) => {
-                self.queue_or_refuse(e, || self.call_once::<E>(key, &request, timeout))
-                    .await
+                self.queue_or_refuse(e, move || {
+                    self.call_once::<E>(key, request.clone(), timeout)
+                })
+                .await
             }
             other => other,
         }
@@ -79,7 +88,7 @@ impl Entities {
     async fn call_once<E: Entity>(
         &self,
         key: &str,
-        request: &E::Call,
+        request: E::Call,
         timeout: Duration,
     ) -> Result<E::Reply, EntityError> {
         let mut attempt = 0;

@@ -8,7 +8,7 @@ use crate::error::Refusal;
 use crate::journaler::{Ids, Journaler};
 pub(crate) use crate::live::Clock;
 use crate::live::{EntityStats, Live, LiveEntry};
-use crate::log::EntityLog;
+use crate::log::{EntityLog, Recovered};
 use crate::placement::{LeastLoaded, Placement};
 use actor_core::supervisor::{
     child_opts, DynamicSupervisor, DynamicSupervisorRef, DynamicSupervisorSpec, Restart, Started,
@@ -111,14 +111,34 @@ pub(crate) trait KindOps: Send + Sync {
 }
 
 struct KindHost<E: Entity> {
-    sup: DynamicSupervisorRef<String>,
+    /// Started with the key and what its new epoch recovered from the log.
+    sup: DynamicSupervisorRef<(String, Recovered)>,
+    log: Arc<dyn EntityLog>,
+    /// The cluster's quorum state, when configured: no activation outside a quorate side.
+    quorum: Option<actor_cluster::membership::Quorum>,
     _e: std::marker::PhantomData<fn() -> E>,
 }
 
 impl<E: Entity> KindOps for KindHost<E> {
     fn start(&self, key: String) -> BoxFuture<'_, Result<Pid, EntityError>> {
         Box::pin(async move {
-            match self.sup.start_child(key.clone()).await {
+            // The epoch (log round trips, fsyncs) is taken here, not in the supervisor's
+            // start function: the supervisor starts its children one at a time, and a
+            // failover reactivating many keys at once would wait for each one's log in turn.
+            let ekey = EntityKey {
+                kind: E::KIND.to_string(),
+                key: key.as_bytes().to_vec(),
+            };
+            // On the minority side nothing activates: no second writer, and a typed refusal.
+            if let Some(Err(nq)) = self.quorum.as_ref().map(|q| q.check()) {
+                return Err(Refusal::not_quorate(&nq).into_error(E::KIND, &key));
+            }
+            let rec = self
+                .log
+                .activate(&ekey)
+                .await
+                .map_err(|e| Refusal::log(&e).into_error(E::KIND, &key))?;
+            match self.sup.start_child((key.clone(), rec)).await {
                 Ok(Started::Pid(pid)) => Ok(pid),
                 Ok(other) => Err(activation_err(E::KIND, &key, format!("{other:?}"))),
                 Err(SupervisorError::StartFailed {
@@ -310,8 +330,8 @@ impl Entities {
             idle_ms: self.inner.cfg.passivate_after.map(|d| d.as_millis() as u64),
             quorum: self.inner.cfg.quorum.clone(),
         };
-        let spec = DynamicSupervisorSpec::from_fn(move |node, sup, key: String| {
-            Box::pin(start_activation::<E>(node, sup, key, env.clone()))
+        let spec = DynamicSupervisorSpec::from_fn(move |node, sup, (key, rec)| {
+            Box::pin(start_activation::<E>(node, sup, key, rec, env.clone()))
                 as BoxFuture<'static, Result<Started, SpawnError>>
         })
         // An activation that crashes is activated again by its next use, from the log.
@@ -322,6 +342,8 @@ impl Entities {
             E::KIND,
             Arc::new(KindHost::<E> {
                 sup,
+                log: self.inner.log.clone(),
+                quorum: self.inner.cfg.quorum.clone(),
                 _e: std::marker::PhantomData,
             }),
         );
@@ -447,12 +469,14 @@ struct ActivationEnv {
     quorum: Option<actor_cluster::membership::Quorum>,
 }
 
-/// The start function of an activation: take an epoch from the log (which fences every older
-/// activation), rebuild the machine from the last durable state, start it.
+/// The start function of an activation, given the epoch it took from the log (which fenced
+/// every older activation) and what came with it: rebuild the machine from the last durable
+/// state, start it.
 async fn start_activation<E: Entity>(
     node: actor_core::Node,
     sup: Pid,
     key: String,
+    rec: Recovered,
     env: ActivationEnv,
 ) -> Result<Started, SpawnError> {
     let ActivationEnv {
@@ -464,17 +488,6 @@ async fn start_activation<E: Entity>(
         quorum,
     } = env;
     let fail = |why: String| SpawnError::Init(ExitReason::error(why));
-    let ekey = EntityKey {
-        kind: E::KIND.to_string(),
-        key: key.as_bytes().to_vec(),
-    };
-    if let Some(Err(nq)) = quorum.as_ref().map(|q| q.check()) {
-        return Err(SpawnError::Init(Refusal::not_quorate(&nq).reason()));
-    }
-    let rec = log
-        .activate(&ekey)
-        .await
-        .map_err(|e| SpawnError::Init(Refusal::log(&e).reason()))?;
     let last_bytes = rec.state().map(<[u8]>::to_vec).unwrap_or_default();
     let last: Option<(E::State, E::Data)> = match rec.state() {
         None => None,

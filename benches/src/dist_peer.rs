@@ -282,7 +282,7 @@ where
 /// A node process started by the bench child (this binary re-executed with hidden
 /// arguments), as seen from node A: its process (killed when dropped) and its listen address.
 pub(crate) struct NodeProc {
-    _child: Child,
+    child: Child,
     pub(crate) addr: SocketAddr,
 }
 
@@ -308,10 +308,12 @@ impl NodeProc {
             .strip_prefix("LISTEN ")
             .and_then(|a| a.trim().parse().ok())
             .unwrap_or_else(|| panic!("expected LISTEN <addr>, got {line:?}"));
-        NodeProc {
-            _child: child,
-            addr,
-        }
+        NodeProc { child, addr }
+    }
+
+    /// Kills the node process with SIGKILL (no clean-up of any kind runs in it).
+    pub(crate) fn kill(&mut self) -> std::io::Result<()> {
+        self.child.start_kill()
     }
 }
 

@@ -12,17 +12,21 @@
 //! - Warm calls: then one call per key again, from A, to the keys already active (every node
 //!   answers calls by key from its own replica of the names, so A is no different from C).
 //! - Spread: activations per node, max over min.
+//!
+//! Peers: `actor-entity` runs the bench's 2-state [`Switch`]; `entitlement` runs the
+//! entitlement governor of `examples` (its activation also looks up the node's governor
+//! environment and subscribes to its tenant's quota breaches; see `kinds.rs`).
 
 use crate::dist_peer::{self, NodeProc};
+use crate::kinds::{self, BenchKind, Switch};
 use crate::{Counts, Latencies, Metrics};
-use actor_core::{ExitReason, Node};
+use actor_core::Node;
 use actor_dist::Dist;
 use actor_entity::log::LocalLog;
-use actor_entity::{Entities, Entity, EntityConfig};
+use actor_entity::{Entities, EntityConfig};
 use actor_journal::{JournalConfig, RedbJournal};
 use actor_registry::{GlobalConfig, GlobalRegistry};
-use serde::{Deserialize, Serialize};
-use statem::{Ctx, Event, RemoteMachine, StateMachine, Transition};
+use examples::governors::{Governors, GovernorsConfig, StaticTenants};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,74 +40,23 @@ const SCOPE: &str = "bench-entities";
 const LIVE_FN: &str = "bench.entities.live";
 const T: Duration = Duration::from_secs(30);
 
-/// A light switch: the 2-state entity of W16.
-pub struct Switch {
-    on: bool,
-    flips: u64,
-}
-
-/// What a [`Switch`] takes.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum SwitchReq {
-    /// Read the state.
-    Get,
-    /// Turn it over (a durable change).
-    Flip,
-}
-
-impl StateMachine for Switch {
-    type State = bool;
-    type Call = SwitchReq;
-    type Reply = bool;
-    type Msg = ();
-    type Timer = ();
-
-    async fn init(&mut self, _: &mut Ctx<'_, Self>) -> Result<bool, ExitReason> {
-        Ok(self.on)
-    }
-
-    async fn handle_event(
-        &mut self,
-        on: &bool,
-        ev: Event<Self>,
-        ctx: &mut Ctx<'_, Self>,
-    ) -> Transition<Self> {
-        match ev {
-            Event::Call(SwitchReq::Get, from) => {
-                ctx.reply(from, *on);
-                Transition::KeepState
-            }
-            Event::Call(SwitchReq::Flip, from) => {
-                self.flips += 1;
-                ctx.reply(from, !on);
-                Transition::NextState(!on)
-            }
-            _ => Transition::KeepState,
-        }
-    }
-}
-
-impl RemoteMachine for Switch {
-    const NAME: &'static str = "bench.Switch";
-}
-
-impl Entity for Switch {
-    const KIND: &'static str = "switch";
-    type Data = u64;
-
-    fn activate(_key: &str, last: Option<(bool, u64)>) -> Self {
-        let (on, flips) = last.unwrap_or((false, 0));
-        Switch { on, flips }
-    }
-
-    fn data(&self) -> &u64 {
-        &self.flips
-    }
+/// Registers both workload kinds on a node's host: [`Switch`] and the governors (whose
+/// environment server the entitlement governor needs on every node).
+pub(crate) async fn register_kinds(entities: &Entities, global: &GlobalRegistry) -> Governors {
+    entities
+        .register::<Switch>()
+        .await
+        .expect("register the kind");
+    let tenants = Arc::new(StaticTenants::new(kinds::tenants()));
+    Governors::start(entities, global, GovernorsConfig::new(tenants))
+        .await
+        .expect("start the governors")
 }
 
 /// A node's entity host over a fresh journal; the directory lives as long as the value.
 struct Host {
     entities: Entities,
+    _govs: Governors,
     _global: GlobalRegistry,
     _dir: tempfile::TempDir,
 }
@@ -126,10 +79,7 @@ async fn host(dist: &Dist) -> Host {
         cfg,
     )
     .await;
-    entities
-        .register::<Switch>()
-        .await
-        .expect("register the kind");
+    let govs = register_kinds(&entities, &global).await;
     let e = entities.clone();
     dist.register_rpc(LIVE_FN, move |()| {
         let n = e.live() as u64;
@@ -137,6 +87,7 @@ async fn host(dist: &Dist) -> Host {
     });
     Host {
         entities,
+        _govs: govs,
         _global: global,
         _dir: dir,
     }
@@ -154,7 +105,7 @@ pub fn node_main(args: &[String]) -> ExitCode {
 }
 
 /// W16: activations by key from A, then warm calls; µs, per second, and the spread.
-pub async fn w16_entity_activation(c: Counts) -> Metrics {
+pub async fn w16_entity_activation<K: BenchKind>(c: Counts) -> Metrics {
     let b = NodeProc::start(&[NODE_ARG, B]).await;
     let cn = NodeProc::start(&[NODE_ARG, C]).await;
     let node = Node::new(A);
@@ -174,30 +125,24 @@ pub async fn w16_entity_activation(c: Counts) -> Metrics {
     let n = c.entity_keys;
     let warm = (n / 100).max(10);
     for i in 0..warm {
-        let r = e
-            .call::<Switch>(&format!("warm-{i}"), SwitchReq::Get, T)
-            .await;
-        assert_eq!(r, Ok(false));
+        let r = e.call::<K::E>(&K::key("warm", i), K::read(), T).await;
+        assert!(r.is_ok_and(|r| K::is_after(&r, 0)), "warm-up call {i}");
     }
     let mut act = Latencies::default();
     let start = Instant::now();
     for i in 0..n {
         let sent = Instant::now();
-        let r = e
-            .call::<Switch>(&format!("key-{i}"), SwitchReq::Get, T)
-            .await;
+        let r = e.call::<K::E>(&K::key("key", i), K::read(), T).await;
         act.record_since(sent);
-        assert_eq!(r, Ok(false), "first call to key-{i}");
+        assert!(r.is_ok_and(|r| K::is_after(&r, 0)), "first call to key {i}");
     }
     let act_wall = start.elapsed();
     let mut calls = Latencies::default();
     for i in 0..n {
         let sent = Instant::now();
-        let r = e
-            .call::<Switch>(&format!("key-{i}"), SwitchReq::Get, T)
-            .await;
+        let r = e.call::<K::E>(&K::key("key", i), K::read(), T).await;
         calls.record_since(sent);
-        assert_eq!(r, Ok(false));
+        assert!(r.is_ok_and(|r| K::is_after(&r, 0)), "warm call to key {i}");
     }
     let mut per_node = vec![e.live() as u64];
     for other in [B, C] {

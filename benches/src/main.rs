@@ -45,6 +45,13 @@
 //! and C the same way, with the hidden argument `--registry-node`; each node holds a replica
 //! of one global registry scope. `--quick` runs 200 W10 registrations (not a hundredth).
 //!
+//! Entities (`actor-entity`, three OS processes each): W16 activation by key
+//! (`entities.rs`), W17 durable transitions through the entity layer, local and on the
+//! replicated log (`receipts.rs`), W18 failover of 1,000 entities of a node killed with
+//! SIGKILL (`failover.rs`). Each runs with two entity kinds (`kinds.rs`): the bench's 2-state
+//! switch (peers `actor-entity*`) and the entitlement governor of `examples` (peers
+//! `entitlement*`), so the application's own machine is measured too.
+//!
 //! W21 (`split_brain.rs`) runs five membership nodes as OS processes (`--w21-node`), links
 //! through proxies in the child; its peers are the scenarios `silent`, `one-way`, `flapping`.
 //! W19 cluster formation (`formation.rs`) runs as `actor-cluster-<n>` for n = 10, 25, 50, 100
@@ -56,12 +63,15 @@ mod actor_core_peer;
 mod blackhole;
 mod dist_peer;
 mod entities;
+mod failover;
 mod formation;
+mod kinds;
 mod ractor_cluster_runner;
 mod ractor_peer;
 mod ratios;
 mod raw;
 mod raw_tcp;
+mod receipts;
 mod registry_global;
 mod registry_peer;
 mod split_brain;
@@ -83,6 +93,7 @@ const ROUNDS: usize = 3;
 /// A child's result: `(metric, value)` pairs, in the order they are reported.
 pub type Metrics = Vec<(&'static str, f64)>;
 
+use kinds::{EntitlementKind, SwitchKind};
 pub(crate) use workloads::{Workload, WORKLOADS};
 
 /// The workload constants of `WORKLOADS.md`, or (mostly) a hundredth of them for `--quick`.
@@ -112,6 +123,10 @@ pub struct Counts {
     pub remote_spawns: u64,
     /// W16: distinct entity keys activated, then called warm.
     pub entity_keys: u64,
+    /// W17: state-changing calls per entity (64 entities).
+    pub journal_calls: u64,
+    /// W18: entities on the node that is killed.
+    pub failover_keys: u64,
     /// W7b: frames through the raw TCP pipe.
     pub tcp_frames: u64,
     /// W7c: measured raw TCP round trips.
@@ -154,6 +169,8 @@ impl Counts {
         remote_warmup: 1_000,
         remote_spawns: 10_000,
         entity_keys: 20_000,
+        journal_calls: 2_000,
+        failover_keys: 1_000,
         tcp_frames: 1_000_000,
         tcp_round_trips: 100_000,
         tick: Duration::from_secs(2),
@@ -182,6 +199,8 @@ impl Counts {
         remote_warmup: 10,
         remote_spawns: 100,
         entity_keys: 1_000,
+        journal_calls: 100,
+        failover_keys: 100,
         tcp_frames: 10_000,
         tcp_round_trips: 1_000,
         tick: Duration::from_millis(500),
@@ -266,12 +285,18 @@ impl Latencies {
         self.hist.saturating_record(ns);
     }
 
-    /// `mean`, `p50`, `p99` (ns) and `throughput` (requests / `wall`).
+    /// Adds `other`'s latencies to these.
+    pub fn add(&mut self, other: &Latencies) {
+        self.sum_ns += other.sum_ns;
+        self.hist.add(&other.hist).expect("same histogram bounds");
+    }
+
     /// The `q`th percentile (ns); 0 when nothing was recorded.
     pub fn p(&self, q: f64) -> f64 {
         self.hist.value_at_quantile(q / 100.0) as f64
     }
 
+    /// `mean`, `p50`, `p99` (ns) and `throughput` (requests / `wall`).
     pub fn metrics(&self, wall: Duration) -> Metrics {
         let n = self.hist.len();
         vec![
@@ -330,7 +355,20 @@ fn driver(workload: &str, base: &str, c: Counts) -> Option<Driver> {
         ("W10", "actor-registry-1m") => Box::pin(registry_global::w10_global_names_preloaded(c)),
         ("W11", "actor-dist") => Box::pin(dist_peer::w11_remote_spawn(c)),
         ("W12", "actor-dist") => Box::pin(dist_peer::w12_failure_detection(c)),
-        ("W16", "actor-entity") => Box::pin(entities::w16_entity_activation(c)),
+        ("W16", "actor-entity") => Box::pin(entities::w16_entity_activation::<SwitchKind>(c)),
+        ("W16", "entitlement") => Box::pin(entities::w16_entity_activation::<EntitlementKind>(c)),
+        ("W17", p) => {
+            use receipts::{w17_entity_receipts as w17, Mode};
+            match p {
+                "actor-entity-local" => Box::pin(w17::<SwitchKind>(c, Mode::Local)),
+                "entitlement-local" => Box::pin(w17::<EntitlementKind>(c, Mode::Local)),
+                "actor-entity-replicated" => Box::pin(w17::<SwitchKind>(c, Mode::Replicated)),
+                "entitlement-replicated" => Box::pin(w17::<EntitlementKind>(c, Mode::Replicated)),
+                _ => return None,
+            }
+        }
+        ("W18", "actor-entity") => Box::pin(failover::w18_failover::<SwitchKind>(c)),
+        ("W18", "entitlement") => Box::pin(failover::w18_failover::<EntitlementKind>(c)),
         ("W13", "actor-dist") => Box::pin(dist_peer::w13_head_of_line(c)),
         ("W20", "actor-dist") => Box::pin(dist_peer::w20_preauth_flood(c)),
         ("W21", p) => {
@@ -590,7 +628,7 @@ fn print_header(rounds: usize, quick: bool) {
 }
 
 const USAGE: &str =
-    "usage: benches [W1 W2 W3 W4 W5 W6 W7a W7b W7c W8 W9 W10 W11 W12 W13 W14 W15 W16 W19 W20 W21 ...] [--quick]";
+    "usage: benches [W1 W2 W3 W4 W5 W6 W7a W7b W7c W8 W9 W10 W11 W12 W13 W14 W15 W16 W17 W18 W19 W20 W21 ...] [--quick]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -607,6 +645,9 @@ fn main() -> ExitCode {
     }
     if args.first().map(String::as_str) == Some(entities::NODE_ARG) {
         return entities::node_main(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some(failover::NODE_ARG) {
+        return failover::node_main(&args[1..]);
     }
     if args.first().map(String::as_str) == Some(split_brain::NODE_ARG) {
         return split_brain::node_main(&args[1..]);

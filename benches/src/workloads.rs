@@ -109,10 +109,11 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         peers: &["actor-dist", "actor-dist-task"],
         metrics: &[("p50", "us"), ("p99", "us"), ("throughput", "spawns/s")],
     },
-    // W16: entity activation and warm calls by key, three OS processes (entities.rs).
+    // W16: entity activation and warm calls by key, three OS processes (entities.rs); the
+    // bench's 2-state machine, then the entitlement governor of `examples` (kinds.rs).
     Workload {
         id: "W16",
-        peers: &["actor-entity"],
+        peers: &["actor-entity", "entitlement"],
         metrics: &[
             ("activate_p50", "us"),
             ("activate_p99", "us"),
@@ -120,6 +121,31 @@ pub(crate) const WORKLOADS: &[Workload] = &[
             ("spread", "ratio"),
             ("warm_call_p50", "us"),
             ("warm_call_p99", "us"),
+        ],
+    },
+    // W17 through the entity layer: transitions of 64 entities, local and replicated
+    // (receipts.rs).
+    Workload {
+        id: "W17",
+        peers: &[
+            "actor-entity-local",
+            "entitlement-local",
+            "actor-entity-replicated",
+            "entitlement-replicated",
+        ],
+        metrics: &[("receipts", "per_s"), ("ack_p50", "ms"), ("ack_p99", "ms")],
+    },
+    // W18: failover of 1,000 entities of a node killed with SIGKILL (failover.rs).
+    Workload {
+        id: "W18",
+        peers: &["actor-entity", "entitlement"],
+        metrics: &[
+            ("rto_p50", "ms"),
+            ("rto_max", "ms"),
+            ("receipts_missing", "count"),
+            ("states_wrong", "count"),
+            ("unanswered", "count"),
+            ("nodedown", "ms"),
         ],
     },
     Workload {
