@@ -268,6 +268,9 @@ pub(crate) struct Conn {
     window: usize,
     /// Mirrors `Outbound::closed` so the send path can check it without the lock.
     closed: AtomicBool,
+    /// The peer announced [`capability::TRACE_CONTEXT`](crate::wire::capability): it takes
+    /// [`Frame::Traced`](crate::wire::Frame::Traced). Set when the connection comes up.
+    traces: AtomicBool,
 }
 
 impl Conn {
@@ -293,7 +296,20 @@ impl Conn {
             limit,
             window,
             closed: AtomicBool::new(false),
+            traces: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the peer takes traced frames.
+    #[inline]
+    pub(crate) fn traces(&self) -> bool {
+        self.traces.load(Ordering::Relaxed)
+    }
+
+    /// Records the capabilities the peer announced in the handshake.
+    pub(crate) fn set_capabilities(&self, caps: u64) {
+        let t = caps & crate::wire::capability::TRACE_CONTEXT != 0;
+        self.traces.store(t, Ordering::Relaxed);
     }
 
     /// Takes ownership of bringing the connection up (or down, when set-up failed): `true`

@@ -168,6 +168,7 @@ mod node_monitor;
 pub mod remote_sup;
 mod rpc;
 mod spawn;
+pub mod trace;
 pub mod transport;
 pub mod wire;
 
