@@ -174,7 +174,7 @@ pub mod wire;
 
 pub use check::CheckedRefError;
 pub use config::{AllowList, Cookie, CookieError, DistConfig, TlsConfig};
-pub use dist::{Dist, NodeResolver, Stats, Tracked};
+pub use dist::{Dist, NodeResolver, PeerTraffic, Stats, Tracked, MAX_PAST_PEERS};
 pub use events::{AuthFailure, DownReason, NodeEvent, NodeInfo};
 pub use message::{DeliverError, Message};
 pub use names::{RemoteName, RemoteNameError};

@@ -17,10 +17,12 @@ mod resolve;
 mod routing;
 mod setup;
 mod traced;
+mod traffic;
 mod transport;
 
 pub use resolve::NodeResolver;
 pub(crate) use routing::DistRoute;
+pub use traffic::{PeerTraffic, MAX_PAST_PEERS};
 
 use housekeeping::{housekeeping, keep_connected};
 use routing::Router;
@@ -164,6 +166,8 @@ pub(crate) struct Inner {
     resolver: RwLock<Option<Arc<dyn NodeResolver>>>,
     /// Reads and restores trace contexts ([`Dist::set_trace_propagator`]).
     trace: RwLock<Option<Arc<dyn crate::trace::TracePropagator>>>,
+    /// Traffic totals of connections that went down, per node (`traffic`).
+    past_traffic: Mutex<traffic::PastTraffic>,
 }
 
 /// Distribution for one [`Node`]: connections to other nodes, remote sends, calls, links,
@@ -271,6 +275,7 @@ impl Dist {
             retry: Mutex::new(HashMap::new()),
             resolver: RwLock::new(None),
             trace: RwLock::new(Some(trace)),
+            past_traffic: Mutex::new(HashMap::new()),
             type_names: RwLock::new(HashMap::new()),
             refusals: Mutex::new(HashMap::new()),
         });
@@ -634,10 +639,23 @@ impl Inner {
         }
         let was_up = conn.is_up();
         {
+            // Its traffic moves to the past totals in the same step (`Dist::traffic` takes
+            // the same locks in the same order): a peer's totals never dip.
+            let mut past = self.past_traffic.lock();
             let mut conns = self.conns.write();
             if conns.get(&conn.peer).is_some_and(|c| Arc::ptr_eq(c, conn)) {
                 conns.remove(&conn.peer);
             }
+            let live: Vec<NodeId> = conns.keys().copied().collect();
+            drop(conns);
+            traffic::fold(
+                &mut past,
+                conn.peer,
+                &conn.name,
+                conn.traffic(),
+                |n| live.contains(&n),
+                traffic::MAX_PAST_PEERS,
+            );
         }
         conn.abort_tasks();
         let t = conn.take_tracking();
