@@ -427,6 +427,10 @@ async fn drive<A: Actor>(
             }
             match env {
                 Envelope::Msg(m) => actor.handle(m, ctx).await,
+                Envelope::Traced(t) => {
+                    let crate::trace::Traced { msg, span, ctx: tc } = *t;
+                    crate::trace::in_trace(actor.handle(msg, ctx), span, tc).await
+                }
                 Envelope::Sys(sys) => match *sys {
                     SysMsg::Exit { from, reason } => {
                         if Some(from) == ctx.parent {

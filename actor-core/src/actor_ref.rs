@@ -128,6 +128,33 @@ impl<M: Send + 'static> ActorRef<M> {
         }
     }
 
+    /// [`tell`](Self::tell) for the receiving half of a trace across nodes: the actor handles
+    /// `msg` inside `span`, with `ctx` as [`trace::current_remote`](crate::trace::current_remote)
+    /// (see [`trace`](crate::trace)). A distribution layer calls this for a message that came
+    /// with a trace context; to a remote actor it is a plain `tell` (the sending side carries
+    /// the current span's context itself).
+    pub fn tell_traced(
+        &self,
+        msg: M,
+        span: tracing::Span,
+        ctx: crate::TraceContext,
+    ) -> Result<(), SendError<M>> {
+        match &self.route {
+            Route::Local(cell) => {
+                let env = crate::mailbox::Envelope::Traced(Box::new(crate::trace::Traced {
+                    msg,
+                    span,
+                    ctx,
+                }));
+                cell.mailbox.push_user(env).map_err(|e| match e {
+                    PushError::Closed(env) => SendError::NoProc(unwrap_msg(env)),
+                    PushError::Full(env) => SendError::Full(unwrap_msg(env)),
+                })
+            }
+            Route::Remote(r) => r.send(msg),
+        }
+    }
+
     /// Sends `msg`, waiting for room if the actor's mailbox is bounded and full.
     ///
     /// To a remote actor, it waits while the connection's outbound buffer is full; after
@@ -242,6 +269,7 @@ impl<M: Send + 'static> ActorRef<M> {
 fn unwrap_msg<M>(env: crate::mailbox::Envelope<M>) -> M {
     match env {
         crate::mailbox::Envelope::Msg(m) => m,
+        crate::mailbox::Envelope::Traced(t) => t.msg,
         _ => unreachable!("user pushes hand back user messages"),
     }
 }

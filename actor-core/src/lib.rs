@@ -98,6 +98,7 @@ mod route;
 mod stop;
 pub mod supervisor;
 mod timer;
+pub mod trace;
 
 pub use actor::{Actor, Context};
 pub use actor_ref::{ActorRef, RemoteRoute};
@@ -117,3 +118,4 @@ pub use reply::{
 pub use route::{EncodeFn, EncodedRoute, RawRoute, RawSendError};
 pub use stop::ExitWatch;
 pub use timer::TimerRef;
+pub use trace::TraceContext;

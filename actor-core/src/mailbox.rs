@@ -23,6 +23,8 @@ use std::task::{Poll, Waker};
 /// What travels through a mailbox: a user message or a system message.
 pub(crate) enum Envelope<M> {
     Msg(M),
+    /// A user message that came with a trace context from another node.
+    Traced(Box<crate::trace::Traced<M>>),
     Sys(Box<SysMsg>),
     /// A stop request (OTP `proc_lib:stop`); its reason waits in the mailbox state. Kept
     /// unboxed so that stopping an actor allocates nothing.
@@ -101,18 +103,24 @@ impl<M> Mailbox<M> {
     /// Pushes a user message, failing if closed or (bounded) full.
     #[inline]
     pub(crate) fn push(&self, msg: M) -> Result<(), PushError<M>> {
+        self.push_user(Envelope::Msg(msg))
+    }
+
+    /// Pushes a user message (plain or traced), failing if closed or (bounded) full.
+    #[inline]
+    pub(crate) fn push_user(&self, env: Envelope<M>) -> Result<(), PushError<M>> {
         let waker = {
             let mut st = self.state.lock();
             if st.closed {
-                return Err(PushError::Closed(Envelope::Msg(msg)));
+                return Err(PushError::Closed(env));
             }
             if self.bounded() {
                 if st.user_len >= self.bound {
-                    return Err(PushError::Full(Envelope::Msg(msg)));
+                    return Err(PushError::Full(env));
                 }
                 st.user_len += 1;
             }
-            st.queue.push_back(Envelope::Msg(msg));
+            st.queue.push_back(env);
             st.rx_waker.take()
         };
         if let Some(w) = waker {

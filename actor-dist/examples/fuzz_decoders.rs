@@ -246,6 +246,10 @@ fn main() {
             Ok(_) => ok += 1,
             Err(_) => err += 1,
         }
+        // The capabilities after a Hello: unknown bits never come through.
+        if let Ok((_, caps)) = actor_dist::wire::decode_hello_ext(&buf) {
+            assert_eq!(caps & !actor_dist::wire::capability::ALL, 0);
+        }
     }
     println!(
         "handshake: inputs={n} decoded={ok} refused={err} ({:.1?})",

@@ -127,6 +127,10 @@ struct Outbound {
     /// Closing after what is queued (an orderly node stop): no new frames; the writer ends
     /// once the buffer is written, and the peer reads everything before the end of stream.
     draining: bool,
+    /// Frames queued on this connection (a large frame counts once, not per fragment).
+    frames: u64,
+    /// Their bytes, length prefixes included.
+    bytes: u64,
 }
 
 impl Outbound {
@@ -258,6 +262,8 @@ pub(crate) struct Conn {
     pub(crate) track: Mutex<Tracking>,
     /// Bytes received (counted as they arrive): the tick logic watches it move.
     pub(crate) received: AtomicU64,
+    /// Frames received (logical: a fragmented frame counts once, when whole).
+    pub(crate) frames_in: AtomicU64,
     pub(crate) tasks: Mutex<Vec<AbortHandle>>,
     /// Someone owns bringing this connection up: our own connect (its handshake succeeded,
     /// or it gave up), or an incoming connection from the same peer that took it over.
@@ -268,6 +274,9 @@ pub(crate) struct Conn {
     window: usize,
     /// Mirrors `Outbound::closed` so the send path can check it without the lock.
     closed: AtomicBool,
+    /// The peer announced [`capability::TRACE_CONTEXT`](crate::wire::capability): it takes
+    /// [`Frame::Traced`](crate::wire::Frame::Traced). Set when the connection comes up.
+    traces: AtomicBool,
 }
 
 impl Conn {
@@ -287,13 +296,42 @@ impl Conn {
             room: Notify::new(),
             track: Mutex::new(Tracking::default()),
             received: AtomicU64::new(0),
+            frames_in: AtomicU64::new(0),
             tasks: Mutex::new(Vec::new()),
             claimed: AtomicBool::new(false),
             wire,
             limit,
             window,
             closed: AtomicBool::new(false),
+            traces: AtomicBool::new(false),
         }
+    }
+
+    /// Frames and bytes queued to the peer, frames and bytes read from it (logical frames:
+    /// a large frame counts once, however many fragments carried it).
+    pub(crate) fn traffic(&self) -> (u64, u64, u64, u64) {
+        let (frames, bytes) = {
+            let o = self.out.lock();
+            (o.frames, o.bytes)
+        };
+        (
+            frames,
+            bytes,
+            self.frames_in.load(Ordering::Relaxed),
+            self.received.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Whether the peer takes traced frames.
+    #[inline]
+    pub(crate) fn traces(&self) -> bool {
+        self.traces.load(Ordering::Relaxed)
+    }
+
+    /// Records the capabilities the peer announced in the handshake.
+    pub(crate) fn set_capabilities(&self, caps: u64) {
+        let t = caps & crate::wire::capability::TRACE_CONTEXT != 0;
+        self.traces.store(t, Ordering::Relaxed);
     }
 
     /// Takes ownership of bringing the connection up (or down, when set-up failed): `true`
@@ -331,6 +369,8 @@ impl Conn {
         }
         let data = if control { 0 } else { bytes.len() };
         o.data += data;
+        o.frames += 1;
+        o.bytes += bytes.len() as u64;
         if let Some(lane) = o.lane_of(to) {
             lane.whole().extend_from_slice(bytes);
             lane.add_data(data);
@@ -367,6 +407,8 @@ impl Conn {
         if !control {
             o.data += len;
         }
+        o.frames += 1;
+        o.bytes += frame.len() as u64;
         let id = o.next_fragment;
         o.next_fragment += 1;
         let item = Item::Big {
@@ -403,6 +445,8 @@ impl Conn {
             return;
         }
         o.prio.extend_from_slice(bytes);
+        o.frames += 1;
+        o.bytes += bytes.len() as u64;
         drop(o);
         self.wake_writer.notify_one();
     }
@@ -428,6 +472,8 @@ impl Conn {
             crate::wire::encode_frame(frame, max, &mut bytes)
                 .map_err(|e| PushFrameError::Encode(e.to_string()))?;
             o.data += bytes.len();
+            o.frames += 1;
+            o.bytes += bytes.len() as u64;
             let lane = o.lane_of(Some(to)).expect("lane checked above");
             lane.whole().extend_from_slice(&bytes);
             lane.add_data(bytes.len());
@@ -442,6 +488,8 @@ impl Conn {
         let added = o.buf.len() - before;
         o.buf_data += added;
         o.data += added;
+        o.frames += 1;
+        o.bytes += added as u64;
         drop(o);
         if was_empty {
             self.wake_writer.notify_one();

@@ -22,7 +22,8 @@
 
 use crate::config::Cookie;
 use crate::wire::{
-    decode_handshake, encode_frame, frame_len, Handshake, WireError, PROTOCOL_VERSION,
+    decode_hello_ext, encode_frame, encode_hello_ext, frame_len, Handshake, WireError,
+    PROTOCOL_VERSION,
 };
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -91,6 +92,9 @@ pub struct PeerInfo {
     pub listen: SocketAddr,
     /// Its application version.
     pub app_version: String,
+    /// The [`capability`](crate::wire::capability) bits it announced (0: a node of a release
+    /// that announces none).
+    pub capabilities: u64,
 }
 
 /// Our side of a handshake.
@@ -107,6 +111,9 @@ pub struct Identity<'a> {
     pub app_version: &'a str,
     /// The cookie.
     pub cookie: &'a Cookie,
+    /// The [`capability`](crate::wire::capability) bits we announce (normally
+    /// [`capability::ALL`](crate::wire::capability::ALL)).
+    pub capabilities: u64,
 }
 
 fn proof(
@@ -142,15 +149,41 @@ async fn send<S: AsyncWrite + Unpin + ?Sized>(
     Ok(())
 }
 
-/// Reads one handshake message: a length prefix (at most [`MAX_HANDSHAKE`]) and its body.
+/// Sends our `Hello` with our capabilities appended (see [`capability`](crate::wire::capability)).
+async fn send_hello<S: AsyncWrite + Unpin + ?Sized>(
+    s: &mut S,
+    me: &Identity<'_>,
+    challenge: [u8; 32],
+) -> Result<(), HandshakeError> {
+    let mut buf = Vec::new();
+    encode_hello_ext(
+        &hello(me, challenge),
+        me.capabilities,
+        MAX_HANDSHAKE,
+        &mut buf,
+    )?;
+    s.write_all(&buf).await?;
+    s.flush().await?;
+    Ok(())
+}
+
+/// Reads one handshake message.
 async fn recv<S: AsyncRead + Unpin + ?Sized>(s: &mut S) -> Result<Handshake, HandshakeError> {
+    recv_ext(s).await.map(|(h, _)| h)
+}
+
+/// Reads one handshake message: a length prefix (at most [`MAX_HANDSHAKE`]) and its body,
+/// with the capabilities appended to a `Hello`.
+async fn recv_ext<S: AsyncRead + Unpin + ?Sized>(
+    s: &mut S,
+) -> Result<(Handshake, u64), HandshakeError> {
     let mut prefix = [0u8; 4];
     s.read_exact(&mut prefix).await?;
     let len = frame_len(prefix, MAX_HANDSHAKE)?;
     let mut body = vec![0u8; len];
     s.read_exact(&mut body).await?;
-    match decode_handshake(&body)? {
-        Handshake::Refuse(r) => Err(HandshakeError::Refused(r)),
+    match decode_hello_ext(&body)? {
+        (Handshake::Refuse(r), _) => Err(HandshakeError::Refused(r)),
         h => Ok(h),
     }
 }
@@ -167,7 +200,9 @@ fn hello(me: &Identity<'_>, challenge: [u8; 32]) -> Handshake {
     }
 }
 
-fn parse_hello(h: Handshake) -> Result<(PeerInfo, [u8; 32]), HandshakeError> {
+fn parse_hello(
+    (h, capabilities): (Handshake, u64),
+) -> Result<(PeerInfo, [u8; 32]), HandshakeError> {
     match h {
         Handshake::Hello {
             version,
@@ -188,6 +223,7 @@ fn parse_hello(h: Handshake) -> Result<(PeerInfo, [u8; 32]), HandshakeError> {
                     hidden,
                     listen,
                     app_version,
+                    capabilities,
                 },
                 challenge,
             ))
@@ -216,8 +252,8 @@ pub async fn initiate<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
     me: &Identity<'_>,
     challenge: [u8; 32],
 ) -> Result<PeerInfo, HandshakeError> {
-    send(s, &hello(me, challenge)).await?;
-    let (peer, their_challenge) = parse_hello(recv(s).await?)?;
+    send_hello(s, me, challenge).await?;
+    let (peer, their_challenge) = parse_hello(recv_ext(s).await?)?;
     let digest = proof(me.cookie, b'I', &their_challenge, me.name, &peer.name)
         .finalize()
         .into_bytes();
@@ -259,8 +295,8 @@ pub async fn probe<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
     me: &Identity<'_>,
     challenge: [u8; 32],
 ) -> Result<PeerInfo, HandshakeError> {
-    send(s, &hello(me, challenge)).await?;
-    let (peer, _) = parse_hello(recv(s).await?)?;
+    send_hello(s, me, challenge).await?;
+    let (peer, _) = parse_hello(recv_ext(s).await?)?;
     let _ = send(s, &Handshake::Refuse(refusal::PROBE.into())).await;
     Ok(peer)
 }
@@ -289,7 +325,7 @@ pub async fn accept_named<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
     on_hello: impl FnOnce(&PeerInfo),
     admit: impl FnOnce(&PeerInfo) -> Result<(), &'static str>,
 ) -> Result<PeerInfo, (HandshakeError, Option<String>)> {
-    let (peer, their_challenge) = match recv(s).await.and_then(parse_hello) {
+    let (peer, their_challenge) = match recv_ext(s).await.and_then(parse_hello) {
         Ok(p) => p,
         Err(e) => {
             if matches!(e, HandshakeError::Version(_)) {
@@ -302,7 +338,7 @@ pub async fn accept_named<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
     on_hello(&peer);
     let name = Some(peer.name.clone());
     let proved = async {
-        send(s, &hello(me, challenge)).await?;
+        send_hello(s, me, challenge).await?;
         let answer = match recv(s).await {
             // A probe (the initiator only wanted our name) is no failure of anyone's.
             Err(HandshakeError::Refused(r)) if r == refusal::PROBE => {
@@ -369,6 +405,7 @@ mod tests {
             listen: "127.0.0.1:1".parse().unwrap(),
             app_version: "1",
             cookie,
+            capabilities: crate::wire::capability::ALL,
         }
     }
 

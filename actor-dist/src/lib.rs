@@ -168,12 +168,13 @@ mod node_monitor;
 pub mod remote_sup;
 mod rpc;
 mod spawn;
+pub mod trace;
 pub mod transport;
 pub mod wire;
 
 pub use check::CheckedRefError;
 pub use config::{AllowList, Cookie, CookieError, DistConfig, TlsConfig};
-pub use dist::{Dist, NodeResolver, Stats, Tracked};
+pub use dist::{Dist, NodeResolver, PeerTraffic, Stats, Tracked, MAX_PAST_PEERS};
 pub use events::{AuthFailure, DownReason, NodeEvent, NodeInfo};
 pub use message::{DeliverError, Message};
 pub use names::{RemoteName, RemoteNameError};

@@ -47,6 +47,7 @@ pub(crate) trait Decoder: Send + Sync {
         to: Pid,
         payload: &[u8],
         cache: &mut TargetCache,
+        trace: Option<(tracing::Span, actor_core::TraceContext)>,
     ) -> Result<(), DeliverError>;
     fn name(&self) -> &'static str;
     /// Whether local `pid` is alive and takes this type.
@@ -69,6 +70,7 @@ impl<M: Message> Decoder for Typed<M> {
         to: Pid,
         payload: &[u8],
         cache: &mut TargetCache,
+        trace: Option<(tracing::Span, actor_core::TraceContext)>,
     ) -> Result<(), DeliverError> {
         // Decode first: if the target is gone, the reply handles inside the message must
         // still tell their callers (with `noproc`) instead of leaving them to time out.
@@ -82,7 +84,7 @@ impl<M: Message> Decoder for Typed<M> {
         if let Some((pid, r)) = cache.as_ref() {
             if *pid == to {
                 if let Some(t) = r.downcast_ref::<actor_core::ActorRef<M>>() {
-                    return match t.tell(msg) {
+                    return match tell(t, msg, trace) {
                         Ok(()) => Ok(()),
                         Err(e) => {
                             *cache = None;
@@ -108,7 +110,7 @@ impl<M: Message> Decoder for Typed<M> {
                 return Err(e.into());
             }
         };
-        match target.tell(msg) {
+        match tell(&target, msg, trace) {
             Ok(()) => Ok(()),
             Err(e) => {
                 *cache = None;
@@ -123,6 +125,19 @@ impl<M: Message> Decoder for Typed<M> {
 
     fn check(&self, node: &Node, pid: Pid) -> Result<(), RefError> {
         node.actor_ref::<M>(pid).map(|_| ())
+    }
+}
+
+/// Hands `msg` to a local actor, inside the trace's span if it came with one.
+#[inline]
+fn tell<M: Message>(
+    t: &actor_core::ActorRef<M>,
+    msg: M,
+    trace: Option<(tracing::Span, actor_core::TraceContext)>,
+) -> Result<(), SendError<M>> {
+    match trace {
+        None => t.tell(msg),
+        Some((span, ctx)) => t.tell_traced(msg, span, ctx),
     }
 }
 

@@ -4,12 +4,26 @@
 //! [`Frame`]. A length above the configured maximum is refused before anything is allocated.
 //! Decoding is total: any byte string gives a frame or a [`WireError`], never a panic.
 
-use actor_core::{ExitReason, Pid, Signal};
+use actor_core::{ExitReason, Pid, Signal, TraceContext};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
 /// Protocol version; both sides must speak the same.
 pub const PROTOCOL_VERSION: u32 = 3;
+
+/// Capabilities a node announces in its [`Handshake::Hello`], as bits.
+///
+/// They travel as an extension *after* the `Hello` in the same handshake message: the
+/// postcard encoding of a `u64` appended to the body. A node of an earlier release (same
+/// [`PROTOCOL_VERSION`]) stops reading after the `Hello`'s last field and ignores it, and its
+/// own `Hello`, which has no extension, reads as "no capabilities": each side then uses a
+/// capability only if the other announced it, so old and new nodes keep talking.
+pub mod capability {
+    /// The node accepts [`Frame::Traced`](super::Frame::Traced).
+    pub const TRACE_CONTEXT: u64 = 1;
+    /// What this release announces.
+    pub const ALL: u64 = TRACE_CONTEXT;
+}
 
 /// Frames whose encoding is larger than this many bytes are sent in [`Frame::Fragment`]s of
 /// at most this many bytes, interleaved with other traffic on the connection (OTP 22+).
@@ -259,6 +273,24 @@ pub enum Frame<'a> {
         /// Fragment bytes (their `bytes` lengths) taken since the last acknowledgement.
         bytes: u64,
     },
+    /// A message for `to` sent inside a tracing span: as [`Frame::Send`] (no `replies`) or
+    /// [`Frame::SendCall`], with the W3C trace context of the sending span. Sent only to a
+    /// peer that announced [`capability::TRACE_CONTEXT`]; a message sent with no span active
+    /// goes as `Send`/`SendCall`, byte for byte as before. Last, so that every other variant
+    /// keeps its encoding.
+    Traced {
+        /// Recipient.
+        to: Pid,
+        /// Type tag of the payload.
+        tag: u64,
+        /// postcard bytes of the message.
+        #[serde(borrow, serialize_with = "as_bytes")]
+        payload: &'a [u8],
+        /// Ids of the reply handles inside, on the sending node (empty for a `tell`).
+        replies: Vec<u64>,
+        /// The sending span's context (25 bytes on the wire).
+        trace: TraceContext,
+    },
 }
 
 /// Writes a byte string as postcard bytes (one copy) rather than as a sequence of `u8`s
@@ -291,6 +323,7 @@ impl Frame<'_> {
         match self {
             Frame::Send { to, .. }
             | Frame::SendCall { to, .. }
+            | Frame::Traced { to, .. }
             | Frame::Signal { to, .. }
             | Frame::Stop { to, .. } => Some(*to),
             _ => None,
@@ -414,9 +447,47 @@ pub fn decode_frame(body: &[u8]) -> Result<Frame<'_>, WireError> {
     postcard::from_bytes(body).map_err(|e| WireError::Decode(e.to_string()))
 }
 
-/// Decodes one handshake message body.
+/// Decodes one handshake message body (an extension after it is ignored).
 pub fn decode_handshake(body: &[u8]) -> Result<Handshake, WireError> {
     postcard::from_bytes(body).map_err(|e| WireError::Decode(e.to_string()))
+}
+
+/// Decodes one handshake message body and the [`capability`] bits appended to a `Hello`
+/// (0 when there are none: a node of an earlier release; bytes that do not decode as
+/// capabilities also count as none, and bits this release does not know are ignored).
+pub fn decode_hello_ext(body: &[u8]) -> Result<(Handshake, u64), WireError> {
+    let (h, rest) = postcard::take_from_bytes::<Handshake>(body)
+        .map_err(|e| WireError::Decode(e.to_string()))?;
+    let caps = match h {
+        Handshake::Hello { .. } if !rest.is_empty() => {
+            postcard::from_bytes::<u64>(rest).unwrap_or(0) & capability::ALL
+        }
+        _ => 0,
+    };
+    Ok((h, caps))
+}
+
+/// Appends `hello` with its length prefix and the [`capability`] bits `caps` to `out`.
+pub fn encode_hello_ext(
+    hello: &Handshake,
+    caps: u64,
+    max: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), WireError> {
+    let start = out.len();
+    encode_frame(hello, max, out)?;
+    if caps == 0 {
+        return Ok(()); // byte for byte the `Hello` of a release without capabilities
+    }
+    let ext = postcard::to_extend(&caps, std::mem::take(out));
+    *out = ext.map_err(|e| WireError::Decode(e.to_string()))?;
+    let len = out.len() - start - 4;
+    if len > max {
+        out.truncate(start);
+        return Err(WireError::TooLarge { len, max });
+    }
+    out[start..start + 4].copy_from_slice(&(len as u32).to_be_bytes());
+    Ok(())
 }
 
 pub use actor_core::type_tag;
@@ -493,6 +564,17 @@ mod tests {
                 tag: 8,
                 replies: vec![3],
             },
+            Frame::Traced {
+                to: pid(),
+                tag: 8,
+                payload: b"q",
+                replies: vec![3, 4],
+                trace: TraceContext {
+                    trace_id: [9; 16],
+                    span_id: [8; 8],
+                    flags: 0,
+                },
+            },
         ];
         for f in frames {
             let mut out = Vec::new();
@@ -501,6 +583,87 @@ mod tests {
             assert_eq!(len, out.len() - 4);
             assert_eq!(decode_frame(&out[4..]).unwrap(), f);
         }
+    }
+
+    fn hello() -> Handshake {
+        Handshake::Hello {
+            version: PROTOCOL_VERSION,
+            name: "a@h".into(),
+            creation: 1,
+            hidden: false,
+            listen: "127.0.0.1:1".parse().unwrap(),
+            app_version: "1".into(),
+            challenge: [7; 32],
+        }
+    }
+
+    #[test]
+    fn capabilities_ride_after_the_hello_and_old_hellos_have_none() {
+        // A release without capabilities writes the bare Hello: it reads as none.
+        let mut old = Vec::new();
+        encode_frame(&hello(), 4096, &mut old).unwrap();
+        assert_eq!(decode_hello_ext(&old[4..]).unwrap(), (hello(), 0));
+        // Ours, with no capabilities, is byte for byte that Hello.
+        let mut none = Vec::new();
+        encode_hello_ext(&hello(), 0, 4096, &mut none).unwrap();
+        assert_eq!(none, old);
+        // With capabilities: a release that does not know them still reads the Hello.
+        let mut new = Vec::new();
+        encode_hello_ext(&hello(), capability::ALL | 1 << 40, 4096, &mut new).unwrap();
+        assert_eq!(decode_handshake(&new[4..]).unwrap(), hello());
+        assert_eq!(
+            decode_hello_ext(&new[4..]).unwrap(),
+            (hello(), capability::ALL),
+            "unknown bits ignored"
+        );
+        // Garbage after the Hello counts as no capabilities; other messages carry none.
+        let mut junk = old.clone();
+        junk.extend_from_slice(&[0xff; 12]);
+        assert_eq!(decode_hello_ext(&junk[4..]).unwrap().1, 0);
+        let mut w = Vec::new();
+        encode_frame(&Handshake::Welcome, 4096, &mut w).unwrap();
+        w.push(1);
+        assert_eq!(decode_hello_ext(&w[4..]).unwrap(), (Handshake::Welcome, 0));
+    }
+
+    #[test]
+    fn traced_frames_add_the_context_and_leave_the_others_alone() {
+        let trace = TraceContext {
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            flags: 1,
+        };
+        let traced = postcard::to_allocvec(&Frame::Traced {
+            to: pid(),
+            tag: 7,
+            payload: b"abc",
+            replies: vec![4],
+            trace,
+        })
+        .unwrap();
+        let send = postcard::to_allocvec(&Frame::Send {
+            to: pid(),
+            tag: 7,
+            payload: b"abc",
+        })
+        .unwrap();
+        // Variant 16 (the last), the SendCall fields, then 25 bytes of context.
+        assert_eq!(traced[0], 16);
+        assert_eq!(send[0], 1);
+        assert_eq!(traced.len(), send.len() + 2 + 25);
+        assert_eq!(&traced[traced.len() - 25..traced.len() - 9], &[1; 16]);
+        assert_eq!(traced[traced.len() - 1], 1);
+        assert_eq!(
+            Frame::Traced {
+                to: pid(),
+                tag: 7,
+                payload: b"abc",
+                replies: vec![],
+                trace,
+            }
+            .ordered_to(),
+            Some(pid())
+        );
     }
 
     #[test]
@@ -527,6 +690,9 @@ mod tests {
         fn arbitrary_bytes_never_panic_the_decoders(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = decode_frame(&bytes);
             let _ = decode_handshake(&bytes);
+            if let Ok((_, caps)) = decode_hello_ext(&bytes) {
+                prop_assert_eq!(caps & !capability::ALL, 0, "unknown bits are dropped");
+            }
             if bytes.len() >= 4 {
                 let _ = frame_len(bytes[..4].try_into().unwrap(), 1 << 16);
             }
@@ -568,6 +734,22 @@ mod tests {
             }
             let out = out.unwrap();
             prop_assert_eq!(decode_frame(&out).unwrap(), Frame::Send { to: pid(), tag: 5, payload: &payload });
+        }
+
+        #[test]
+        fn traced_frames_round_trip_and_truncations_are_errors(
+            trace_id in any::<[u8; 16]>(), span_id in any::<[u8; 8]>(), flags in any::<u8>(),
+            payload in proptest::collection::vec(any::<u8>(), 0..64), cut in 0usize..200,
+        ) {
+            let trace = TraceContext { trace_id, span_id, flags };
+            let f = Frame::Traced { to: pid(), tag: 3, payload: &payload, replies: vec![1], trace };
+            let mut out = Vec::new();
+            encode_frame(&f, 1024, &mut out).unwrap();
+            prop_assert_eq!(decode_frame(&out[4..]).unwrap(), f);
+            let body = &out[4..];
+            if cut < body.len() {
+                prop_assert!(decode_frame(&body[..cut]).is_err());
+            }
         }
 
         #[test]

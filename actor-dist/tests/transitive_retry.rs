@@ -34,6 +34,7 @@ async fn a_failed_transitive_connect_is_retried() {
         listen: "127.0.0.1:1".parse().unwrap(),
         app_version: env!("CARGO_PKG_VERSION"),
         cookie: &ck,
+        capabilities: actor_dist::wire::capability::ALL,
     };
     initiate(&mut s, &me, [5; 32]).await.unwrap();
     let mut out = Vec::new();

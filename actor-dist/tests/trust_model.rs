@@ -27,6 +27,7 @@ impl Raw {
             listen: "127.0.0.1:1".parse().unwrap(),
             app_version: env!("CARGO_PKG_VERSION"),
             cookie: &cookie,
+            capabilities: actor_dist::wire::capability::ALL,
         };
         initiate(&mut s, &me, [3; 32]).await.unwrap();
         Raw(s)

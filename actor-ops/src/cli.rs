@@ -249,12 +249,7 @@ async fn execute(a: &Args, out: &mut (dyn Write + Send)) -> Result<(), CliError>
                                 r.app_version.clone(),
                                 format!("{}+{}h", r.visible.len(), r.hidden.len()),
                                 r.health.quorum.as_ref().map_or("-".to_string(), |q| {
-                                    format!(
-                                        "{}/{}{}",
-                                        q.reachable,
-                                        q.members,
-                                        if q.quorate { "" } else { " NO" }
-                                    )
+                                    format!("{} {}/{}", q.phase.as_str(), q.reachable, q.members)
                                 }),
                                 r.health.reason.clone(),
                             ],
@@ -268,6 +263,43 @@ async fn execute(a: &Args, out: &mut (dyn Write + Send)) -> Result<(), CliError>
                         .collect(),
                 )
             });
+            if !json {
+                let links: Vec<Vec<String>> = nodes
+                    .iter()
+                    .filter_map(|(n, r)| r.as_ref().ok().map(|r| (n, r)))
+                    .flat_map(|(n, r)| {
+                        r.traffic.iter().map(move |t| {
+                            vec![
+                                n.clone(),
+                                t.node.clone(),
+                                t.frames_out.to_string(),
+                                t.bytes_out.to_string(),
+                                t.frames_in.to_string(),
+                                t.bytes_in.to_string(),
+                                if t.connected { "up" } else { "down" }.to_string(),
+                            ]
+                        })
+                    })
+                    .collect();
+                if !links.is_empty() {
+                    let _ = write!(
+                        out,
+                        "\n{}",
+                        table(
+                            &[
+                                "NODE",
+                                "PEER",
+                                "FRAMES_OUT",
+                                "BYTES_OUT",
+                                "FRAMES_IN",
+                                "BYTES_IN",
+                                "LINK"
+                            ],
+                            links
+                        )
+                    );
+                }
+            }
             if bad.is_empty() {
                 Ok(())
             } else {

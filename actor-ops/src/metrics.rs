@@ -165,6 +165,14 @@ impl Ops {
             gauge!("actor_ready").set(if health.ready { 1.0 } else { 0.0 });
             if let Some(q) = &health.quorum {
                 gauge!("actor_quorate").set(if q.quorate { 1.0 } else { 0.0 });
+                for p in [
+                    crate::protocol::QuorumPhase::Quorate,
+                    crate::protocol::QuorumPhase::Deciding,
+                    crate::protocol::QuorumPhase::Minority,
+                ] {
+                    let v = if q.phase == p { 1.0 } else { 0.0 };
+                    gauge!("actor_quorum_phase", "phase" => p.as_str()).set(v);
+                }
             }
             let s = d.stats();
             for (name, v) in [
@@ -183,8 +191,19 @@ impl Ops {
                 ("actor_dist_forged_answers_total", &s.forged_answers),
                 ("actor_dist_refused_requests_total", &s.refused_requests),
                 ("actor_dist_peers_ignored_total", &s.peers_ignored),
+                ("actor_dist_bad_trace_contexts_total", &s.bad_trace_contexts),
             ] {
                 counter!(name).absolute(ld(v));
+            }
+            for t in d.traffic() {
+                for (name, dir, v) in [
+                    ("actor_dist_peer_frames_total", "out", t.frames_out),
+                    ("actor_dist_peer_bytes_total", "out", t.bytes_out),
+                    ("actor_dist_peer_frames_total", "in", t.frames_in),
+                    ("actor_dist_peer_bytes_total", "in", t.bytes_in),
+                ] {
+                    counter!(name, "node" => t.node.clone(), "direction" => dir).absolute(v);
+                }
             }
             if let Some(e) = events {
                 for (ev, v) in [

@@ -50,6 +50,8 @@ pub struct NodeReport {
     pub hidden: Vec<String>,
     /// Health and readiness as the probes report them.
     pub health: Health,
+    /// Frames and bytes exchanged with each peer node (connected now or earlier).
+    pub traffic: Vec<actor_dist::PeerTraffic>,
 }
 
 /// Health and readiness of one node, as `/health` and `/ready` report them.
@@ -68,12 +70,48 @@ pub struct Health {
 /// What a membership layer says about quorum ([`QuorumSource`](crate::QuorumSource)).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuorumState {
-    /// This node is on the side that may write.
+    /// This node is on the side that may write (`phase` is [`QuorumPhase::Quorate`]).
     pub quorate: bool,
+    /// Quorate, deciding or minority.
+    pub phase: QuorumPhase,
     /// Members reachable from here, this node included.
     pub reachable: usize,
     /// Members the quorum is counted over.
     pub members: usize,
+}
+
+/// The quorum phases of actor-cluster's membership
+/// ([`QuorumState`](actor_cluster::membership::QuorumState)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QuorumPhase {
+    /// On a side that may write.
+    Quorate,
+    /// The picture is settling (a peer went silent): read-only until it settles.
+    Deciding,
+    /// On a losing side, left or stopped: read-only.
+    Minority,
+}
+
+impl QuorumPhase {
+    /// `quorate`, `deciding` or `minority`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuorumPhase::Quorate => "quorate",
+            QuorumPhase::Deciding => "deciding",
+            QuorumPhase::Minority => "minority",
+        }
+    }
+}
+
+impl From<actor_cluster::membership::QuorumState> for QuorumPhase {
+    fn from(s: actor_cluster::membership::QuorumState) -> Self {
+        use actor_cluster::membership::QuorumState as Q;
+        match s {
+            Q::Quorate => QuorumPhase::Quorate,
+            Q::Deciding => QuorumPhase::Deciding,
+            Q::Minority => QuorumPhase::Minority,
+        }
+    }
 }
 
 /// One registry entry.

@@ -14,11 +14,26 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Where a membership layer reports quorum (the hook for actor-cluster's membership: until
-/// it lands, health counts expected peers instead).
+/// Where a membership layer reports quorum. actor-cluster's
+/// [`Quorum`](actor_cluster::membership::Quorum) is one ([`OpsBuilder::membership`]); without
+/// a source, health counts expected peers instead.
 pub trait QuorumSource: Send + Sync + 'static {
     /// The quorum state now.
     fn quorum(&self) -> QuorumState;
+}
+
+/// The membership's quorum: quorate, deciding or minority, with this node's side counted
+/// against the up members.
+impl QuorumSource for actor_cluster::membership::Quorum {
+    fn quorum(&self) -> QuorumState {
+        let i = self.info();
+        QuorumState {
+            quorate: i.state == actor_cluster::membership::QuorumState::Quorate,
+            phase: i.state.into(),
+            reachable: i.side.len(),
+            members: i.members,
+        }
+    }
 }
 
 type StartFn = Arc<dyn Fn(String) -> BoxFuture<'static, Result<Option<Pid>, String>> + Send + Sync>;
@@ -109,6 +124,13 @@ impl OpsBuilder {
     pub fn quorum(mut self, q: Arc<dyn QuorumSource>) -> Self {
         self.inner.quorum = Some(q);
         self
+    }
+
+    /// Health follows this membership's quorum: `/health` answers 503 while the node is in a
+    /// minority or deciding (a partition settling), and `actorctl nodes` and the live view
+    /// show the phase. Same as `quorum(Arc::new(m.quorum()))`.
+    pub fn membership(self, m: &actor_cluster::membership::Membership) -> Self {
+        self.quorum(Arc::new(m.quorum()))
     }
 
     /// How many other nodes this node expects in its cluster (default 0: none). Without a
@@ -243,10 +265,10 @@ impl Ops {
             Some(q) => {
                 let q = q.quorum();
                 let why = format!(
-                    "{} of {} members reachable{}",
+                    "{} of {} members on this side: {}",
                     q.reachable,
                     q.members,
-                    if q.quorate { "" } else { ": not quorate" }
+                    q.phase.as_str()
                 );
                 (q.quorate, why, Some(q))
             }
@@ -302,6 +324,7 @@ impl Ops {
             visible: d.nodes(),
             hidden: d.nodes_hidden(),
             health: self.health(),
+            traffic: d.traffic(),
         }
     }
 

@@ -113,6 +113,10 @@ pub fn draw(f: &mut Frame, s: &TopState) {
             r.processes.to_string(),
             r.backlog.to_string(),
             r.app_version.clone(),
+            r.health
+                .quorum
+                .as_ref()
+                .map_or("-".to_string(), |q| q.phase.as_str().to_string()),
             r.health.reason.clone(),
         ])
         .style(Style::default().fg(if r.health.healthy {
@@ -126,6 +130,7 @@ pub fn draw(f: &mut Frame, s: &TopState) {
             "-".into(),
             "-".into(),
             "-".into(),
+            "-".into(),
             e.clone(),
         ])
         .style(Style::default().fg(Color::Red)),
@@ -136,12 +141,13 @@ pub fn draw(f: &mut Frame, s: &TopState) {
         Constraint::Length(7),
         Constraint::Length(8),
         Constraint::Length(10),
+        Constraint::Length(9),
         Constraint::Min(10),
     ];
     f.render_widget(
         Table::new(node_rows, widths)
             .header(Row::new(vec![
-                "NODE", "HEALTH", "PROCS", "BACKLOG", "VERSION", "WHY",
+                "NODE", "HEALTH", "PROCS", "BACKLOG", "VERSION", "QUORUM", "WHY",
             ]))
             .block(Block::default().borders(Borders::ALL).title(title)),
         rows[0],

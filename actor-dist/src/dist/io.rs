@@ -76,7 +76,12 @@ pub(super) async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: BoxRead) {
         if rd.read_exact(&mut body).await.is_err() {
             break DownReason::ConnectionClosed;
         }
-        match decode_frame(&body) {
+        // Frames are counted as logical ones: a fragmented frame once, when whole.
+        let decoded = decode_frame(&body);
+        if !matches!(decoded, Ok(Frame::Fragment { .. })) {
+            conn.frames_in.fetch_add(1, Ordering::Relaxed);
+        }
+        match decoded {
             Ok(Frame::Fragment { id, more, bytes }) => {
                 // Acknowledged as taken (in batches): the sender's window moves on.
                 unacked += bytes.len() as u64;
@@ -90,7 +95,7 @@ pub(super) async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: BoxRead) {
                 }
                 match reassembly.push(id, more, bytes) {
                     Ok(None) => {}
-                    Ok(Some(whole)) => match decode_frame(&whole) {
+                    Ok(Some(whole)) => match count(&conn, decode_frame(&whole)) {
                         Ok(Frame::Fragment { .. }) => {
                             inner.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
                             tracing::warn!(peer = %conn.name, "nested fragment skipped");
@@ -120,6 +125,12 @@ pub(super) async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: BoxRead) {
         }
     };
     inner.conn_down(&conn, reason);
+}
+
+/// Counts a reassembled frame as received.
+fn count<T>(conn: &Conn, decoded: T) -> T {
+    conn.frames_in.fetch_add(1, Ordering::Relaxed);
+    decoded
 }
 
 pub(super) async fn write_loop(inner: Arc<Inner>, conn: Arc<Conn>, mut wr: BoxWrite) {

@@ -16,10 +16,13 @@ mod io;
 mod resolve;
 mod routing;
 mod setup;
+mod traced;
+mod traffic;
 mod transport;
 
 pub use resolve::NodeResolver;
 pub(crate) use routing::DistRoute;
+pub use traffic::{PeerTraffic, MAX_PAST_PEERS};
 
 use housekeeping::{housekeeping, keep_connected};
 use routing::Router;
@@ -88,6 +91,9 @@ pub struct Stats {
     pub refused_requests: AtomicU64,
     /// Entries of peer lists ignored (beyond `DistConfig::max_peer_list`).
     pub peers_ignored: AtomicU64,
+    /// Trace contexts refused as malformed (an all-zero trace or span id); the message is
+    /// delivered without them (each is also logged, rate-limited).
+    pub bad_trace_contexts: AtomicU64,
 }
 
 /// A reply handle exported to a peer: which node it went to, and the waiting caller.
@@ -158,6 +164,10 @@ pub(crate) struct Inner {
     retry: Mutex<HashMap<NodeId, (u32, tokio::time::Instant)>>,
     /// Consulted when a connect by name has no address ([`Dist::set_resolver`]).
     resolver: RwLock<Option<Arc<dyn NodeResolver>>>,
+    /// Reads and restores trace contexts ([`Dist::set_trace_propagator`]).
+    trace: RwLock<Option<Arc<dyn crate::trace::TracePropagator>>>,
+    /// Traffic totals of connections that went down, per node (`traffic`).
+    past_traffic: Mutex<traffic::PastTraffic>,
 }
 
 /// Distribution for one [`Node`]: connections to other nodes, remote sends, calls, links,
@@ -234,10 +244,11 @@ impl Dist {
         let listener = cfg.transport.listen(cfg.listen).await?;
         let local_addr = listener.local_addr()?;
         let cfg_bounds = (cfg.max_pending_handshakes, cfg.max_pending_per_ip);
-        let rng = match cfg.rng_seed {
+        let mut rng = match cfg.rng_seed {
             Some(s) => StdRng::seed_from_u64(s),
             None => StdRng::from_entropy(),
         };
+        let trace = crate::trace::default_propagator(rng.gen());
         let inner = Arc::new(Inner {
             node: node.clone(),
             cfg,
@@ -263,6 +274,8 @@ impl Dist {
             peer_warnings: admission::WarnLimit::new(10, std::time::Duration::from_secs(1)),
             retry: Mutex::new(HashMap::new()),
             resolver: RwLock::new(None),
+            trace: RwLock::new(Some(trace)),
+            past_traffic: Mutex::new(HashMap::new()),
             type_names: RwLock::new(HashMap::new()),
             refusals: Mutex::new(HashMap::new()),
         });
@@ -469,7 +482,14 @@ impl Dist {
         let mut delivered = 0;
         for &pid in to {
             let mut cache = None;
-            match dec.deliver(&self.inner.node, wire.clone(), pid, payload, &mut cache) {
+            match dec.deliver(
+                &self.inner.node,
+                wire.clone(),
+                pid,
+                payload,
+                &mut cache,
+                None,
+            ) {
                 Ok(()) => delivered += 1,
                 Err(e) => {
                     self.inner.stats.undelivered.fetch_add(1, Ordering::Relaxed);
@@ -532,6 +552,7 @@ impl Inner {
             listen: self.local_addr,
             app_version: &self.cfg.app_version,
             cookie: &self.cfg.cookie,
+            capabilities: crate::wire::capability::ALL,
         }
     }
 
@@ -618,10 +639,23 @@ impl Inner {
         }
         let was_up = conn.is_up();
         {
+            // Its traffic moves to the past totals in the same step (`Dist::traffic` takes
+            // the same locks in the same order): a peer's totals never dip.
+            let mut past = self.past_traffic.lock();
             let mut conns = self.conns.write();
             if conns.get(&conn.peer).is_some_and(|c| Arc::ptr_eq(c, conn)) {
                 conns.remove(&conn.peer);
             }
+            let live: Vec<NodeId> = conns.keys().copied().collect();
+            drop(conns);
+            traffic::fold(
+                &mut past,
+                conn.peer,
+                &conn.name,
+                conn.traffic(),
+                |n| live.contains(&n),
+                traffic::MAX_PAST_PEERS,
+            );
         }
         conn.abort_tasks();
         let t = conn.take_tracking();

@@ -185,6 +185,8 @@ impl Inner {
         encode: EncodeFn<'_>,
         control: bool,
     ) -> Result<bool, SendFail> {
+        // Read before the scratch buffers are borrowed: a subscriber may run here.
+        let trace = self.outgoing_trace(conn, to);
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
             let s = &mut *s;
@@ -202,7 +204,15 @@ impl Inner {
                 std::mem::take(&mut e.1)
             });
             encoded.map_err(SendFail::Encode)?;
-            let frame = if replies.is_empty() {
+            let frame = if let Some(trace) = trace {
+                Frame::Traced {
+                    to,
+                    tag,
+                    payload,
+                    replies,
+                    trace,
+                }
+            } else if replies.is_empty() {
                 Frame::Send { to, tag, payload }
             } else {
                 Frame::SendCall {
@@ -340,13 +350,13 @@ impl Inner {
 
     /// Delivers a message from `conn`; one of a type this node does not know is refused back
     /// to the sender, with the ids of its reply handles so that its callers fail at once.
+    /// It is handled inside the trace it came with, if any.
     fn dispatch_send(
         self: &Arc<Self>,
         conn: &Arc<Conn>,
-        to: Pid,
-        tag: u64,
-        payload: &[u8],
+        (to, tag, payload): (Pid, u64, &[u8]),
         replies: Vec<u64>,
+        trace: Option<actor_core::TraceContext>,
         cache: &mut ReaderCache,
     ) {
         let dec = match &cache.decoder {
@@ -365,12 +375,14 @@ impl Inner {
                 let _ = self.send_frame(conn, &Frame::UnknownType { to, tag, replies }, true);
             }
             Some(d) => {
+                let trace = trace.and_then(|t| self.incoming_trace(conn, t, to));
                 if let Err(e) = d.deliver(
                     &self.node,
                     conn.wire.clone(),
                     to,
                     payload,
                     &mut cache.target,
+                    trace,
                 ) {
                     self.stats.undelivered.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(peer = %conn.name, %to, error = %e, "message not delivered");
@@ -419,14 +431,21 @@ impl Inner {
         match frame {
             Frame::Tick => {}
             Frame::Send { to, tag, payload } => {
-                self.dispatch_send(conn, to, tag, payload, Vec::new(), cache)
+                self.dispatch_send(conn, (to, tag, payload), Vec::new(), None, cache)
             }
             Frame::SendCall {
                 to,
                 tag,
                 payload,
                 replies,
-            } => self.dispatch_send(conn, to, tag, payload, replies, cache),
+            } => self.dispatch_send(conn, (to, tag, payload), replies, None, cache),
+            Frame::Traced {
+                to,
+                tag,
+                payload,
+                replies,
+                trace,
+            } => self.dispatch_send(conn, (to, tag, payload), replies, Some(trace), cache),
             Frame::UnknownType { to, tag, replies } => self.unknown_type(conn, to, tag, replies),
             Frame::Signal { to, signal } => {
                 // A peer speaks only for its own processes, to ours.

@@ -114,6 +114,7 @@ impl Inner {
             self.conn_down(conn, DownReason::Disconnect);
             return;
         }
+        conn.set_capabilities(peer.capabilities);
         let info = NodeInfo {
             name: peer.name,
             creation: peer.creation,
