@@ -1,5 +1,6 @@
 //! Typed handles: [`ActorRef<M>`] = a [`Pid`] plus a route that can carry `M`.
 
+use crate::deadline::{CallDeadlines, Waiting};
 use crate::error::{CallError, SendError};
 use crate::exit::ExitReason;
 use crate::mailbox::PushError;
@@ -7,7 +8,10 @@ use crate::pid::Pid;
 use crate::process::{Cell, Process};
 use crate::reply::ReplyTo;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
@@ -222,11 +226,16 @@ impl<M: Send + 'static> ActorRef<M> {
             Err(SendError::NoConnection(_)) => return Err(self.failure()),
             Err(SendError::Encode(_, why)) => return Err(CallError::Encode(why)),
         }
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(Ok(r))) => Ok(r),
-            Ok(Ok(Err(reason))) => Err(CallError::Exit(reason)),
-            Ok(Err(_)) => Err(self.failure()),
-            Err(_) => Err(CallError::Timeout),
+        let answer = match &self.route {
+            // Timed by the node's table of waiting calls: no timer per call.
+            Route::Local(cell) => wait_local(cell.deadlines(), rx, timeout).await,
+            Route::Remote(_) => tokio::time::timeout(timeout, rx).await.ok(),
+        };
+        match answer {
+            Some(Ok(Ok(r))) => Ok(r),
+            Some(Ok(Err(reason))) => Err(CallError::Exit(reason)),
+            Some(Err(_)) => Err(self.failure()),
+            None => Err(CallError::Timeout),
         }
     }
 
@@ -264,6 +273,38 @@ impl<M: Send + 'static> ActorRef<M> {
             Route::Remote(_) => 0,
         }
     }
+}
+
+/// Waits for a local call's answer until `timeout` has passed (`None` then), as
+/// `tokio::time::timeout` would, with the deadline kept in the node's table of waiting calls
+/// (`deadline.rs`) instead of a timer of its own. An answer already there wins over an expired
+/// deadline.
+async fn wait_local<T>(
+    table: &Arc<CallDeadlines>,
+    mut rx: oneshot::Receiver<T>,
+    timeout: Duration,
+) -> Option<Result<T, oneshot::error::RecvError>> {
+    let deadline = tokio::time::Instant::now().checked_add(timeout);
+    let mut waiting = Waiting { table, idx: None };
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = Pin::new(&mut rx).poll(cx) {
+            return Poll::Ready(Some(r));
+        }
+        // A deadline too far to represent never comes.
+        let Some(deadline) = deadline else {
+            return Poll::Pending;
+        };
+        match waiting.idx {
+            // As `tokio::time::timeout`: no time at all means no waiting.
+            None if timeout.is_zero() => Poll::Ready(None),
+            None => {
+                waiting.idx = Some(table.register(deadline, cx.waker()));
+                Poll::Pending
+            }
+            Some(i) => table.poll_expired(i, cx).map(|()| None),
+        }
+    })
+    .await
 }
 
 fn unwrap_msg<M>(env: crate::mailbox::Envelope<M>) -> M {

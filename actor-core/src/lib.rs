@@ -83,6 +83,7 @@
 
 mod actor;
 mod actor_ref;
+mod deadline;
 mod dist;
 mod error;
 mod exit;

@@ -72,7 +72,7 @@ pub(crate) struct NodeInner {
     pub(crate) dist: RwLock<Option<Arc<dyn Distribution>>>,
     pub(crate) timers: TimerService,
     /// Actor cells still allocated (see [`Node::cells_alive`]).
-    cells: Arc<AtomicUsize>,
+    cells: Arc<crate::process::CellShared>,
     /// Registered names (`register/2`).
     pub(crate) names: crate::names::SharedNames,
 }
@@ -160,10 +160,13 @@ impl Node {
             next_id: AtomicU64::new(1),
             next_ref: AtomicU64::new(1),
             table: ProcessTable::new(),
-            rt: handle,
+            rt: handle.clone(),
             dist: RwLock::new(None),
             timers: TimerService::new(),
-            cells: Arc::new(AtomicUsize::new(0)),
+            cells: Arc::new(crate::process::CellShared {
+                count: AtomicUsize::new(0),
+                deadlines: Arc::new(crate::deadline::CallDeadlines::new(handle)),
+            }),
             names: Default::default(),
         };
         Node {
@@ -230,7 +233,7 @@ impl Node {
     /// exited actor's cell is freed as soon as the last reference goes; the runtime itself
     /// keeps none (its timers are cancelled at exit). For leak checks.
     pub fn cells_alive(&self) -> usize {
-        self.inner.cells.load(Ordering::Relaxed)
+        self.inner.cells.count.load(Ordering::Relaxed)
     }
 
     /// Number of live processes on this node.

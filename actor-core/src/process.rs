@@ -312,20 +312,27 @@ pub(crate) struct Cell<M> {
     _counted: CellCount,
 }
 
+/// What a node shares with every cell it made: the count of its cells, and the table of
+/// calls waiting for replies (reached through the target's cell, so a cell stays one word).
+pub(crate) struct CellShared {
+    pub(crate) count: AtomicUsize,
+    pub(crate) deadlines: Arc<crate::deadline::CallDeadlines>,
+}
+
 /// Counts a node's cells while they are allocated (live actors, and exited ones still held by
 /// a reference), so leak tests can check that nothing keeps a dead actor's cell.
-pub(crate) struct CellCount(Arc<AtomicUsize>);
+pub(crate) struct CellCount(Arc<CellShared>);
 
 impl CellCount {
-    pub(crate) fn new(count: &Arc<AtomicUsize>) -> Self {
-        count.fetch_add(1, Ordering::Relaxed);
-        CellCount(count.clone())
+    pub(crate) fn new(shared: &Arc<CellShared>) -> Self {
+        shared.count.fetch_add(1, Ordering::Relaxed);
+        CellCount(shared.clone())
     }
 }
 
 impl Drop for CellCount {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.count.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -335,7 +342,7 @@ impl<M: Send + 'static> Cell<M> {
         kind: MailboxKind,
         trap_exit: bool,
         top_level: bool,
-        count: &Arc<AtomicUsize>,
+        count: &Arc<CellShared>,
         actor: fn() -> &'static str,
     ) -> Self {
         Cell {
@@ -344,6 +351,12 @@ impl<M: Send + 'static> Cell<M> {
             actor,
             _counted: CellCount::new(count),
         }
+    }
+
+    /// The table of waiting calls of the node this cell belongs to.
+    #[inline]
+    pub(crate) fn deadlines(&self) -> &Arc<crate::deadline::CallDeadlines> {
+        &self._counted.0.deadlines
     }
 }
 

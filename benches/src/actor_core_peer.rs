@@ -80,6 +80,33 @@ pub async fn w2_tell(c: Counts) -> Metrics {
     vec![("throughput", rate(c.tells, start.elapsed()))]
 }
 
+/// W2b: `senders` tasks each tell `tells_per_sender` numbers to one counting actor.
+pub async fn w2b_many_senders(c: Counts) -> Metrics {
+    let node = Node::new(NODE);
+    let total = c.senders as u64 * c.tells_per_sender;
+    let (done, finished) = oneshot::channel();
+    let counter = node
+        .spawn(Counter {
+            n: 0,
+            target: total,
+            done: Some(done),
+        })
+        .await
+        .expect("spawn");
+    let start = Instant::now();
+    for _ in 0..c.senders {
+        let counter = counter.clone();
+        let n = c.tells_per_sender;
+        tokio::spawn(async move {
+            for i in 0..n {
+                counter.tell(i).expect("tell");
+            }
+        });
+    }
+    finished.await.expect("counter signal");
+    vec![("throughput", rate(total, start.elapsed()))]
+}
+
 /// W3: replies `n + 1` to `n`.
 struct Incr;
 

@@ -1,6 +1,8 @@
-//! Side-by-side benchmarks of `actor-core` against ractor 0.16 and raw tokio.
+//! Side-by-side benchmarks of `actor-core` against ractor 0.16, kameo 0.22, actix 0.13 and raw
+//! tokio.
 //!
-//! The workloads (W1 spawn, W2 local tell, W3 local ask, W4 ring, W7a raw mpsc, W8 statem
+//! The workloads (W1 spawn, W2 local tell, W2b many senders, W3 local ask, W4 ring, W7a raw
+//! mpsc, W7d raw mpsc + oneshot ask, W8 statem
 //! call, W9 local registry, W10 global name propagation) and their constants are fixed by
 //! `WORKLOADS.md`; the same run measures every peer, so every ratio can be read off one run.
 //! W8 has no ractor peer; when W3 runs in the same invocation, a comment line gives W8's
@@ -29,17 +31,22 @@
 //!   on the main thread, as `#[tokio::main]` does;
 //! - `-task`: the same runtime, the driver `tokio::spawn`ed onto a worker and awaited (where
 //!   the caller of an actor application usually is: another actor);
-//! - `-1t`: a current-thread runtime, everything on one thread (W3 only).
+//! - `-1t`: a current-thread runtime, everything on one thread.
 //!
-//! W1 and W2 to W4 run in both multi-thread placements, W3 also in `-1t`; W7a (raw tokio) runs
-//! as `raw-tokio` and `raw-tokio-task`; W8 as `statem` and `statem-task`; W9 as
+//! W1, W2, W3 and W4 run in both multi-thread placements for actor-core, ractor and kameo,
+//! W3 also in `-1t`, W2 and W4 also `actor-core-1t`; actix runs as `actix-1t` only (its own
+//! single-threaded `System`, as its users run it). kameo and actix are packages of their own
+//! (`kameo-peer/`, `actix-peer/`, built by this binary on first use, skipped under `--quick`;
+//! `external.rs`). W7a and W7d (raw tokio) run as `raw-tokio` and `raw-tokio-task` (W7d also
+//! `-1t`); W2b runs as `actor-core`, `actor-core-task`, `ractor`, `kameo`, `actix-1t` and
+//! `raw-tokio` (8 tokio tasks on one `unbounded_channel`); W8 as `statem` and `statem-task`; W9 as
 //! `actor-registry` and `actor-registry-task` (`registry_peer.rs`).
 //!
 //! Distribution (`dist_peer.rs`): W5 remote tell, W6 remote ask, W11 remote spawn and W12
 //! failure detection run as `actor-dist` between two OS processes (the child re-executes this
 //! binary as node B with the hidden argument `--dist-node`); W5 and W6 also as
 //! `ractor_cluster`, a package of its own (`ractor-cluster-peer/`, built by this binary on
-//! first use, skipped under `--quick`; `ractor_cluster_runner.rs`). W7b/W7c are the raw TCP
+//! first use, skipped under `--quick`; `external.rs`). W7b/W7c are the raw TCP
 //! references (`raw_tcp.rs`). W10 (`registry_global.rs`) runs as `actor-registry` and
 //! `actor-registry-task` across three OS processes: the child is node A and starts nodes B
 //! and C the same way, with the hidden argument `--registry-node`; each node holds a replica
@@ -57,16 +64,18 @@
 //! W19 cluster formation (`formation.rs`) runs as `actor-cluster-<n>` for n = 10, 25, 50, 100
 //! node processes (hidden argument `--w19-node`); `--quick` runs only `actor-cluster-10`.
 //!
-//! Lines starting with `#` are comments: the machine, the date, and actor-core/ractor ratios.
+//! Lines starting with `#` are comments: the machine, the date, and actor-core's ratios to
+//! ractor and to the best of the other peers.
 
 mod actor_core_peer;
 mod blackhole;
+mod common;
 mod dist_peer;
 mod entities;
+mod external;
 mod failover;
 mod formation;
 mod kinds;
-mod ractor_cluster_runner;
 mod ractor_peer;
 mod ratios;
 mod raw;
@@ -79,7 +88,6 @@ mod statem_peer;
 mod supervision;
 mod workloads;
 
-use hdrhistogram::Histogram;
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::Write;
@@ -90,230 +98,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Rounds of a full run (each peer runs once per round).
 const ROUNDS: usize = 3;
 
-/// A child's result: `(metric, value)` pairs, in the order they are reported.
-pub type Metrics = Vec<(&'static str, f64)>;
-
+pub use common::{rate, rss_bytes, spawn_metrics, Counts, Latencies, Metrics};
 use kinds::{EntitlementKind, SwitchKind};
 pub(crate) use workloads::{Workload, WORKLOADS};
-
-/// The workload constants of `WORKLOADS.md`, or (mostly) a hundredth of them for `--quick`.
-#[derive(Clone, Copy, Debug)]
-pub struct Counts {
-    /// W1: actors spawned.
-    pub spawns: usize,
-    /// W2: messages told to the counting actor.
-    pub tells: u64,
-    /// W3 and W8: measured calls.
-    pub calls: u64,
-    /// W3 and W8: warm-up calls before the measured ones.
-    pub warmup: u64,
-    /// W4: actors in the ring.
-    pub ring: usize,
-    /// W4: forwards of the token.
-    pub hops: u64,
-    /// W7a: messages through the raw channel.
-    pub raw_msgs: u64,
-    /// W5: messages told to the remote counting actor.
-    pub remote_tells: u64,
-    /// W6: measured remote calls.
-    pub remote_calls: u64,
-    /// W6 and W7c: warm-up calls or round trips before the measured ones.
-    pub remote_warmup: u64,
-    /// W11: measured remote spawns.
-    pub remote_spawns: u64,
-    /// W16: distinct entity keys activated, then called warm.
-    pub entity_keys: u64,
-    /// W17: state-changing calls per entity (64 entities).
-    pub journal_calls: u64,
-    /// W18: entities on the node that is killed.
-    pub failover_keys: u64,
-    /// W7b: frames through the raw TCP pipe.
-    pub tcp_frames: u64,
-    /// W7c: measured raw TCP round trips.
-    pub tcp_round_trips: u64,
-    /// W12 and W13: the tick time of both nodes.
-    pub tick: Duration,
-    /// W12: trials (each at a random phase of the tick cycle).
-    pub w12_trials: usize,
-    /// W13: 4 MiB messages of the bulk transfer.
-    pub bulk_msgs: u64,
-    /// W13: how long the baseline probe runs.
-    pub w13_baseline: Duration,
-    /// W20: idle unauthenticated sockets.
-    pub w20_sockets: usize,
-    /// W9: names registered (one per actor), then unregistered.
-    pub reg_names: usize,
-    /// W9: `where` lookups, split over the lookup tasks.
-    pub reg_lookups: u64,
-    /// W10: measured global registrations (after `remote_warmup` unmeasured ones).
-    pub global_names: u64,
-    /// W10 `actor-registry-1m`: names registered and replicated before the measured ones.
-    pub global_preload: u64,
-    /// W14: children of the dynamic supervisor (the small and the large run).
-    pub sup_children: (usize, usize),
-    /// W15: short-lived watchers of one target (a tenth of them across a node link).
-    pub churn_watchers: usize,
-}
-
-impl Counts {
-    const FULL: Counts = Counts {
-        spawns: 100_000,
-        tells: 5_000_000,
-        calls: 500_000,
-        warmup: 10_000,
-        ring: 1_000,
-        hops: 1_000_000,
-        raw_msgs: 5_000_000,
-        remote_tells: 1_000_000,
-        remote_calls: 100_000,
-        remote_warmup: 1_000,
-        remote_spawns: 10_000,
-        entity_keys: 20_000,
-        journal_calls: 2_000,
-        failover_keys: 1_000,
-        tcp_frames: 1_000_000,
-        tcp_round_trips: 100_000,
-        tick: Duration::from_secs(2),
-        w12_trials: 20,
-        bulk_msgs: 200,
-        w13_baseline: Duration::from_secs(10),
-        w20_sockets: 500,
-        reg_names: 100_000,
-        reg_lookups: 1_000_000,
-        global_names: 10_000,
-        global_preload: 1_000_000,
-        sup_children: (10_000, 100_000),
-        churn_watchers: 1_000_000,
-    };
-
-    const QUICK: Counts = Counts {
-        spawns: 1_000,
-        tells: 50_000,
-        calls: 5_000,
-        warmup: 100,
-        ring: 100,
-        hops: 10_000,
-        raw_msgs: 50_000,
-        remote_tells: 10_000,
-        remote_calls: 1_000,
-        remote_warmup: 10,
-        remote_spawns: 100,
-        entity_keys: 1_000,
-        journal_calls: 100,
-        failover_keys: 100,
-        tcp_frames: 10_000,
-        tcp_round_trips: 1_000,
-        tick: Duration::from_millis(500),
-        w12_trials: 2,
-        bulk_msgs: 10,
-        w13_baseline: Duration::from_millis(500),
-        w20_sockets: 50,
-        reg_names: 1_000,
-        reg_lookups: 10_000,
-        global_names: 200,
-        global_preload: 10_000,
-        sup_children: (1_000, 10_000),
-        churn_watchers: 10_000,
-    };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Helpers shared by the peers' workload functions.
-
-/// Events per second.
-pub fn rate(events: u64, elapsed: Duration) -> f64 {
-    events as f64 / elapsed.as_secs_f64()
-}
-
-/// The process's resident set size (VmRSS in `/proc/self/status`), in bytes; 0 if unknown.
-pub fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
-/// W1's metrics from its two timings and two RSS readings.
-pub fn spawn_metrics(
-    actors: usize,
-    spawn_phase: Duration,
-    total: Duration,
-    rss_before: u64,
-    rss_alive: u64,
-) -> Metrics {
-    let n = actors as f64;
-    vec![
-        ("spawn_stop_per_actor", total.as_secs_f64() * 1e6 / n),
-        ("spawn_per_actor", spawn_phase.as_secs_f64() * 1e6 / n),
-        (
-            "rss_per_actor",
-            rss_alive.saturating_sub(rss_before) as f64 / n,
-        ),
-    ]
-}
-
-/// Per-request latencies of W3: an hdrhistogram (1 ns .. 60 s, 3 significant digits) plus
-/// the exact sum for the mean.
-pub struct Latencies {
-    hist: Histogram<u64>,
-    sum_ns: u128,
-}
-
-impl Default for Latencies {
-    fn default() -> Self {
-        Latencies {
-            hist: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds"),
-            sum_ns: 0,
-        }
-    }
-}
-
-impl Latencies {
-    /// Records the latency of one request that was sent at `sent`.
-    #[inline]
-    pub fn record_since(&mut self, sent: Instant) {
-        self.record_ns(sent.elapsed().as_nanos() as u64);
-    }
-
-    /// Records one latency of `ns` nanoseconds, measured by other means (W10: across
-    /// processes).
-    #[inline]
-    pub fn record_ns(&mut self, ns: u64) {
-        self.sum_ns += u128::from(ns);
-        self.hist.saturating_record(ns);
-    }
-
-    /// Adds `other`'s latencies to these.
-    pub fn add(&mut self, other: &Latencies) {
-        self.sum_ns += other.sum_ns;
-        self.hist.add(&other.hist).expect("same histogram bounds");
-    }
-
-    /// The `q`th percentile (ns); 0 when nothing was recorded.
-    pub fn p(&self, q: f64) -> f64 {
-        self.hist.value_at_quantile(q / 100.0) as f64
-    }
-
-    /// `mean`, `p50`, `p99` (ns) and `throughput` (requests / `wall`).
-    pub fn metrics(&self, wall: Duration) -> Metrics {
-        let n = self.hist.len();
-        vec![
-            ("mean", self.sum_ns as f64 / n as f64),
-            ("p50", self.hist.value_at_quantile(0.50) as f64),
-            ("p99", self.hist.value_at_quantile(0.99) as f64),
-            ("throughput", rate(n, wall)),
-        ]
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Child: run one workload for one peer and print its metrics.
 
 /// Where the driving code runs.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Placement {
+pub(crate) enum Placement {
     /// Multi-thread runtime, driver in `block_on` on the main thread.
     Main,
     /// Multi-thread runtime, driver spawned onto a worker.
@@ -323,7 +117,7 @@ enum Placement {
 }
 
 /// Splits `actor-core-task` into `("actor-core", Placement::Task)`.
-fn split_peer(peer: &str) -> (&str, Placement) {
+pub(crate) fn split_peer(peer: &str) -> (&str, Placement) {
     if let Some(base) = peer.strip_suffix("-task") {
         (base, Placement::Task)
     } else if let Some(base) = peer.strip_suffix("-1t") {
@@ -341,12 +135,16 @@ fn driver(workload: &str, base: &str, c: Counts) -> Option<Driver> {
         ("W1", "actor-core") => Box::pin(actor_core_peer::w1_spawn(c)),
         ("W2", "actor-core") => Box::pin(actor_core_peer::w2_tell(c)),
         ("W3", "actor-core") => Box::pin(actor_core_peer::w3_ask(c)),
+        ("W2b", "actor-core") => Box::pin(actor_core_peer::w2b_many_senders(c)),
         ("W4", "actor-core") => Box::pin(actor_core_peer::w4_ring(c)),
         ("W1", "ractor") => Box::pin(ractor_peer::w1_spawn(c)),
         ("W2", "ractor") => Box::pin(ractor_peer::w2_tell(c)),
         ("W3", "ractor") => Box::pin(ractor_peer::w3_ask(c)),
+        ("W2b", "ractor") => Box::pin(ractor_peer::w2b_many_senders(c)),
         ("W4", "ractor") => Box::pin(ractor_peer::w4_ring(c)),
         ("W7a", "raw-tokio") => Box::pin(raw::w7a_mpsc(c)),
+        ("W2b", "raw-tokio") => Box::pin(raw::w2b_many_senders(c)),
+        ("W7d", "raw-tokio") => Box::pin(raw::w7d_ask(c)),
         ("W8", "statem") => Box::pin(statem_peer::w8_statem_call(c)),
         ("W9", "actor-registry") => Box::pin(registry_peer::w9_registry(c)),
         ("W5", "actor-dist") => Box::pin(dist_peer::w5_remote_tell(c)),
@@ -397,8 +195,8 @@ fn driver(workload: &str, base: &str, c: Counts) -> Option<Driver> {
 }
 
 fn run_child(workload: &str, peer: &str, quick: bool) -> ExitCode {
-    if ractor_cluster_runner::is_peer(peer) {
-        return ractor_cluster_runner::run_child(workload, peer, quick);
+    if external::is_peer(peer) {
+        return external::run_child(workload, peer, quick);
     }
     let counts = if quick { Counts::QUICK } else { Counts::FULL };
     let (base, placement) = split_peer(peer);
@@ -431,11 +229,7 @@ fn run_child(workload: &str, peer: &str, quick: bool) -> ExitCode {
         }
     });
 
-    let mut out = std::io::stdout().lock();
-    for (name, value) in metrics {
-        let _ = writeln!(out, "{name}={value}");
-    }
-    let _ = out.flush();
+    common::print_metrics(&metrics);
     // Skip tearing down the runtime and whatever actors are still alive.
     std::process::exit(0);
 }
@@ -506,13 +300,21 @@ fn run_workload(w: &Workload, rounds: usize, quick: bool, all: &mut Medians) -> 
     let mut ok = true;
     for round in 1..=rounds {
         for &peer in w.peers {
-            if !ractor_cluster_runner::available(peer, quick)
-                || formation::skipped(w.id, peer, quick)
-            {
+            if !external::available(peer, quick) || formation::skipped(w.id, peer, quick) {
                 continue;
             }
             match spawn_child(w.id, peer, quick) {
                 Ok(metrics) => {
+                    for &(metric, _) in workloads::optional_metrics(w.id) {
+                        if let Some(&v) = metrics.get(metric) {
+                            samples
+                                .entry(peer)
+                                .or_default()
+                                .entry(metric)
+                                .or_default()
+                                .push(v);
+                        }
+                    }
                     for &(metric, _) in w.metrics {
                         match metrics.get(metric) {
                             Some(&v) => samples
@@ -537,8 +339,9 @@ fn run_workload(w: &Workload, rounds: usize, quick: bool, all: &mut Medians) -> 
     }
 
     let mut medians: HashMap<(&str, &str), f64> = HashMap::new();
+    let all_metrics = || w.metrics.iter().chain(workloads::optional_metrics(w.id));
     for &peer in w.peers {
-        for &(metric, unit) in w.metrics {
+        for &(metric, unit) in all_metrics() {
             let Some(values) = samples.get_mut(peer).and_then(|m| m.get_mut(metric)) else {
                 continue;
             };
@@ -561,24 +364,7 @@ fn run_workload(w: &Workload, rounds: usize, quick: bool, all: &mut Medians) -> 
         }
     }
 
-    // actor-core / ractor for each placement both ran in.
-    for &(metric, _) in w.metrics {
-        let ratios: Vec<String> = ["", "-task", "-1t"]
-            .iter()
-            .filter_map(|suffix| {
-                let (ours, theirs) = (format!("actor-core{suffix}"), format!("ractor{suffix}"));
-                let ours = medians.get(&(ours.as_str(), metric)).copied()?;
-                let theirs = medians.get(&(theirs.as_str(), metric)).copied()?;
-                Some(format!(
-                    "actor-core{suffix}/ractor{suffix}={:.2}",
-                    ours / theirs
-                ))
-            })
-            .collect();
-        if !ratios.is_empty() {
-            println!("# {} {metric}: {}", w.id, ratios.join(" "));
-        }
-    }
+    ratios::print_peer_ratios(w, &medians);
     let _ = std::io::stdout().flush();
     ok
 }
@@ -694,6 +480,7 @@ fn main() -> ExitCode {
         ok &= run_workload(w, rounds, quick, &mut all);
     }
     ratios::print_w8_vs_w3(&all);
+    ratios::print_w3_vs_w7d(&all);
     dist_peer::print_ratios(&all, quick);
     registry_global::print_ratios(&all);
     ratios::print_w14_scale(&all);

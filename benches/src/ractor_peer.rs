@@ -100,6 +100,27 @@ pub async fn w2_tell(c: Counts) -> Metrics {
     vec![("throughput", rate(c.tells, start.elapsed()))]
 }
 
+/// W2b: `senders` tasks each cast `tells_per_sender` numbers to one counting actor.
+pub async fn w2b_many_senders(c: Counts) -> Metrics {
+    let total = c.senders as u64 * c.tells_per_sender;
+    let (done, finished) = oneshot::channel();
+    let (counter, _handle) = Actor::spawn(None, Counter, (total, done))
+        .await
+        .expect("spawn");
+    let start = Instant::now();
+    for _ in 0..c.senders {
+        let counter = counter.clone();
+        let n = c.tells_per_sender;
+        tokio::spawn(async move {
+            for i in 0..n {
+                counter.cast(i).expect("cast");
+            }
+        });
+    }
+    finished.await.expect("counter signal");
+    vec![("throughput", rate(total, start.elapsed()))]
+}
+
 /// W3: replies `n + 1` to `n`.
 struct Incr;
 

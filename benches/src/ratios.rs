@@ -40,3 +40,51 @@ pub(crate) fn print_w14_scale(all: &Medians) {
         }
     }
 }
+
+/// `# <W> <metric>: actor-core/ractor=... ...`: actor-core over each peer, placement by
+/// placement where both ran (actix, single-threaded only, against every placement).
+pub(crate) fn print_peer_ratios(
+    w: &crate::Workload,
+    medians: &std::collections::HashMap<(&str, &str), f64>,
+) {
+    const SUFFIXES: [&str; 3] = ["", "-task", "-1t"];
+    for &(metric, _) in w.metrics {
+        let get = |peer: &str| medians.get(&(peer, metric)).copied();
+        let mut ratios = Vec::new();
+        for peer in ["ractor", "kameo", "actix", "raw-tokio"] {
+            for suffix in SUFFIXES {
+                let ours = format!("actor-core{suffix}");
+                let theirs = if peer == "actix" {
+                    "actix-1t".to_owned()
+                } else {
+                    format!("{peer}{suffix}")
+                };
+                if let (Some(a), Some(b)) = (get(&ours), get(&theirs)) {
+                    ratios.push(format!("{ours}/{theirs}={:.2}", a / b));
+                }
+            }
+        }
+        if !ratios.is_empty() {
+            println!("# {} {metric}: {}", w.id, ratios.join(" "));
+        }
+    }
+}
+
+/// W3 over the same run's W7d (raw tokio mpsc + oneshot), placement by placement.
+pub(crate) fn print_w3_vs_w7d(all: &Medians) {
+    let get = |w: &str, peer: &str| {
+        all.iter()
+            .find_map(|((w2, p, m), v)| (*w2 == w && *p == peer && *m == "p50").then_some(*v))
+    };
+    let ratios: Vec<String> = ["", "-task", "-1t"]
+        .iter()
+        .filter_map(|s| {
+            let a = get("W3", &format!("actor-core{s}"))?;
+            let r = get("W7d", &format!("raw-tokio{s}"))?;
+            Some(format!("W3 actor-core{s}/W7d raw-tokio{s}={:.2}", a / r))
+        })
+        .collect();
+    if !ratios.is_empty() {
+        println!("# W3/W7d p50: {}", ratios.join(" "));
+    }
+}

@@ -11,7 +11,15 @@ pub(crate) struct Workload {
 pub(crate) const WORKLOADS: &[Workload] = &[
     Workload {
         id: "W1",
-        peers: &["actor-core", "ractor", "actor-core-task", "ractor-task"],
+        peers: &[
+            "actor-core",
+            "ractor",
+            "kameo",
+            "actix-1t",
+            "actor-core-task",
+            "ractor-task",
+            "kameo-task",
+        ],
         metrics: &[
             ("spawn_stop_per_actor", "us"),
             ("spawn_per_actor", "us"),
@@ -20,7 +28,29 @@ pub(crate) const WORKLOADS: &[Workload] = &[
     },
     Workload {
         id: "W2",
-        peers: &["actor-core", "ractor", "actor-core-task", "ractor-task"],
+        peers: &[
+            "actor-core",
+            "ractor",
+            "kameo",
+            "actix-1t",
+            "actor-core-task",
+            "ractor-task",
+            "kameo-task",
+            "actor-core-1t",
+        ],
+        metrics: &[("throughput", "msg/s")],
+    },
+    // W2b: 8 sender tasks to one actor.
+    Workload {
+        id: "W2b",
+        peers: &[
+            "actor-core",
+            "ractor",
+            "kameo",
+            "actix-1t",
+            "raw-tokio",
+            "actor-core-task",
+        ],
         metrics: &[("throughput", "msg/s")],
     },
     Workload {
@@ -28,10 +58,14 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         peers: &[
             "actor-core",
             "ractor",
+            "kameo",
             "actor-core-task",
             "ractor-task",
+            "kameo-task",
             "actor-core-1t",
             "ractor-1t",
+            "kameo-1t",
+            "actix-1t",
         ],
         metrics: &[
             ("mean", "ns"),
@@ -42,13 +76,33 @@ pub(crate) const WORKLOADS: &[Workload] = &[
     },
     Workload {
         id: "W4",
-        peers: &["actor-core", "ractor", "actor-core-task", "ractor-task"],
+        peers: &[
+            "actor-core",
+            "ractor",
+            "kameo",
+            "actix-1t",
+            "actor-core-task",
+            "ractor-task",
+            "kameo-task",
+            "actor-core-1t",
+        ],
         metrics: &[("throughput", "hops/s")],
     },
     Workload {
         id: "W7a",
         peers: &["raw-tokio", "raw-tokio-task"],
         metrics: &[("throughput", "msg/s")],
+    },
+    // W7d: the floor under an ask, a tokio mpsc request carrying a oneshot reply sender.
+    Workload {
+        id: "W7d",
+        peers: &["raw-tokio", "raw-tokio-task", "raw-tokio-1t"],
+        metrics: &[
+            ("mean", "ns"),
+            ("p50", "ns"),
+            ("p99", "ns"),
+            ("throughput", "req/s"),
+        ],
     },
     Workload {
         id: "W8",
@@ -67,7 +121,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
             ("call_via", "calls/s"),
         ],
     },
-    // Distribution: two OS processes on 127.0.0.1 (dist_peer.rs, ractor_cluster_runner.rs).
+    // Distribution: two OS processes on 127.0.0.1 (dist_peer.rs, external.rs).
     Workload {
         id: "W5",
         peers: &[
@@ -220,3 +274,12 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         ],
     },
 ];
+
+/// Metrics that only some peers of workload `id` report (no error when one is missing).
+pub(crate) fn optional_metrics(id: &str) -> &'static [(&'static str, &'static str)] {
+    match id {
+        // kameo's default mailbox is bounded (64); it also reports an unbounded one.
+        "W2" | "W2b" => &[("throughput_unbounded_mailbox", "msg/s")],
+        _ => &[],
+    }
+}
