@@ -370,8 +370,11 @@ impl Locks {
                 Ok(Grant::Refused) => return Err(LockError::Refused),
                 // It may be queued or granted there: the guard withdraws it with the others.
                 Err(CallError::Timeout) => return Err(LockError::Timeout),
-                Err(CallError::NodeDown(_)) | Err(CallError::Exit(_)) => {
-                    guard.servers.pop();
+                // Gone, or it dropped our request: a server does that only when it lost our
+                // holder, i.e. its node lost ours (a cut being detected). Skipped, as a node
+                // that goes down while the lock is taken.
+                // (It stays in the guard: a release there is harmless.)
+                Err(CallError::NodeDown(_)) | Err(CallError::Exit(_)) | Err(CallError::NoReply) => {
                     self.inner.servers.lock().remove(&node);
                     if node == self.inner.dist.name() {
                         return Err(LockError::Server {

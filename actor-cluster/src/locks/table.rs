@@ -237,7 +237,8 @@ impl Table {
     /// - a holder of `from` that this table lists but the peer does not is stale (its release
     ///   was lost in the partition): dropped;
     /// - a lock the peer's processes hold is recorded here too, unless another requester holds
-    ///   it here: then the lower requester (by name) keeps it, on both nodes alike.
+    ///   it here: then the lower requester (by name) keeps it, on both nodes alike; unless the
+    ///   peer's holders wait for it here (a request in progress, granted in turn).
     ///
     /// Returns the grants to send and the holders that lost their lock (to be told).
     pub(crate) fn merge(&mut self, from: NodeId, theirs: Vec<HeldEntry>) -> (Grants, Vec<Pid>) {
@@ -292,6 +293,15 @@ impl Table {
                         self.track(h, &resource);
                     }
                 }
+                // Their holders are queued here for it: a request on its way through the
+                // nodes (taken on the peer, which sorts first, and waiting here in order), not
+                // a lock granted on both sides of a partition. It is granted here in turn.
+                Some(_)
+                    if self.entries.get(&resource).is_some_and(|e| {
+                        e.waiters
+                            .iter()
+                            .any(|w| w.requester == requester && holders.contains(&w.holder))
+                    }) => {}
                 Some((req, ours)) => {
                     if requester < req {
                         // Theirs wins: ours lose the lock on every node.
@@ -487,5 +497,21 @@ mod tests {
         assert_eq!(t.holders("r"), Some(("A".into(), vec![a])));
         t.release("r", a, Some(2));
         assert_eq!((t.len(), t.pids()), (0, 0));
+    }
+
+    #[test]
+    fn a_request_in_progress_is_not_a_partition_conflict() {
+        let mut t = table();
+        // "B" holds here; "A" (node 1) took the lock on node 1 and waits here for "B".
+        acquire(&mut t, "l", "B", pid(2, 5));
+        let (now, mut rx) = acquire(&mut t, "l", "A", pid(1, 1));
+        assert_eq!(now, None);
+        let (_, lost) = t.merge(NodeId(1), vec![("l".into(), "A".into(), vec![pid(1, 1)])]);
+        assert!(lost.is_empty(), "nobody loses a lock to a queued request");
+        assert_eq!(t.holders("l"), Some(("B".into(), vec![pid(2, 5)])));
+        for g in t.release("l", pid(2, 5), None) {
+            g.send(Grant::Granted);
+        }
+        assert_eq!(rx.try_recv().unwrap(), Ok(Grant::Granted));
     }
 }
