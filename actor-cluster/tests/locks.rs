@@ -247,19 +247,21 @@ async fn after_a_partition_heals_one_leader_remains_and_the_other_is_told() {
 }
 
 /// One node of three cut off silently (connections open, bytes held) while the others take a
-/// lock, with `auto_connect` on: every attempt returns within its timeout, the lock is taken
+/// lock, with `auto_connect` on where the lock is taken: every attempt returns within its timeout, the lock is taken
 /// among the two reachable nodes once the cut one is down (or the attempt fails cleanly
 /// before that), and no attempt leaves a lock behind on any node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silently_cut_node_does_not_stall_set_lock_on_the_others() {
-    use actor_cluster::membership::{MembershipConfig, QuorumState};
+    use actor_cluster::membership::MembershipConfig;
     use tokio::time::Instant;
     let c = common::Cluster::start_with(
         3,
         |i| MembershipConfig::new().started(i as u64),
-        |_| {
+        |i| {
+            // n1 and n2 dial on demand (through the proxies, which hold the bytes while cut);
+            // n3 does not, or it would dial the others' own ports around the proxies.
             let mut cfg = common::dist_config();
-            cfg.auto_connect = true;
+            cfg.auto_connect = i != 3;
             cfg
         },
     )
@@ -321,9 +323,13 @@ async fn a_silently_cut_node_does_not_stall_set_lock_on_the_others() {
     }
     eprintln!("attempts: {granted} granted, {timed_out} timed out");
     assert!(granted >= 2);
-    // The lock was taken among the reachable nodes: n3 no longer counts.
-    assert!(!c.m(1).dist.nodes().contains(&common::name(3)));
-    assert_eq!(c.m(1).m.quorum().state(), QuorumState::Quorate);
+    // Granted among the reachable nodes: n3 was down, or had dropped the request when it lost
+    // the requester's node (skipped, as a node that goes down while the lock is taken). The
+    // cut ends as n3 down on both.
+    for i in [1, 2] {
+        let d = &c.m(i).dist;
+        common::eventually("n3 down", || !d.nodes().contains(&common::name(3))).await;
+    }
     // Nothing held anywhere, on the cut node too (and after the heal).
     for l in &locks[..2] {
         eventually(async || l.resources() == 0).await;

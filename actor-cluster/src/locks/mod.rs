@@ -48,7 +48,10 @@
 //!   the nodes it sees). When the nodes meet again their servers exchange the locks their own
 //!   processes hold; the lower requester id (by name, on every node alike) keeps the lock and
 //!   the holders of the other get an exit signal `lock_lost`. A release that was lost in the
-//!   partition is recognised (the holder's own node no longer lists it) and applied. Pair locks
+//!   partition is recognised (the holder's own node no longer lists it) and applied to what a
+//!   node learnt from such an exchange; what a server granted to a request is freed by the
+//!   request's release or when the holder's node is lost (a table may predate a request
+//!   still on its way, so it is not taken as proof of a release). Pair locks
 //!   with the cluster's quorum state when a side must not act while it is in the minority.
 //!
 //! # Example

@@ -234,8 +234,10 @@ impl Table {
     /// Merges the table of a peer on node `from` after the two met again (a partition
     /// healed). The peer speaks only for its own processes:
     ///
-    /// - a holder of `from` that this table lists but the peer does not is stale (its release
-    ///   was lost in the partition): dropped;
+    /// - a holder of `from` recorded here from an earlier exchange that the peer no longer
+    ///   lists is stale (its release was lost in the partition): dropped. A holder granted
+    ///   here by a request is not (the peer's table may have been taken before the request
+    ///   went out; a request's holder is freed by its release or when its node is lost);
     /// - a lock the peer's processes hold is recorded here too, unless another requester holds
     ///   it here: then the lower requester (by name) keeps it, on both nodes alike; unless the
     ///   peer's holders wait for it here (a request in progress, granted in turn).
@@ -253,6 +255,9 @@ impl Table {
                 e.holders
                     .iter()
                     .filter(|h| h.node == from)
+                    // Granted here by a request: freed by its release or its node's loss;
+                    // the peer's table may predate a request still on its way.
+                    .filter(|h| !e.tags.contains_key(h))
                     .filter(|h| {
                         !claimed
                             .get(r.as_str())
@@ -433,9 +438,13 @@ mod tests {
 
     #[test]
     fn merge_drops_stale_holders_and_settles_conflicts_alike_on_both_sides() {
-        // Node 1's process held "s" everywhere; its release was lost on node 2's table.
+        // Node 1's process held "s" (node 2 learnt it from node 1's table); its release was
+        // lost on node 2's table.
         let mut t2 = table();
-        acquire(&mut t2, "s", "A", pid(1, 1));
+        t2.merge(NodeId(1), vec![("s".into(), "A".into(), vec![pid(1, 1)])]);
+        assert!(t2.holders("s").is_some());
+        // A request of node 1's granted here, newer than node 1's table: not stale.
+        acquire(&mut t2, "n", "A", pid(1, 2));
         // During the partition, both sides elected: "B" on node 1, "C" on node 2.
         let mut t1 = table();
         acquire(&mut t1, "l", "B", pid(1, 5));
@@ -445,6 +454,7 @@ mod tests {
         let (_, lost_on_2) = t2.merge(NodeId(1), from1);
         let (_, lost_on_1) = t1.merge(NodeId(2), from2);
         assert!(t2.holders("s").is_none(), "stale holder dropped");
+        assert!(t2.holders("n").is_some(), "a granted request is not stale");
         assert_eq!(lost_on_2, vec![pid(2, 5)]);
         assert_eq!(lost_on_1, vec![pid(2, 5)], "both sides pick the same loser");
         assert_eq!(t1.holders("l"), Some(("B".into(), vec![pid(1, 5)])));
