@@ -22,14 +22,36 @@
 //!   [`LockConfig::max_waiters`] waiters per resource; beyond that requests fail with
 //!   [`LockError::Refused`]. A caller that gives up (timeout) releases what it took and
 //!   withdraws from the queues.
+//! - **Within the timeout, every step**: finding a node's lock server, asking it and
+//!   releasing are all bounded by the caller's deadline; [`Locks::set_lock`] returns by then
+//!   (OTP's `set_lock(Id, Nodes, Retries)` answers `false` when its retries run out). A node
+//!   the distribution layer does not count as up (down, or a connection being set up again
+//!   after a cut) is **absent**: it is neither locked nor dialled, so one unreachable node does
+//!   not stall the others. A node that is cut silently still counts as up until its ticks
+//!   time out: a request queued there makes the attempt fail with [`LockError::Timeout`]
+//!   (rather than wait past the deadline), and once that node is down the others lock
+//!   without it.
+//! - **Nothing is left behind by a failed attempt**: whatever fails (timeout, `Busy`, a refusal,
+//!   the caller dropping the future), the attempt releases the lock on every node it asked,
+//!   including the one whose answer it did not wait for (granted there late, it is freed
+//!   there), as OTP releases the partially taken locks before it retries.
+//! - **Releases are ordered with table exchanges**: a guard releases through its own node's
+//!   lock server, which forwards the release to the other nodes. A release is thus sent to a
+//!   peer after any table its server sent before (see *After a partition*), never overtaken
+//!   by one, which would re-assert a lock that was already let go. Each attempt carries a
+//!   tag and its release lets go of that attempt only, so a release that arrives after the
+//!   same holder's next request (they travel by different paths) does not undo it.
 //! - **Nodes that leave**: a node that goes down while a lock is being taken is skipped (it is
-//!   no longer part of the cluster); nodes that were not connected when the lock was taken are
-//!   not locked.
+//!   no longer part of the cluster), and its server frees the locks of the processes of nodes
+//!   it lost; nodes that were not connected when the lock was taken are not locked.
 //! - **After a partition**: both sides may have granted the same resource (each side locks
 //!   the nodes it sees). When the nodes meet again their servers exchange the locks their own
 //!   processes hold; the lower requester id (by name, on every node alike) keeps the lock and
 //!   the holders of the other get an exit signal `lock_lost`. A release that was lost in the
-//!   partition is recognised (the holder's own node no longer lists it) and applied. Pair locks
+//!   partition is recognised (the holder's own node no longer lists it) and applied to what a
+//!   node learnt from such an exchange; what a server granted to a request is freed by the
+//!   request's release or when the holder's node is lost (a table may predate a request
+//!   still on its way, so it is not taken as proof of a release). Pair locks
 //!   with the cluster's quorum state when a side must not act while it is in the minority.
 //!
 //! # Example
@@ -168,6 +190,10 @@ struct Inner {
     stats: Arc<LockStats>,
     /// Lock servers of other nodes, by node name.
     servers: Mutex<HashMap<String, ActorRef<LockMsg>>>,
+    /// This node's lock server.
+    local: ActorRef<LockMsg>,
+    /// The last attempt's tag.
+    attempts: AtomicU64,
 }
 
 impl Locks {
@@ -199,6 +225,8 @@ impl Locks {
             dist: dist.clone(),
             stats,
             servers: Mutex::new(HashMap::new()),
+            local: me.clone(),
+            attempts: AtomicU64::new(0),
         });
         inner
             .servers
@@ -231,6 +259,27 @@ impl Locks {
     /// The server's counts.
     pub fn stats(&self) -> &LockStats {
         &self.inner.stats
+    }
+
+    /// Whether `node` takes part in locks now: this node, or a connected visible node. A node
+    /// that is down or being reconnected is absent (not dialled).
+    fn is_up(&self, node: &str) -> bool {
+        node == self.inner.dist.name() || self.inner.dist.nodes().iter().any(|n| n == node)
+    }
+
+    /// The lock server of `node` if the node is up and runs one, looked up by `deadline`
+    /// (`Err` when the lookup did not finish by then).
+    async fn server_by(
+        &self,
+        node: &str,
+        deadline: tokio::time::Instant,
+    ) -> Result<Option<ActorRef<LockMsg>>, LockError> {
+        if !self.is_up(node) {
+            return Ok(None);
+        }
+        tokio::time::timeout_at(deadline, self.server_of(node))
+            .await
+            .map_err(|_| LockError::Timeout)
     }
 
     /// The lock server of `node`, if it runs one and answers.
@@ -283,17 +332,26 @@ impl Locks {
         timeout: Duration,
     ) -> Result<LockGuard, LockError> {
         let deadline = tokio::time::Instant::now() + timeout;
+        // Unique per attempt: this node's id in the high half, so that attempts for the same
+        // holder made through different nodes do not share a tag.
+        let n = self.inner.attempts.fetch_add(1, Ordering::Relaxed) + 1;
+        let tag = (self.inner.dist.node().id().0 << 32) | (n & u64::from(u32::MAX));
         let mut guard = LockGuard {
             locks: self.clone(),
             resource: id.resource.clone(),
             holder,
+            tag: Some(tag),
             servers: Vec::new(),
             kept: false,
         };
         for node in self.lock_nodes() {
-            let Some(server) = self.server_of(&node).await else {
-                continue; // not running locks, or gone
+            // Down since listed, or not running locks: absent.
+            let Some(server) = self.server_by(&node, deadline).await? else {
+                continue;
             };
+            // Released by the guard whatever becomes of this request (an error, a timeout, or
+            // this future dropped while it waits): a late grant there is freed.
+            guard.servers.push(server.clone());
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let res = server
                 .call(
@@ -301,6 +359,7 @@ impl Locks {
                         resource: id.resource.clone(),
                         requester: id.requester.clone(),
                         holder,
+                        tag,
                         wait,
                         reply,
                     },
@@ -308,15 +367,17 @@ impl Locks {
                 )
                 .await;
             match res {
-                Ok(Grant::Granted) => guard.servers.push(server),
+                Ok(Grant::Granted) => {}
+                // The guard releases every node asked so far, this one too (a no-op there).
                 Ok(Grant::Busy) => return Err(LockError::Busy),
                 Ok(Grant::Refused) => return Err(LockError::Refused),
-                Err(CallError::Timeout) => {
-                    // It may be queued there: withdraw (the guard releases the others).
-                    guard.servers.push(server);
-                    return Err(LockError::Timeout);
-                }
-                Err(CallError::NodeDown(_)) | Err(CallError::Exit(_)) => {
+                // It may be queued or granted there: the guard withdraws it with the others.
+                Err(CallError::Timeout) => return Err(LockError::Timeout),
+                // Gone, or it dropped our request: a server does that only when it lost our
+                // holder, i.e. its node lost ours (a cut being detected). Skipped, as a node
+                // that goes down while the lock is taken.
+                // (It stays in the guard: a release there is harmless.)
+                Err(CallError::NodeDown(_)) | Err(CallError::Exit(_)) | Err(CallError::NoReply) => {
                     self.inner.servers.lock().remove(&node);
                     if node == self.inner.dist.name() {
                         return Err(LockError::Server {
@@ -336,14 +397,57 @@ impl Locks {
         Ok(guard)
     }
 
-    /// Releases `id`'s resource for `holder` on every node (OTP `global:del_lock`).
+    /// Releases `id`'s resource for `holder` on every node (OTP `global:del_lock`). Finding
+    /// the servers of nodes this node has not asked before is bounded by the net tick time;
+    /// a node whose server cannot be found in time frees the lock when the holder exits or
+    /// its node goes down.
     pub async fn del_lock(&self, resource: &str, holder: Pid) {
+        let deadline = tokio::time::Instant::now() + self.inner.dist.tick_time();
+        let mut peers = Vec::new();
         for node in self.lock_nodes() {
-            if let Some(s) = self.server_of(&node).await {
-                let _ = s.tell(LockMsg::Release {
-                    resource: resource.to_string(),
-                    holder,
-                });
+            if node == self.inner.dist.name() {
+                continue;
+            }
+            if let Ok(Some(s)) = self.server_by(&node, deadline).await {
+                peers.push(s);
+            }
+        }
+        self.release_on(resource, holder, None, peers);
+    }
+
+    /// Releases `resource` for `holder` here and on `peers`, through this node's server (so
+    /// the release is ordered after any table that server sent them).
+    fn release_on(
+        &self,
+        resource: &str,
+        holder: Pid,
+        tag: Option<u64>,
+        peers: Vec<ActorRef<LockMsg>>,
+    ) {
+        let local = self.inner.local.pid();
+        let peers: Vec<Pid> = peers
+            .iter()
+            .map(|s| s.pid())
+            .filter(|p| *p != local)
+            .collect();
+        let msg = LockMsg::ReleaseAll {
+            resource: resource.to_string(),
+            holder,
+            tag,
+            peers,
+        };
+        if let Err(e) = self.inner.local.tell(msg) {
+            // This node's server is gone (shutting down): tell the peers directly.
+            if let LockMsg::ReleaseAll { peers, .. } = e.into_inner() {
+                for p in peers {
+                    if let Ok(r) = self.inner.dist.system_ref::<LockMsg>(p) {
+                        let _ = r.tell(LockMsg::Release {
+                            resource: resource.to_string(),
+                            holder,
+                            tag,
+                        });
+                    }
+                }
             }
         }
     }
@@ -388,6 +492,8 @@ pub struct LockGuard {
     locks: Locks,
     resource: String,
     holder: Pid,
+    /// The attempt that took it: the release lets go of that attempt only.
+    tag: Option<u64>,
     servers: Vec<ActorRef<LockMsg>>,
     kept: bool,
 }
@@ -419,13 +525,11 @@ impl LockGuard {
     }
 
     fn release_now(&mut self) {
-        for s in self.servers.drain(..) {
-            let _ = s.tell(LockMsg::Release {
-                resource: self.resource.clone(),
-                holder: self.holder,
-            });
+        let servers = std::mem::take(&mut self.servers);
+        if !servers.is_empty() {
+            self.locks
+                .release_on(&self.resource, self.holder, self.tag, servers);
         }
-        let _ = &self.locks;
     }
 }
 

@@ -28,11 +28,27 @@ pub(crate) enum LockMsg {
         resource: String,
         requester: String,
         holder: Pid,
+        /// The attempt (unique per requesting node's [`Locks`](super::Locks)), which its
+        /// release names.
+        tag: u64,
         wait: bool,
         reply: ReplyTo<Grant>,
     },
-    /// `holder` lets go of `resource` (or stops waiting for it).
-    Release { resource: String, holder: Pid },
+    /// `holder` lets go of `resource` (or stops waiting for it): what attempt `tag` took, or
+    /// everything with `None`.
+    Release {
+        resource: String,
+        holder: Pid,
+        tag: Option<u64>,
+    },
+    /// `holder` lets go of `resource` here, then on the lock servers `peers` (sent by a guard
+    /// to its own node's server, so that the release follows any table sent to them before).
+    ReleaseAll {
+        resource: String,
+        holder: Pid,
+        tag: Option<u64>,
+        peers: Vec<Pid>,
+    },
     /// Who holds `resource` on this node: the requester and the holders.
     Holders {
         resource: String,

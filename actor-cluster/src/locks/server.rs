@@ -63,11 +63,13 @@ impl Actor for Server {
                 resource,
                 requester,
                 holder,
+                tag,
                 wait,
                 reply,
             } => {
-                if let Some((reply, g)) =
-                    self.table.acquire(resource, requester, holder, wait, reply)
+                if let Some((reply, g)) = self
+                    .table
+                    .acquire(resource, requester, holder, tag, wait, reply)
                 {
                     match g {
                         Grant::Granted => self.stats.granted.fetch_add(1, Ordering::Relaxed),
@@ -78,8 +80,36 @@ impl Actor for Server {
                 }
                 self.watch(holder, ctx);
             }
-            LockMsg::Release { resource, holder } => {
-                let grants = self.table.release(&resource, holder);
+            LockMsg::Release {
+                resource,
+                holder,
+                tag,
+            } => {
+                let grants = self.table.release(&resource, holder, tag);
+                self.grant(grants);
+                self.watch(holder, ctx);
+            }
+            LockMsg::ReleaseAll {
+                resource,
+                holder,
+                tag,
+                peers,
+            } => {
+                for p in peers {
+                    // A node that is not up is not dialled: its server frees the holder's
+                    // locks when it loses the holder's node.
+                    if p.node == ctx.pid().node || !self.dist.is_up(p.node) {
+                        continue;
+                    }
+                    if let Ok(r) = self.dist.system_ref::<LockMsg>(p) {
+                        let _ = r.tell(LockMsg::Release {
+                            resource: resource.clone(),
+                            holder,
+                            tag,
+                        });
+                    }
+                }
+                let grants = self.table.release(&resource, holder, tag);
                 self.grant(grants);
                 self.watch(holder, ctx);
             }

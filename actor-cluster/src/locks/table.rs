@@ -10,6 +10,8 @@ use std::collections::{HashMap, VecDeque};
 pub(crate) struct Waiter {
     requester: String,
     holder: Pid,
+    /// The attempt that queued it (see [`Table::release`]).
+    tag: u64,
     reply: ReplyTo<Grant>,
 }
 
@@ -18,6 +20,9 @@ pub(crate) struct Waiter {
 struct Entry {
     requester: String,
     holders: Vec<Pid>,
+    /// The latest attempt each holder was granted by (a holder recorded from a peer's table
+    /// has none: any release of it applies).
+    tags: HashMap<Pid, u64>,
     waiters: VecDeque<Waiter>,
 }
 
@@ -88,6 +93,7 @@ impl Table {
         resource: String,
         requester: String,
         holder: Pid,
+        tag: u64,
         wait: bool,
         reply: ReplyTo<Grant>,
     ) -> Option<(ReplyTo<Grant>, Grant)> {
@@ -105,6 +111,7 @@ impl Table {
             if !e.holders.contains(&holder) {
                 e.holders.push(holder);
             }
+            e.tags.insert(holder, tag);
             self.track(holder, &resource);
             return Some((reply, Grant::Granted));
         }
@@ -117,6 +124,7 @@ impl Table {
         e.waiters.push_back(Waiter {
             requester,
             holder,
+            tag,
             reply,
         });
         self.track(holder, &resource);
@@ -124,14 +132,30 @@ impl Table {
     }
 
     /// `holder` lets go of `resource` (or stops waiting): the waiters that now hold it.
-    pub(crate) fn release(&mut self, resource: &str, holder: Pid) -> Grants {
+    ///
+    /// With `Some(tag)`, only what the attempt `tag` took or queued is let go: a release that
+    /// reaches this node after the same holder's next attempt (releases and requests take
+    /// different paths) does not undo that attempt. `None` lets go of everything (the holder
+    /// exited, `del_lock`, a stale holder after a partition).
+    pub(crate) fn release(&mut self, resource: &str, holder: Pid, tag: Option<u64>) -> Grants {
         let Some(e) = self.entries.get_mut(resource) else {
             return Vec::new();
         };
-        e.holders.retain(|h| *h != holder);
+        let matches = |t: Option<&u64>| match (tag, t) {
+            (None, _) | (_, None) => true,
+            (Some(a), Some(b)) => a == *b,
+        };
+        if e.holders.contains(&holder) && matches(e.tags.get(&holder)) {
+            e.holders.retain(|h| *h != holder);
+            e.tags.remove(&holder);
+        }
         // A waiter that gave up: its reply handle is dropped (its caller is gone).
-        e.waiters.retain(|w| w.holder != holder);
-        self.untrack(holder, resource);
+        e.waiters
+            .retain(|w| !(w.holder == holder && matches(Some(&w.tag))));
+        let still = e.holders.contains(&holder) || e.waiters.iter().any(|w| w.holder == holder);
+        if !still {
+            self.untrack(holder, resource);
+        }
         self.promote(resource)
     }
 
@@ -142,9 +166,11 @@ impl Table {
         };
         let mut grants = Vec::new();
         if e.holders.is_empty() {
+            e.tags.clear();
             if let Some(first) = e.waiters.pop_front() {
                 e.requester = first.requester;
                 e.holders.push(first.holder);
+                e.tags.insert(first.holder, first.tag);
                 grants.push(first.reply);
                 let req = e.requester.clone();
                 let mut rest = VecDeque::with_capacity(e.waiters.len());
@@ -153,6 +179,7 @@ impl Table {
                         if !e.holders.contains(&w.holder) {
                             e.holders.push(w.holder);
                         }
+                        e.tags.insert(w.holder, w.tag);
                         grants.push(w.reply);
                     } else {
                         rest.push_back(w);
@@ -174,7 +201,7 @@ impl Table {
         };
         let mut grants = Vec::new();
         for r in rs {
-            grants.extend(self.release(&r, pid));
+            grants.extend(self.release(&r, pid, None));
         }
         self.by_pid.remove(&pid);
         grants
@@ -207,10 +234,13 @@ impl Table {
     /// Merges the table of a peer on node `from` after the two met again (a partition
     /// healed). The peer speaks only for its own processes:
     ///
-    /// - a holder of `from` that this table lists but the peer does not is stale (its release
-    ///   was lost in the partition): dropped;
+    /// - a holder of `from` recorded here from an earlier exchange that the peer no longer
+    ///   lists is stale (its release was lost in the partition): dropped. A holder granted
+    ///   here by a request is not (the peer's table may have been taken before the request
+    ///   went out; a request's holder is freed by its release or when its node is lost);
     /// - a lock the peer's processes hold is recorded here too, unless another requester holds
-    ///   it here: then the lower requester (by name) keeps it, on both nodes alike.
+    ///   it here: then the lower requester (by name) keeps it, on both nodes alike; unless the
+    ///   peer's holders wait for it here (a request in progress, granted in turn).
     ///
     /// Returns the grants to send and the holders that lost their lock (to be told).
     pub(crate) fn merge(&mut self, from: NodeId, theirs: Vec<HeldEntry>) -> (Grants, Vec<Pid>) {
@@ -225,6 +255,9 @@ impl Table {
                 e.holders
                     .iter()
                     .filter(|h| h.node == from)
+                    // Granted here by a request: freed by its release or its node's loss;
+                    // the peer's table may predate a request still on its way.
+                    .filter(|h| !e.tags.contains_key(h))
                     .filter(|h| {
                         !claimed
                             .get(r.as_str())
@@ -234,7 +267,7 @@ impl Table {
             })
             .collect();
         for (r, h) in stale {
-            grants.extend(self.release(&r, h));
+            grants.extend(self.release(&r, h, None));
         }
         for (resource, requester, holders) in theirs {
             let holders: Vec<Pid> = holders.into_iter().filter(|h| h.node == from).collect();
@@ -265,6 +298,15 @@ impl Table {
                         self.track(h, &resource);
                     }
                 }
+                // Their holders are queued here for it: a request on its way through the
+                // nodes (taken on the peer, which sorts first, and waiting here in order), not
+                // a lock granted on both sides of a partition. It is granted here in turn.
+                Some(_)
+                    if self.entries.get(&resource).is_some_and(|e| {
+                        e.waiters
+                            .iter()
+                            .any(|w| w.requester == requester && holders.contains(&w.holder))
+                    }) => {}
                 Some((req, ours)) => {
                     if requester < req {
                         // Theirs wins: ours lose the lock on every node.
@@ -274,6 +316,7 @@ impl Table {
                         }
                         let e = self.entries.get_mut(&resource).expect("held");
                         e.requester = requester;
+                        e.tags.clear();
                         e.holders = holders.clone();
                         for h in holders {
                             self.track(h, &resource);
@@ -321,7 +364,7 @@ mod tests {
     ) {
         let (reply, rx) = ReplyTo::pair();
         let now = t
-            .acquire(r.into(), req.into(), h, true, reply)
+            .acquire(r.into(), req.into(), h, 0, true, reply)
             .map(|(reply, g)| {
                 reply.send(g);
                 g
@@ -337,7 +380,7 @@ mod tests {
         let (now_b, mut rx_b) = acquire(&mut t, "r", "B", b);
         let (now_c, mut rx_c) = acquire(&mut t, "r", "C", c);
         assert_eq!((now_b, now_c), (None, None));
-        for g in t.release("r", a) {
+        for g in t.release("r", a, None) {
             g.send(Grant::Granted);
         }
         assert_eq!(rx_b.try_recv().unwrap(), Ok(Grant::Granted));
@@ -347,7 +390,7 @@ mod tests {
             g.send(Grant::Granted);
         }
         assert_eq!(rx_c.try_recv().unwrap(), Ok(Grant::Granted));
-        for g in t.release("r", c) {
+        for g in t.release("r", c, None) {
             g.send(Grant::Granted);
         }
         assert_eq!((t.len(), t.pids()), (0, 0), "nothing left behind");
@@ -359,7 +402,7 @@ mod tests {
         assert_eq!(acquire(&mut t, "r", "A", pid(1, 1)).0, Some(Grant::Granted));
         assert_eq!(acquire(&mut t, "r", "A", pid(1, 2)).0, Some(Grant::Granted));
         assert_eq!(t.holders("r").unwrap().1.len(), 2);
-        assert!(t.release("r", pid(1, 1)).is_empty());
+        assert!(t.release("r", pid(1, 1), None).is_empty());
         assert!(t.holders("r").is_some(), "the other holder keeps it");
     }
 
@@ -388,16 +431,20 @@ mod tests {
             Some(Grant::Refused)
         );
         // A waiter that gives up leaves the queue.
-        t.release("r0", pid(2, 1));
-        t.release("r0", pid(2, 2));
+        t.release("r0", pid(2, 1), None);
+        t.release("r0", pid(2, 2), None);
         assert!(!t.tracks(pid(2, 1)) && !t.tracks(pid(2, 2)));
     }
 
     #[test]
     fn merge_drops_stale_holders_and_settles_conflicts_alike_on_both_sides() {
-        // Node 1's process held "s" everywhere; its release was lost on node 2's table.
+        // Node 1's process held "s" (node 2 learnt it from node 1's table); its release was
+        // lost on node 2's table.
         let mut t2 = table();
-        acquire(&mut t2, "s", "A", pid(1, 1));
+        t2.merge(NodeId(1), vec![("s".into(), "A".into(), vec![pid(1, 1)])]);
+        assert!(t2.holders("s").is_some());
+        // A request of node 1's granted here, newer than node 1's table: not stale.
+        acquire(&mut t2, "n", "A", pid(1, 2));
         // During the partition, both sides elected: "B" on node 1, "C" on node 2.
         let mut t1 = table();
         acquire(&mut t1, "l", "B", pid(1, 5));
@@ -407,6 +454,7 @@ mod tests {
         let (_, lost_on_2) = t2.merge(NodeId(1), from1);
         let (_, lost_on_1) = t1.merge(NodeId(2), from2);
         assert!(t2.holders("s").is_none(), "stale holder dropped");
+        assert!(t2.holders("n").is_some(), "a granted request is not stale");
         assert_eq!(lost_on_2, vec![pid(2, 5)]);
         assert_eq!(lost_on_1, vec![pid(2, 5)], "both sides pick the same loser");
         assert_eq!(t1.holders("l"), Some(("B".into(), vec![pid(1, 5)])));
@@ -422,5 +470,58 @@ mod tests {
             t.holders("r").is_none(),
             "a claim about node 3 from node 1 is ignored"
         );
+    }
+
+    #[test]
+    fn a_late_release_of_an_earlier_attempt_does_not_undo_the_next_one() {
+        let mut t = table();
+        let (a, b) = (pid(1, 1), pid(2, 1));
+        let grant = |t: &mut Table, req: &str, h: Pid, tag: u64| {
+            let (reply, rx) = ReplyTo::pair();
+            let now = t.acquire("r".into(), req.into(), h, tag, true, reply);
+            (
+                now.map(|(r, g)| {
+                    r.send(g);
+                    g
+                }),
+                rx,
+            )
+        };
+        // Attempt 1 of `a` holds, `b` queues, attempt 2 of `a` queues behind `b`.
+        assert_eq!(grant(&mut t, "A", a, 1).0, Some(Grant::Granted));
+        let (_, mut rx_b) = grant(&mut t, "B", b, 7);
+        for g in t.release("r", a, Some(1)) {
+            g.send(Grant::Granted);
+        }
+        assert_eq!(rx_b.try_recv().unwrap(), Ok(Grant::Granted));
+        let (now, mut rx_a2) = grant(&mut t, "A", a, 2);
+        assert_eq!(now, None);
+        // A duplicate (late) release of attempt 1 leaves attempt 2 queued.
+        t.release("r", a, Some(1));
+        for g in t.release("r", b, Some(7)) {
+            g.send(Grant::Granted);
+        }
+        assert_eq!(rx_a2.try_recv().unwrap(), Ok(Grant::Granted));
+        // A late release of attempt 1 does not free what attempt 2 holds.
+        t.release("r", a, Some(1));
+        assert_eq!(t.holders("r"), Some(("A".into(), vec![a])));
+        t.release("r", a, Some(2));
+        assert_eq!((t.len(), t.pids()), (0, 0));
+    }
+
+    #[test]
+    fn a_request_in_progress_is_not_a_partition_conflict() {
+        let mut t = table();
+        // "B" holds here; "A" (node 1) took the lock on node 1 and waits here for "B".
+        acquire(&mut t, "l", "B", pid(2, 5));
+        let (now, mut rx) = acquire(&mut t, "l", "A", pid(1, 1));
+        assert_eq!(now, None);
+        let (_, lost) = t.merge(NodeId(1), vec![("l".into(), "A".into(), vec![pid(1, 1)])]);
+        assert!(lost.is_empty(), "nobody loses a lock to a queued request");
+        assert_eq!(t.holders("l"), Some(("B".into(), vec![pid(2, 5)])));
+        for g in t.release("l", pid(2, 5), None) {
+            g.send(Grant::Granted);
+        }
+        assert_eq!(rx.try_recv().unwrap(), Ok(Grant::Granted));
     }
 }
