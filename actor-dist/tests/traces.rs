@@ -319,6 +319,56 @@ async fn the_trace_continues_across_a_second_hop() {
 }
 
 #[tokio::test]
+async fn an_rpc_carries_the_trace_and_the_function_runs_in_it() {
+    let cap = Capture::default();
+    let _g = tracing::subscriber::set_default(cap.clone());
+    let (a, b) = pair().await;
+    b.register_rpc("whoami", |(): ()| async {
+        tracing::info!("rpc ran");
+        actor_core::trace::current_remote().map(|c| c.to_string())
+    });
+    let untraced: Option<String> = a.call("b@127.0.0.1", "whoami", &(), T).await.unwrap();
+    assert_eq!(untraced, None, "no span, no context");
+    assert!(sent(&cap).is_empty());
+
+    let answer: Option<String> = a
+        .call("b@127.0.0.1", "whoami", &(), T)
+        .instrument(tracing::info_span!("request"))
+        .await
+        .unwrap();
+    // The caller's side: the context it sent, logged inside its span.
+    let sent = sent(&cap);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let (trace_id, span_id) = sent[0].clone();
+    let ev = &cap.events("message sent with trace context")[0];
+    assert_eq!(cap.span(ev.spans[0]).name, "request");
+    assert_eq!(ev.fields["to"], "whoami");
+    // The function's side: it ran with that context, in a span showing the trace id.
+    let ctx = TraceContext::parse_traceparent(&answer.expect("ran with a context")).unwrap();
+    assert_eq!(ctx.trace_id_hex(), trace_id);
+    assert_eq!(ctx.span_id_hex(), span_id);
+    let rr = cap.spans_named("remote_rpc");
+    assert_eq!(rr.len(), 1);
+    assert_eq!(rr[0].fields["trace_id"], trace_id);
+    assert_eq!(rr[0].fields["parent_span_id"], span_id);
+    assert_eq!(rr[0].fields["peer"], "a@127.0.0.1");
+    assert_eq!(rr[0].fields["func"], "whoami");
+    let ran = cap.events("rpc ran");
+    assert_eq!(ran.len(), 2);
+    assert!(ran[0].spans.is_empty(), "the untraced call ran in no span");
+    assert_eq!(cap.span(ran[1].spans[0]).fields["trace_id"], trace_id);
+
+    // async_call takes the caller's span into its task.
+    let handle = {
+        let _in = tracing::info_span!("request2").entered();
+        a.async_call::<(), Option<String>>("b@127.0.0.1", "whoami", &(), T)
+    };
+    let via_async = handle.yield_().await.unwrap().expect("async_call traced");
+    assert_ne!(TraceContext::parse_traceparent(&via_async), None);
+    assert_eq!(cap.spans_named("remote_rpc").len(), 2);
+}
+
+#[tokio::test]
 async fn without_a_propagator_nothing_is_sent() {
     let cap = Capture::default();
     let _g = tracing::subscriber::set_default(cap.clone());

@@ -1,6 +1,7 @@
 //! Traces across nodes with the `otel` feature: the spans exported by OpenTelemetry form one
 //! trace across two nodes. The receiving node's `remote_message` span has the caller's trace
-//! id, its parent is the caller's span, and the parent is marked remote.
+//! id, its parent is the caller's span, and the parent is marked remote; likewise the span
+//! an rpc's function runs in (`remote_rpc`).
 //!
 //! Run with `cargo test -p actor-dist --features otel --test traces_otel` (CI does); a
 //! `required-features` entry keeps it out of the featureless workspace run.
@@ -115,5 +116,24 @@ async fn the_exported_receiving_span_is_a_child_of_the_remote_caller() {
         "{:?}",
         r.events
     );
+
+    // An rpc made inside a span: the function's span is a child of the caller's.
+    b.register_rpc("whoami", |(): ()| async {
+        actor_core::trace::current_remote().map(|c| c.to_string())
+    });
+    let via_rpc: Option<String> = a
+        .call("b@127.0.0.1", "whoami", &(), T)
+        .instrument(tracing::info_span!("rpc_request"))
+        .await
+        .unwrap();
+    let caller = exported(&exporter, "rpc_request", 1).await[0]
+        .span_context
+        .clone();
+    let ran = &exported(&exporter, "remote_rpc", 1).await[0];
+    assert_eq!(ran.span_context.trace_id(), caller.trace_id());
+    assert_eq!(ran.parent_span_id, caller.span_id());
+    assert!(ran.parent_span_is_remote);
+    let ctx = TraceContext::parse_traceparent(&via_rpc.expect("rpc ran with a context")).unwrap();
+    assert_eq!(TraceId::from_bytes(ctx.trace_id), caller.trace_id());
     let _ = provider.shutdown();
 }
