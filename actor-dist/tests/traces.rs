@@ -439,6 +439,21 @@ async fn a_peer_without_the_capability_gets_plain_frames() {
             }
         };
         assert_eq!(was_traced, traced, "caps {caps}");
+        // An rpc cast, likewise.
+        assert!(
+            b.cast(&name, "f", &())
+                .instrument(tracing::info_span!("request"))
+                .await
+        );
+        let rpc_traced = loop {
+            let body = read_frame(&mut s).await;
+            match decode_frame(&body).unwrap() {
+                Frame::Rpc { func: "f", .. } => break false,
+                Frame::TracedRpc { func: "f", .. } => break true,
+                _ => continue,
+            }
+        };
+        assert_eq!(rpc_traced, traced, "rpc, caps {caps}");
     }
 }
 
