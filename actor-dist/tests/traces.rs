@@ -1,4 +1,4 @@
-//! Traces across nodes: a remote `tell` or `call` made inside a span carries the span's W3C
+//! Traces across nodes: a remote `tell`, `call` or rpc made inside a span carries the span's W3C
 //! trace context, and the receiving node handles the message inside a span whose parent is
 //! the remote one; the trace id shows in the logs of both nodes, and continues across a
 //! second hop. Without a span the frame is the plain one; a peer that did not announce the
@@ -522,4 +522,49 @@ async fn a_malformed_context_is_counted_and_the_message_delivered_without_it() {
     assert_eq!(b.stats().bad_trace_contexts.load(Ordering::Relaxed), 2);
     assert_eq!(b.stats().bad_frames.load(Ordering::Relaxed), 1);
     assert!(cap.events("malformed trace context ignored").len() == 2);
+}
+
+#[tokio::test]
+async fn an_rpc_with_a_malformed_context_runs_without_it() {
+    let cap = Capture::default();
+    let _g = tracing::subscriber::set_default(cap.clone());
+    let b = start("b@127.0.0.1").await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    b.register_rpc("note", move |n: u32| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send((n, actor_core::trace::current_remote()));
+        }
+    });
+    let mut s = raw(&b, "raw@127.0.0.1", capability::ALL).await;
+    let good = TraceContext {
+        trace_id: [2; 16],
+        span_id: [3; 8],
+        flags: 1,
+    };
+    let bad = TraceContext {
+        trace_id: [0; 16],
+        ..good
+    };
+    for (n, trace) in [(1u32, bad), (2, good)] {
+        let args = postcard::to_allocvec(&n).unwrap();
+        let f = Frame::TracedRpc {
+            req: 0,
+            func: "note",
+            args: &args,
+            trace,
+        };
+        let mut out = Vec::new();
+        encode_frame(&f, 1 << 20, &mut out).unwrap();
+        s.write_all(&out).await.unwrap();
+    }
+    let mut got = vec![
+        tokio::time::timeout(T, rx.recv()).await.unwrap().unwrap(),
+        tokio::time::timeout(T, rx.recv()).await.unwrap().unwrap(),
+    ];
+    got.sort_by_key(|(n, _)| *n);
+    assert_eq!(got, vec![(1, None), (2, Some(good))]);
+    assert_eq!(b.stats().bad_trace_contexts.load(Ordering::Relaxed), 1);
+    assert_eq!(cap.events("malformed trace context ignored").len(), 1);
+    assert_eq!(cap.spans_named("remote_rpc").len(), 1);
 }
