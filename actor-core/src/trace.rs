@@ -144,12 +144,17 @@ pub(crate) struct Traced<M> {
 
 /// Polls `fut` inside `span` with `ctx` as [`current_remote`], poll by poll (other tasks run
 /// on this thread between polls), restoring the previous context after each poll, also when
-/// it unwinds.
-pub(crate) async fn in_trace<F: Future>(
-    fut: F,
-    span: tracing::Span,
-    ctx: TraceContext,
-) -> F::Output {
+/// it unwinds. This is how an actor's handler runs a traced message; a distribution layer
+/// uses it for other remote work (e.g. a remote function call) that should continue a trace.
+///
+/// ```
+/// use actor_core::{trace, TraceContext};
+/// let ctx = TraceContext { trace_id: [1; 16], span_id: [2; 8], flags: trace::SAMPLED };
+/// let work = trace::in_trace(async { trace::current_remote() }, tracing::Span::none(), ctx);
+/// assert_eq!(futures::executor::block_on(work), Some(ctx));
+/// assert_eq!(trace::current_remote(), None);
+/// ```
+pub async fn in_trace<F: Future>(fut: F, span: tracing::Span, ctx: TraceContext) -> F::Output {
     struct Restore(Option<TraceContext>);
     impl Drop for Restore {
         fn drop(&mut self) {

@@ -1,9 +1,13 @@
 //! rpc: functions registered by name, called from other nodes (OTP `rpc`/`erpc`).
+//!
+//! A call made inside a `tracing` span carries its trace context, and the function runs in
+//! a span whose parent is the caller's (see [`crate::trace`]).
 
 use crate::conn::Conn;
 use crate::dist::{Answer, Asked, Dist, Inner};
 use crate::events::DownReason;
 use crate::wire::{Frame, RpcFailure};
+use actor_core::TraceContext;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde::de::DeserializeOwned;
@@ -13,6 +17,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 pub(crate) type RpcFn =
     Arc<dyn Fn(Vec<u8>) -> BoxFuture<'static, Result<Vec<u8>, RpcFailure>> + Send + Sync>;
@@ -157,15 +162,7 @@ impl Dist {
         match self.inner.conn_up_by_name(node).await {
             Ok(conn) => self
                 .inner
-                .send_frame(
-                    &conn,
-                    &Frame::Rpc {
-                        req: 0,
-                        func,
-                        args: &args,
-                    },
-                    true,
-                )
+                .send_frame(&conn, &rpc_frame(&self.inner, &conn, 0, func, &args), true)
                 .is_ok(),
             Err(_) => false,
         }
@@ -209,10 +206,12 @@ impl Dist {
         let func = func.to_string();
         match postcard::to_allocvec(args) {
             Ok(bytes) => {
-                tokio::spawn(async move {
+                let work = async move {
                     let res = dist.call_bytes::<R>(&node, &func, bytes, timeout).await;
                     let _ = tx.send(res);
-                });
+                };
+                // The caller's span goes with the call (its trace context, if remote).
+                tokio::spawn(work.instrument(tracing::Span::current()));
             }
             Err(e) => {
                 let _ = tx.send(Err(RpcError::Decode(e.to_string())));
@@ -260,24 +259,27 @@ async fn call_remote(
         }
     }
     let _forget = Forget(inner, req);
-    if inner
-        .send_frame(
-            &conn,
-            &Frame::Rpc {
-                req,
-                func,
-                args: &args,
-            },
-            true,
-        )
-        .is_err()
-    {
+    let frame = rpc_frame(inner, &conn, req, func, &args);
+    if inner.send_frame(&conn, &frame, true).is_err() {
         return Err(RpcError::NodeDown(DownReason::ConnectionClosed));
     }
     match rx.await {
         Ok(Answer::Rpc(r)) => r.map_err(RpcError::from),
         Ok(Answer::Down(r)) => Err(RpcError::NodeDown(r)),
         Ok(Answer::Spawn(_)) | Err(_) => Err(RpcError::NodeDown(DownReason::ConnectionClosed)),
+    }
+}
+
+/// The frame of an rpc: [`Frame::TracedRpc`] inside a span, to a peer that takes it.
+fn rpc_frame<'a>(inner: &Inner, conn: &Conn, req: u64, func: &'a str, args: &'a [u8]) -> Frame<'a> {
+    match inner.outgoing_trace(conn, func) {
+        Some(trace) => Frame::TracedRpc {
+            req,
+            func,
+            args,
+            trace,
+        },
+        None => Frame::Rpc { req, func, args },
     }
 }
 
@@ -299,8 +301,15 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Serves an rpc request from `conn` in its own task.
-pub(crate) fn serve(inner: Arc<Inner>, conn: Arc<Conn>, req: u64, func: String, args: Vec<u8>) {
+/// Serves an rpc request from `conn` in its own task; the function runs in the span of
+/// `trace` (checked, see [`Inner::incoming_rpc_trace`]) if the request came with one.
+pub(crate) fn serve(
+    inner: Arc<Inner>,
+    conn: Arc<Conn>,
+    (req, func, args): (u64, String, Vec<u8>),
+    trace: Option<TraceContext>,
+) {
+    let trace = trace.and_then(|t| inner.incoming_rpc_trace(&conn, t, &func));
     tokio::spawn(async move {
         let allowed = inner
             .cfg
@@ -314,7 +323,10 @@ pub(crate) fn serve(inner: Arc<Inner>, conn: Arc<Conn>, req: u64, func: String, 
                 inner.refused_request(&conn, "rpc", &func);
                 Err(RpcFailure::NotAllowed(func.clone()))
             }
-            Some(f) => f(args).await,
+            Some(f) => match trace {
+                Some((span, ctx)) => actor_core::trace::in_trace(f(args), span, ctx).await,
+                None => f(args).await,
+            },
             None => Err(RpcFailure::NoSuchFunction(func.clone())),
         };
         if let Err(e) = &result {

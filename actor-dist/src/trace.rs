@@ -19,6 +19,11 @@
 //!   ([`TracePropagator::extract`]) that the actor's handler runs in, and
 //!   [`actor_core::trace::current_remote`] while the handler runs: the handler's own remote
 //!   sends continue the same trace (A → B → C keeps one trace id).
+//! - **Rpc.** A remote function call ([`Dist::call`](crate::Dist::call), `cast`,
+//!   `multicall`, `async_call`) works the same way: made inside a span, it goes as
+//!   [`Frame::TracedRpc`](crate::wire::Frame::TracedRpc), and the function runs in the span
+//!   of [`TracePropagator::extract_rpc`] (`remote_rpc`), with the context as
+//!   `current_remote`. `async_call` spawns a task: it carries the caller's span into it.
 //!
 //! # Where the ids come from
 //!
@@ -56,6 +61,24 @@ pub trait TracePropagator: Send + Sync + 'static {
     /// The span in which the handler of a message that came with `ctx` runs: a span whose
     /// parent is the remote span. `peer` is the sending node, `to` the local recipient.
     fn extract(&self, ctx: &TraceContext, peer: &str, to: Pid) -> tracing::Span;
+
+    /// The span in which the function of a remote call (an [`rpc`](crate::rpc)) that came
+    /// with `ctx` runs. The default is a `remote_rpc` span (level `info`) with fields
+    /// `trace_id`, `parent_span_id`, `peer` and `func`; a propagator that links spans to
+    /// their remote parent (as [`extract`](Self::extract) does) should do so here too.
+    fn extract_rpc(&self, ctx: &TraceContext, peer: &str, func: &str) -> tracing::Span {
+        rpc_span(ctx, peer, func)
+    }
+}
+
+fn rpc_span(ctx: &TraceContext, peer: &str, func: &str) -> tracing::Span {
+    tracing::info_span!(
+        "remote_rpc",
+        trace_id = %ctx.trace_id_hex(),
+        parent_span_id = %ctx.span_id_hex(),
+        peer = %peer,
+        func = %func,
+    )
 }
 
 /// The propagator without OpenTelemetry: ids derived from `tracing` spans (see the
@@ -149,17 +172,25 @@ mod otel {
                 peer = %peer,
                 to = %to,
             );
-            let remote = SpanContext::new(
-                TraceId::from_bytes(ctx.trace_id),
-                SpanId::from_bytes(ctx.span_id),
-                TraceFlags::new(ctx.flags),
-                true,
-                TraceState::default(),
-            );
-            let parent = opentelemetry::Context::new().with_remote_span_context(remote);
-            let _ = span.set_parent(parent);
-            span
+            with_remote_parent(span, ctx)
         }
+
+        fn extract_rpc(&self, ctx: &TraceContext, peer: &str, func: &str) -> tracing::Span {
+            with_remote_parent(super::rpc_span(ctx, peer, func), ctx)
+        }
+    }
+
+    fn with_remote_parent(span: tracing::Span, ctx: &TraceContext) -> tracing::Span {
+        let remote = SpanContext::new(
+            TraceId::from_bytes(ctx.trace_id),
+            SpanId::from_bytes(ctx.span_id),
+            TraceFlags::new(ctx.flags),
+            true,
+            TraceState::default(),
+        );
+        let parent = opentelemetry::Context::new().with_remote_span_context(remote);
+        let _ = span.set_parent(parent);
+        span
     }
 }
 

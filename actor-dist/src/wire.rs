@@ -19,7 +19,8 @@ pub const PROTOCOL_VERSION: u32 = 3;
 /// own `Hello`, which has no extension, reads as "no capabilities": each side then uses a
 /// capability only if the other announced it, so old and new nodes keep talking.
 pub mod capability {
-    /// The node accepts [`Frame::Traced`](super::Frame::Traced).
+    /// The node accepts [`Frame::Traced`](super::Frame::Traced) and
+    /// [`Frame::TracedRpc`](super::Frame::TracedRpc).
     pub const TRACE_CONTEXT: u64 = 1;
     /// What this release announces.
     pub const ALL: u64 = TRACE_CONTEXT;
@@ -289,6 +290,21 @@ pub enum Frame<'a> {
         /// Ids of the reply handles inside, on the sending node (empty for a `tell`).
         replies: Vec<u64>,
         /// The sending span's context (25 bytes on the wire).
+        trace: TraceContext,
+    },
+    /// A function call (or cast) made inside a tracing span: as [`Frame::Rpc`], with the W3C
+    /// trace context of the calling span; the function runs in a span whose parent it is.
+    /// Sent only to a peer that announced [`capability::TRACE_CONTEXT`]; an rpc made with no
+    /// span active goes as `Rpc`, byte for byte as before.
+    TracedRpc {
+        /// Request id; 0 for a cast.
+        req: u64,
+        /// Function name.
+        func: &'a str,
+        /// postcard bytes of the arguments.
+        #[serde(borrow, serialize_with = "as_bytes")]
+        args: &'a [u8],
+        /// The calling span's context (25 bytes on the wire).
         trace: TraceContext,
     },
 }
@@ -575,6 +591,16 @@ mod tests {
                     flags: 0,
                 },
             },
+            Frame::TracedRpc {
+                req: 5,
+                func: "f",
+                args: b"a",
+                trace: TraceContext {
+                    trace_id: [9; 16],
+                    span_id: [8; 8],
+                    flags: 1,
+                },
+            },
         ];
         for f in frames {
             let mut out = Vec::new();
@@ -664,6 +690,23 @@ mod tests {
             .ordered_to(),
             Some(pid())
         );
+        // An rpc: variant 17, the Rpc fields, then the context; the plain Rpc is unchanged.
+        let rpc = Frame::Rpc {
+            req: 3,
+            func: "f",
+            args: b"xy",
+        };
+        let rpc = postcard::to_allocvec(&rpc).unwrap();
+        let traced_rpc = Frame::TracedRpc {
+            req: 3,
+            func: "f",
+            args: b"xy",
+            trace,
+        };
+        let traced_rpc = postcard::to_allocvec(&traced_rpc).unwrap();
+        assert_eq!((rpc[0], traced_rpc[0]), (7, 17));
+        assert_eq!(&traced_rpc[1..rpc.len()], &rpc[1..]);
+        assert_eq!(traced_rpc.len(), rpc.len() + 25);
     }
 
     #[test]
@@ -689,6 +732,10 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic_the_decoders(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = decode_frame(&bytes);
+            // The same bytes as the body of each traced variant (16: Traced, 17: TracedRpc).
+            for variant in [16u8, 17] {
+                let _ = decode_frame(&[&[variant][..], &bytes].concat());
+            }
             let _ = decode_handshake(&bytes);
             if let Ok((_, caps)) = decode_hello_ext(&bytes) {
                 prop_assert_eq!(caps & !capability::ALL, 0, "unknown bits are dropped");
@@ -742,13 +789,18 @@ mod tests {
             payload in proptest::collection::vec(any::<u8>(), 0..64), cut in 0usize..200,
         ) {
             let trace = TraceContext { trace_id, span_id, flags };
-            let f = Frame::Traced { to: pid(), tag: 3, payload: &payload, replies: vec![1], trace };
-            let mut out = Vec::new();
-            encode_frame(&f, 1024, &mut out).unwrap();
-            prop_assert_eq!(decode_frame(&out[4..]).unwrap(), f);
-            let body = &out[4..];
-            if cut < body.len() {
-                prop_assert!(decode_frame(&body[..cut]).is_err());
+            let frames = [
+                Frame::Traced { to: pid(), tag: 3, payload: &payload, replies: vec![1], trace },
+                Frame::TracedRpc { req: 9, func: "func", args: &payload, trace },
+            ];
+            for f in frames {
+                let mut out = Vec::new();
+                encode_frame(&f, 1024, &mut out).unwrap();
+                prop_assert_eq!(decode_frame(&out[4..]).unwrap(), f);
+                let body = &out[4..];
+                if cut < body.len() {
+                    prop_assert!(decode_frame(&body[..cut]).is_err());
+                }
             }
         }
 

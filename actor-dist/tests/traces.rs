@@ -1,4 +1,4 @@
-//! Traces across nodes: a remote `tell` or `call` made inside a span carries the span's W3C
+//! Traces across nodes: a remote `tell`, `call` or rpc made inside a span carries the span's W3C
 //! trace context, and the receiving node handles the message inside a span whose parent is
 //! the remote one; the trace id shows in the logs of both nodes, and continues across a
 //! second hop. Without a span the frame is the plain one; a peer that did not announce the
@@ -319,6 +319,56 @@ async fn the_trace_continues_across_a_second_hop() {
 }
 
 #[tokio::test]
+async fn an_rpc_carries_the_trace_and_the_function_runs_in_it() {
+    let cap = Capture::default();
+    let _g = tracing::subscriber::set_default(cap.clone());
+    let (a, b) = pair().await;
+    b.register_rpc("whoami", |(): ()| async {
+        tracing::info!("rpc ran");
+        actor_core::trace::current_remote().map(|c| c.to_string())
+    });
+    let untraced: Option<String> = a.call("b@127.0.0.1", "whoami", &(), T).await.unwrap();
+    assert_eq!(untraced, None, "no span, no context");
+    assert!(sent(&cap).is_empty());
+
+    let answer: Option<String> = a
+        .call("b@127.0.0.1", "whoami", &(), T)
+        .instrument(tracing::info_span!("request"))
+        .await
+        .unwrap();
+    // The caller's side: the context it sent, logged inside its span.
+    let sent = sent(&cap);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let (trace_id, span_id) = sent[0].clone();
+    let ev = &cap.events("message sent with trace context")[0];
+    assert_eq!(cap.span(ev.spans[0]).name, "request");
+    assert_eq!(ev.fields["to"], "whoami");
+    // The function's side: it ran with that context, in a span showing the trace id.
+    let ctx = TraceContext::parse_traceparent(&answer.expect("ran with a context")).unwrap();
+    assert_eq!(ctx.trace_id_hex(), trace_id);
+    assert_eq!(ctx.span_id_hex(), span_id);
+    let rr = cap.spans_named("remote_rpc");
+    assert_eq!(rr.len(), 1);
+    assert_eq!(rr[0].fields["trace_id"], trace_id);
+    assert_eq!(rr[0].fields["parent_span_id"], span_id);
+    assert_eq!(rr[0].fields["peer"], "a@127.0.0.1");
+    assert_eq!(rr[0].fields["func"], "whoami");
+    let ran = cap.events("rpc ran");
+    assert_eq!(ran.len(), 2);
+    assert!(ran[0].spans.is_empty(), "the untraced call ran in no span");
+    assert_eq!(cap.span(ran[1].spans[0]).fields["trace_id"], trace_id);
+
+    // async_call takes the caller's span into its task.
+    let handle = {
+        let _in = tracing::info_span!("request2").entered();
+        a.async_call::<(), Option<String>>("b@127.0.0.1", "whoami", &(), T)
+    };
+    let via_async = handle.yield_().await.unwrap().expect("async_call traced");
+    assert_ne!(TraceContext::parse_traceparent(&via_async), None);
+    assert_eq!(cap.spans_named("remote_rpc").len(), 2);
+}
+
+#[tokio::test]
 async fn without_a_propagator_nothing_is_sent() {
     let cap = Capture::default();
     let _g = tracing::subscriber::set_default(cap.clone());
@@ -389,6 +439,21 @@ async fn a_peer_without_the_capability_gets_plain_frames() {
             }
         };
         assert_eq!(was_traced, traced, "caps {caps}");
+        // An rpc cast, likewise.
+        assert!(
+            b.cast(&name, "f", &())
+                .instrument(tracing::info_span!("request"))
+                .await
+        );
+        let rpc_traced = loop {
+            let body = read_frame(&mut s).await;
+            match decode_frame(&body).unwrap() {
+                Frame::Rpc { func: "f", .. } => break false,
+                Frame::TracedRpc { func: "f", .. } => break true,
+                _ => continue,
+            }
+        };
+        assert_eq!(rpc_traced, traced, "rpc, caps {caps}");
     }
 }
 
@@ -457,4 +522,49 @@ async fn a_malformed_context_is_counted_and_the_message_delivered_without_it() {
     assert_eq!(b.stats().bad_trace_contexts.load(Ordering::Relaxed), 2);
     assert_eq!(b.stats().bad_frames.load(Ordering::Relaxed), 1);
     assert!(cap.events("malformed trace context ignored").len() == 2);
+}
+
+#[tokio::test]
+async fn an_rpc_with_a_malformed_context_runs_without_it() {
+    let cap = Capture::default();
+    let _g = tracing::subscriber::set_default(cap.clone());
+    let b = start("b@127.0.0.1").await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    b.register_rpc("note", move |n: u32| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send((n, actor_core::trace::current_remote()));
+        }
+    });
+    let mut s = raw(&b, "raw@127.0.0.1", capability::ALL).await;
+    let good = TraceContext {
+        trace_id: [2; 16],
+        span_id: [3; 8],
+        flags: 1,
+    };
+    let bad = TraceContext {
+        trace_id: [0; 16],
+        ..good
+    };
+    for (n, trace) in [(1u32, bad), (2, good)] {
+        let args = postcard::to_allocvec(&n).unwrap();
+        let f = Frame::TracedRpc {
+            req: 0,
+            func: "note",
+            args: &args,
+            trace,
+        };
+        let mut out = Vec::new();
+        encode_frame(&f, 1 << 20, &mut out).unwrap();
+        s.write_all(&out).await.unwrap();
+    }
+    let mut got = vec![
+        tokio::time::timeout(T, rx.recv()).await.unwrap().unwrap(),
+        tokio::time::timeout(T, rx.recv()).await.unwrap().unwrap(),
+    ];
+    got.sort_by_key(|(n, _)| *n);
+    assert_eq!(got, vec![(1, None), (2, Some(good))]);
+    assert_eq!(b.stats().bad_trace_contexts.load(Ordering::Relaxed), 1);
+    assert_eq!(cap.events("malformed trace context ignored").len(), 1);
+    assert_eq!(cap.spans_named("remote_rpc").len(), 1);
 }

@@ -504,15 +504,23 @@ impl Inner {
                 );
             }
             Frame::SpawnResult { req, result } => self.answer(conn, req, Answer::Spawn(result)),
-            Frame::Rpc { req, func, args } => {
-                crate::rpc::serve(
-                    self.clone(),
-                    conn.clone(),
-                    req,
-                    func.to_string(),
-                    args.to_vec(),
-                );
-            }
+            Frame::Rpc { req, func, args } => crate::rpc::serve(
+                self.clone(),
+                conn.clone(),
+                (req, func.to_string(), args.to_vec()),
+                None,
+            ),
+            Frame::TracedRpc {
+                req,
+                func,
+                args,
+                trace,
+            } => crate::rpc::serve(
+                self.clone(),
+                conn.clone(),
+                (req, func.to_string(), args.to_vec()),
+                Some(trace),
+            ),
             Frame::RpcResult { req, result } => {
                 self.answer(conn, req, Answer::Rpc(result.map(|b| b.to_vec())))
             }

@@ -5,6 +5,7 @@ use super::{Dist, Inner};
 use crate::conn::Conn;
 use crate::trace::TracePropagator;
 use actor_core::{Pid, TraceContext};
+use std::fmt::Display;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -22,16 +23,17 @@ impl Inner {
     /// The trace context to send with a message to `to` over `conn`: `None` unless a span is
     /// current and the peer takes traced frames. With no subscriber installed this is one
     /// relaxed load; with one and no span current, one `current_span` query.
+    /// `to` (the recipient, or the function of an rpc) is only logged.
     #[inline]
-    pub(super) fn outgoing_trace(&self, conn: &Conn, to: Pid) -> Option<TraceContext> {
+    pub(crate) fn outgoing_trace<T: Display>(&self, conn: &Conn, to: T) -> Option<TraceContext> {
         if !tracing::dispatcher::has_been_set() {
             return None;
         }
-        self.outgoing_trace_slow(conn, to)
+        self.outgoing_trace_slow(conn, &to)
     }
 
     #[inline(never)]
-    fn outgoing_trace_slow(&self, conn: &Conn, to: Pid) -> Option<TraceContext> {
+    fn outgoing_trace_slow(&self, conn: &Conn, to: &dyn Display) -> Option<TraceContext> {
         let active = tracing::dispatcher::get_default(|d| d.current_span().id().is_some());
         if !active || !conn.traces() {
             return None;
@@ -57,6 +59,30 @@ impl Inner {
         ctx: TraceContext,
         to: Pid,
     ) -> Option<(tracing::Span, TraceContext)> {
+        let propagator = self.trace_propagator_for(conn, &ctx, &to)?;
+        Some((propagator.extract(&ctx, &conn.name, to), ctx))
+    }
+
+    /// The span (and context) to run the function of an rpc from `conn` that came with `ctx`
+    /// in: as [`Inner::incoming_trace`].
+    pub(crate) fn incoming_rpc_trace(
+        &self,
+        conn: &Conn,
+        ctx: TraceContext,
+        func: &str,
+    ) -> Option<(tracing::Span, TraceContext)> {
+        let propagator = self.trace_propagator_for(conn, &ctx, &func)?;
+        Some((propagator.extract_rpc(&ctx, &conn.name, func), ctx))
+    }
+
+    /// The propagator to restore a received `ctx` with: `None` if `ctx` is malformed
+    /// (counted, logged) or none is installed.
+    fn trace_propagator_for(
+        &self,
+        conn: &Conn,
+        ctx: &TraceContext,
+        to: &dyn Display,
+    ) -> Option<Arc<dyn TracePropagator>> {
         if !ctx.is_valid() {
             self.stats
                 .bad_trace_contexts
@@ -66,7 +92,6 @@ impl Inner {
             }
             return None;
         }
-        let propagator = self.trace.read().clone()?;
-        Some((propagator.extract(&ctx, &conn.name, to), ctx))
+        self.trace.read().clone()
     }
 }
