@@ -65,6 +65,16 @@ async fn node_lists_as_otp_has_them() {
     let c = start_with("c@127.0.0.1", DistConfig::new(cookie()).hidden(true)).await;
     connect(&a, &b).await;
     connect(&c, &a).await;
+    // `connect` returns once c's side is up; a registers its side of the connection on its
+    // own task: wait for it, with a deadline.
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while a.nodes_hidden().is_empty() {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    })
+    .await
+    .expect("a lists c within 10 s");
     assert_eq!(a.nodes(), [b.name()]);
     assert_eq!(a.nodes_hidden(), [c.name()]);
     assert_eq!(a.nodes_connected(), [b.name(), c.name()]);
