@@ -42,6 +42,9 @@ async fn frames_and_bytes_are_counted_per_peer_and_survive_a_reconnect() {
     // Reconnect: the totals carry on from where they were.
     a.disconnect(b.name());
     eventually(|| !of(&a, "b@127.0.0.1").connected).await;
+    // b closes its side on its own task: reconnect once both sides are down, or b
+    // answers "already connected".
+    eventually(|| b.nodes().is_empty()).await;
     let kept = of(&a, "b@127.0.0.1");
     assert!(kept.frames_out >= out.frames_out, "{kept:?}");
     connect(&a, &b).await;
