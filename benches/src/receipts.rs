@@ -8,9 +8,9 @@
 //!   entities on A (prefer-local placement), each receipt acknowledged once a majority of
 //!   A, B and C holds it durably: A and one other node.
 //!
-//! Unlike `actor-journal`'s and `actor-entity`'s `w17` examples, which append receipts to
-//! the log directly, every receipt here is a transition of a running machine (a call by key,
-//! the statem persist hook, the reply after the receipt): what an application sees. Peers:
+//! Every receipt here is a transition of a running machine (a call by key, the statem
+//! persist hook, the reply after the receipt), not a direct append to the log as the former
+//! log-level `w17` examples made: what an application sees. Peers:
 //! `actor-entity-*` run the bench's [`Switch`](crate::kinds::Switch), `entitlement-*` the
 //! entitlement governor (suspend and reinstate in turn, after grant and approve).
 

@@ -28,9 +28,10 @@
 //!   full, and in `backup_sync_required` a retry is made after the first backoff.
 //! - A quota breach adds the configured overage fee to the amount due.
 
-use super::env::{need_env, refusal, GovernorEnv};
+use super::base::{next_state, Base};
+use super::env::GovernorEnv;
 use super::payment::Intents;
-use super::{add, positive, GovernorError, QuotaBreached, StateChange};
+use super::{add, positive, GovernorError, QuotaBreached};
 use actor_core::ExitReason;
 use actor_dist::Dist;
 use actor_entity::Entity;
@@ -203,12 +204,8 @@ pub struct View {
 
 /// The billing governor of one account (`"tenant/account"`).
 pub struct Billing {
-    key: String,
-    tenant: String,
-    start: State,
+    base: Base<State>,
     data: Data,
-    env: Option<Arc<GovernorEnv>>,
-    refused: Option<GovernorError>,
     /// Failed retries since the payment went to sync (not durable).
     attempts: u32,
 }
@@ -224,21 +221,21 @@ pub enum Timer {
 
 impl Billing {
     fn env(&self) -> &GovernorEnv {
-        self.env.as_ref().expect("set in init")
+        self.base.env()
     }
 
     /// Processes a payment: the gateway, else the backup. `Ok(false)`: the backup did not
     /// answer (sync required).
     async fn process(&self, id: &str, amount: u64) -> Result<bool, GovernorError> {
         let cfg = &self.env().cfg.billing;
-        if cfg.gateway.charge(&self.tenant, amount) {
+        if cfg.gateway.charge(&self.base.tenant, amount) {
             return Ok(true);
         }
         let Some(backup) = &cfg.backup_node else {
             return Err(GovernorError::Unavailable("no payment backup node".into()));
         };
         let req = BackupPayment {
-            tenant: self.tenant.clone(),
+            tenant: self.base.tenant.clone(),
             id: id.to_string(),
             amount,
         };
@@ -253,7 +250,7 @@ impl Billing {
                 "payment declined: {declined}"
             ))),
             Err(e) => {
-                tracing::info!(key = %self.key, "payment backup failed: {e}");
+                tracing::info!(key = %self.base.key, "payment backup failed: {e}");
                 Ok(false)
             }
         }
@@ -295,7 +292,7 @@ impl Billing {
             (_, Cmd::Pay { amount }) => {
                 let amount = positive(*amount)?;
                 add(self.data.paid_total, amount)?;
-                let id = format!("{}#{}", self.key, self.data.payments + 1);
+                let id = format!("{}#{}", self.base.key, self.data.payments + 1);
                 let done = self.process(&id, amount).await?;
                 self.data.payments += 1;
                 if done {
@@ -353,13 +350,8 @@ impl Billing {
 
     /// Restarts the keep-alive while the governor waits for a timer of its own (grace, retry).
     fn keep_alive(&self, s: &State, ctx: &mut Ctx<'_, Self>) {
-        let every = self.env.as_ref().and_then(|e| e.cfg.keep_alive);
-        if let (Some(every), true) = (
-            every,
-            matches!(s, State::PastDue | State::BackupSyncRequired),
-        ) {
-            ctx.generic_timeout(Timer::KeepAlive, every, Msg::KeepAlive);
-        }
+        let waiting = matches!(s, State::PastDue | State::BackupSyncRequired);
+        (self.base).keep_alive(waiting, ctx, Timer::KeepAlive, Msg::KeepAlive);
     }
 
     async fn handle(
@@ -370,32 +362,21 @@ impl Billing {
     ) -> Transition<Self> {
         match ev {
             Event::Call(cmd, from) => {
-                if let Some(e) = &self.refused {
-                    refusal(&self.env, Self::KIND, &self.key, e);
-                    ctx.reply(from, Err(e.clone()));
-                    return Transition::KeepState;
-                }
                 // Refused requests must leave the data as it was.
                 let before = self.data.clone();
-                match self.step(*s, &cmd, ctx).await {
-                    Ok(next) => {
-                        self.arm(next, *s, ctx);
-                        ctx.reply(
-                            from,
-                            Ok(View {
-                                state: next,
-                                data: self.data.clone(),
-                            }),
-                        );
-                        Transition::NextState(next)
-                    }
-                    Err(e) => {
-                        self.data = before;
-                        refusal(&self.env, Self::KIND, &self.key, &e);
-                        ctx.reply(from, Err(e));
-                        Transition::KeepState
-                    }
+                let res = match self.base.admit() {
+                    Ok(()) => self.step(*s, &cmd, ctx).await,
+                    Err(e) => Err(e),
+                };
+                match res {
+                    Ok(next) => self.arm(next, *s, ctx),
+                    Err(_) => self.data = before,
                 }
+                let data = &self.data;
+                self.base.answer(res, from, ctx, |state| View {
+                    state,
+                    data: data.clone(),
+                })
             }
             Event::StateTimeout(Msg::GraceOver) if *s == State::PastDue => {
                 Transition::NextState(State::Suspended)
@@ -403,7 +384,7 @@ impl Billing {
             Event::GenericTimeout(Timer::Retry, Msg::Retry) if *s == State::BackupSyncRequired => {
                 self.retry(ctx).await
             }
-            Event::Cast(Msg::QuotaBreached(_)) if self.refused.is_none() => {
+            Event::Cast(Msg::QuotaBreached(_)) if self.base.refused.is_none() => {
                 let fee = self.env().cfg.billing.overage_fee;
                 self.data.due = self.data.due.saturating_add(fee);
                 self.data.overages += 1;
@@ -422,30 +403,20 @@ impl StateMachine for Billing {
     type Timer = Timer;
 
     async fn init(&mut self, ctx: &mut Ctx<'_, Self>) -> Result<State, ExitReason> {
-        let env = need_env(ctx.node()).await?;
-        match env.check_tenant(&self.key) {
-            Ok(tenant) => {
-                self.tenant = tenant;
-                env.subscribe_breaches::<Self>(
-                    ctx.node(),
-                    &self.tenant,
-                    ctx.myself(),
-                    Msg::QuotaBreached,
-                )
-                .await?;
-            }
-            Err(e) => self.refused = Some(e),
-        }
-        match self.start {
+        let me = ctx.myself();
+        let env = (self.base)
+            .init_subscribed(ctx.node(), me, Msg::QuotaBreached)
+            .await?;
+        let start = self.base.start;
+        match start {
             State::PastDue => ctx.state_timeout(env.cfg.billing.grace, Msg::GraceOver),
             State::BackupSyncRequired => {
                 ctx.generic_timeout(Timer::Retry, env.cfg.billing.backoff.0, Msg::Retry)
             }
             _ => {}
         }
-        self.env = Some(env);
-        self.keep_alive(&self.start, ctx);
-        Ok(self.start)
+        self.keep_alive(&start, ctx);
+        Ok(start)
     }
 
     async fn handle_event(
@@ -455,24 +426,12 @@ impl StateMachine for Billing {
         ctx: &mut Ctx<'_, Self>,
     ) -> Transition<Self> {
         let t = self.handle(s, ev, ctx).await;
-        let next = match &t {
-            Transition::NextState(next) => *next,
-            _ => *s,
-        };
-        self.keep_alive(&next, ctx);
+        self.keep_alive(&next_state(&t, s), ctx);
         t
     }
 
     fn on_transition(&mut self, t: &Observed<'_, Self>) {
-        if let (Some(env), true) = (&self.env, t.from != t.to) {
-            env.publish(StateChange {
-                tenant: self.tenant.clone(),
-                kind: Self::KIND.into(),
-                key: self.key.clone(),
-                from: format!("{:?}", t.from),
-                to: format!("{:?}", t.to),
-            });
-        }
+        self.base.publish(Self::KIND, t.from, t.to);
     }
 }
 
@@ -485,16 +444,10 @@ impl Entity for Billing {
     type Data = Data;
 
     fn activate(key: &str, last: Option<(State, Data)>) -> Self {
-        let (start, data) = last.unwrap_or((State::Active, Data::default()));
+        let (base, data) = Base::activate(key, last, State::Active);
         Billing {
-            key: key.to_string(),
-            tenant: super::split_key(key)
-                .map(|(t, _)| t.to_string())
-                .unwrap_or_default(),
-            start,
+            base,
             data,
-            env: None,
-            refused: None,
             attempts: 0,
         }
     }
@@ -504,7 +457,7 @@ impl Entity for Billing {
     }
 
     fn tenant(&self) -> String {
-        self.tenant.clone()
+        self.base.tenant.clone()
     }
 }
 

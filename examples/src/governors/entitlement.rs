@@ -21,14 +21,13 @@
 //! ([`Cmd::Status`]) or a refused request writes nothing. The governor also takes part in the
 //! subscription payment ([`payment`](super::payment)): it prepares only while `entitled`.
 
-use super::env::{need_env, refusal, GovernorEnv};
+use super::base::{next_state, Base};
 use super::payment::Intents;
-use super::{GovernorError, QuotaBreached, StateChange};
+use super::{GovernorError, QuotaBreached};
 use actor_core::ExitReason;
 use actor_entity::Entity;
 use serde::{Deserialize, Serialize};
 use statem::{Ctx, Event, Observed, RemoteMachine, StateMachine, Transition};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// The entitlement states.
@@ -153,20 +152,13 @@ pub struct View {
 
 /// The entitlement governor of one key (`"tenant/product"`).
 pub struct Entitlement {
-    key: String,
-    tenant: String,
-    start: State,
+    base: Base<State>,
     data: Data,
-    env: Option<Arc<GovernorEnv>>,
-    refused: Option<GovernorError>,
 }
 
 impl Entitlement {
     fn cfg(&self) -> Config {
-        self.env
-            .as_ref()
-            .map(|e| e.cfg.entitlement.clone())
-            .unwrap_or_default()
+        self.base.cfg(|c| &c.entitlement)
     }
 
     /// One request: the next state, or an error with `self.data` untouched.
@@ -217,11 +209,8 @@ impl Entitlement {
 
     /// Restarts the keep-alive while the governor waits for its review window.
     fn keep_alive(&self, s: &State, ctx: &mut Ctx<'_, Self>) {
-        if let (Some(every), State::PendingReview) =
-            (self.env.as_ref().and_then(|e| e.cfg.keep_alive), s)
-        {
-            ctx.generic_timeout((), every, Msg::KeepAlive);
-        }
+        let waiting = *s == State::PendingReview;
+        self.base.keep_alive(waiting, ctx, (), Msg::KeepAlive);
     }
 
     async fn handle(
@@ -232,26 +221,15 @@ impl Entitlement {
     ) -> Transition<Self> {
         match ev {
             Event::Call(cmd, from) => {
-                if let Some(e) = &self.refused {
-                    refusal(&self.env, Self::KIND, &self.key, e);
-                    ctx.reply(from, Err(e.clone()));
-                    return Transition::KeepState;
+                let res = self.base.admit().and_then(|()| self.step(*s, &cmd));
+                if res == Ok(State::PendingReview) && *s != State::PendingReview {
+                    ctx.state_timeout(self.cfg().review_window, Msg::ReviewTimeout);
                 }
-                match self.step(*s, &cmd) {
-                    Ok(next) => {
-                        if next == State::PendingReview && *s != next {
-                            ctx.state_timeout(self.cfg().review_window, Msg::ReviewTimeout);
-                        }
-                        let data = self.data.clone();
-                        ctx.reply(from, Ok(View { state: next, data }));
-                        Transition::NextState(next)
-                    }
-                    Err(e) => {
-                        refusal(&self.env, Self::KIND, &self.key, &e);
-                        ctx.reply(from, Err(e));
-                        Transition::KeepState
-                    }
-                }
+                let data = &self.data;
+                self.base.answer(res, from, ctx, |state| View {
+                    state,
+                    data: data.clone(),
+                })
             }
             Event::StateTimeout(Msg::ReviewTimeout) if *s == State::PendingReview => {
                 match self.cfg().on_review_timeout {
@@ -264,7 +242,7 @@ impl Entitlement {
             }
             Event::Cast(Msg::QuotaBreached(b))
                 if *s == State::Entitled
-                    && self.refused.is_none()
+                    && self.base.refused.is_none()
                     && self.cfg().suspend_on_breach =>
             {
                 self.data.reason =
@@ -285,26 +263,16 @@ impl StateMachine for Entitlement {
     type Timer = ();
 
     async fn init(&mut self, ctx: &mut Ctx<'_, Self>) -> Result<State, ExitReason> {
-        let env = need_env(ctx.node()).await?;
-        match env.check_tenant(&self.key) {
-            Ok(tenant) => {
-                self.tenant = tenant;
-                env.subscribe_breaches::<Self>(
-                    ctx.node(),
-                    &self.tenant,
-                    ctx.myself(),
-                    Msg::QuotaBreached,
-                )
-                .await?;
-            }
-            Err(e) => self.refused = Some(e),
-        }
-        if self.start == State::PendingReview {
+        let me = ctx.myself();
+        let env = (self.base)
+            .init_subscribed(ctx.node(), me, Msg::QuotaBreached)
+            .await?;
+        let start = self.base.start;
+        if start == State::PendingReview {
             ctx.state_timeout(env.cfg.entitlement.review_window, Msg::ReviewTimeout);
         }
-        self.env = Some(env);
-        self.keep_alive(&self.start, ctx);
-        Ok(self.start)
+        self.keep_alive(&start, ctx);
+        Ok(start)
     }
 
     async fn handle_event(
@@ -314,23 +282,12 @@ impl StateMachine for Entitlement {
         ctx: &mut Ctx<'_, Self>,
     ) -> Transition<Self> {
         let t = self.handle(s, ev, ctx).await;
-        if let Transition::NextState(next) = &t {
-            self.keep_alive(next, ctx);
-        } else {
-            self.keep_alive(s, ctx);
-        }
+        self.keep_alive(&next_state(&t, s), ctx);
         t
     }
+
     fn on_transition(&mut self, t: &Observed<'_, Self>) {
-        if let (Some(env), true) = (&self.env, t.from != t.to) {
-            env.publish(StateChange {
-                tenant: self.tenant.clone(),
-                kind: Self::KIND.into(),
-                key: self.key.clone(),
-                from: format!("{:?}", t.from),
-                to: format!("{:?}", t.to),
-            });
-        }
+        self.base.publish(Self::KIND, t.from, t.to);
     }
 }
 
@@ -343,17 +300,8 @@ impl Entity for Entitlement {
     type Data = Data;
 
     fn activate(key: &str, last: Option<(State, Data)>) -> Self {
-        let (start, data) = last.unwrap_or((State::Unentitled, Data::default()));
-        Entitlement {
-            key: key.to_string(),
-            tenant: super::split_key(key)
-                .map(|(t, _)| t.to_string())
-                .unwrap_or_default(),
-            start,
-            data,
-            env: None,
-            refused: None,
-        }
+        let (base, data) = Base::activate(key, last, State::Unentitled);
+        Entitlement { base, data }
     }
 
     fn data(&self) -> &Data {
@@ -361,7 +309,7 @@ impl Entity for Entitlement {
     }
 
     fn tenant(&self) -> String {
-        self.tenant.clone()
+        self.base.tenant.clone()
     }
 }
 

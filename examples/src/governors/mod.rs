@@ -103,6 +103,7 @@
 //! `Entity::activate(key, last, env: &Self::Env)` with an associated `type Env: Send + Sync`
 //! given to `Entities::register_with::<E>(env)`.
 
+mod base;
 pub mod billing;
 pub mod entitlement;
 mod env;

@@ -35,16 +35,16 @@
 //! later. Each governor remembers its last 32 decided intents (bounded): run recovery well
 //! before a governor sees 32 newer payments.
 
+use super::base::Base;
 use super::billing::{self, Billing};
 use super::entitlement::{self, Entitlement};
-use super::env::{need_env, refusal, GovernorEnv, Governors};
-use super::{positive, split_key, GovernorError, StateChange};
+use super::env::Governors;
+use super::{positive, split_key, GovernorError};
 use actor_core::ExitReason;
 use actor_entity::Entity;
 use serde::{Deserialize, Serialize};
 use statem::{Ctx, Event, Observed, RemoteMachine, StateMachine, Transition};
 use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How many decided intents a governor remembers.
@@ -178,12 +178,8 @@ pub type View = (State, Data);
 
 /// A payment intent (the coordinator's durable log), key `"tenant/intent-id"`.
 pub struct PaymentIntent {
-    key: String,
-    tenant: String,
-    start: State,
+    base: Base<State>,
     data: Data,
-    env: Option<Arc<GovernorEnv>>,
-    refused: Option<GovernorError>,
 }
 
 impl PaymentIntent {
@@ -201,7 +197,7 @@ impl PaymentIntent {
             ) => {
                 let amount = positive(*amount)?;
                 for k in [entitlement, billing] {
-                    if split_key(k)?.0 != self.tenant {
+                    if split_key(k)?.0 != self.base.tenant {
                         return Err(GovernorError::BadKey(k.clone()));
                     }
                 }
@@ -227,7 +223,7 @@ impl PaymentIntent {
                 Ok(s)
             }
             (Started | Prepared, Cmd::Decide) => Ok(Prepared),
-            (Aborted, Cmd::Decide) => Err(GovernorError::IntentAborted(self.key.clone())),
+            (Aborted, Cmd::Decide) => Err(GovernorError::IntentAborted(self.base.key.clone())),
             (Prepared | Committed, Cmd::Commit) => Ok(Committed),
             (New | Started, Cmd::Abort { reason }) => {
                 self.data.reason = Some(reason.clone());
@@ -247,10 +243,8 @@ impl StateMachine for PaymentIntent {
     type Timer = ();
 
     async fn init(&mut self, ctx: &mut Ctx<'_, Self>) -> Result<State, ExitReason> {
-        let env = need_env(ctx.node()).await?;
-        self.refused = env.check_tenant(&self.key).err();
-        self.env = Some(env);
-        Ok(self.start)
+        self.base.init(ctx.node()).await?;
+        Ok(self.base.start)
     }
 
     async fn handle_event(
@@ -262,33 +256,13 @@ impl StateMachine for PaymentIntent {
         let Event::Call(cmd, from) = ev else {
             return Transition::KeepState;
         };
-        let res = match &self.refused {
-            Some(e) => Err(e.clone()),
-            None => self.step(*s, &cmd),
-        };
-        match res {
-            Ok(next) => {
-                ctx.reply(from, Ok((next, self.data.clone())));
-                Transition::NextState(next)
-            }
-            Err(e) => {
-                refusal(&self.env, Self::KIND, &self.key, &e);
-                ctx.reply(from, Err(e));
-                Transition::KeepState
-            }
-        }
+        let res = self.base.admit().and_then(|()| self.step(*s, &cmd));
+        let data = &self.data;
+        (self.base).answer(res, from, ctx, |next| (next, data.clone()))
     }
 
     fn on_transition(&mut self, t: &Observed<'_, Self>) {
-        if let (Some(env), true) = (&self.env, t.from != t.to) {
-            env.publish(StateChange {
-                tenant: self.tenant.clone(),
-                kind: Self::KIND.into(),
-                key: self.key.clone(),
-                from: format!("{:?}", t.from),
-                to: format!("{:?}", t.to),
-            });
-        }
+        self.base.publish(Self::KIND, t.from, t.to);
     }
 }
 
@@ -301,17 +275,8 @@ impl Entity for PaymentIntent {
     type Data = Data;
 
     fn activate(key: &str, last: Option<(State, Data)>) -> Self {
-        let (start, data) = last.unwrap_or((State::New, Data::default()));
-        PaymentIntent {
-            key: key.to_string(),
-            tenant: split_key(key)
-                .map(|(t, _)| t.to_string())
-                .unwrap_or_default(),
-            start,
-            data,
-            env: None,
-            refused: None,
-        }
+        let (base, data) = Base::activate(key, last, State::New);
+        PaymentIntent { base, data }
     }
 
     fn data(&self) -> &Data {
@@ -319,7 +284,7 @@ impl Entity for PaymentIntent {
     }
 
     fn tenant(&self) -> String {
-        self.tenant.clone()
+        self.base.tenant.clone()
     }
 }
 

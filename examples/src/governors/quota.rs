@@ -28,14 +28,14 @@
 //!   fee). A governor not active at that moment misses it, as a process not registered
 //!   misses a gproc publication; the breach stays in the quota governor's receipts.
 
-use super::env::{need_env, refusal, GovernorEnv, Governors};
-use super::{add, positive, GovernorError, QuotaBreached, StateChange};
+use super::base::{next_state, Base};
+use super::env::Governors;
+use super::{add, positive, GovernorError, QuotaBreached};
 use actor_core::{ExitReason, Pid};
 use actor_entity::Entity;
 use actor_registry::{Key, Kind, Value};
 use serde::{Deserialize, Serialize};
 use statem::{Ctx, Event, Observed, RemoteMachine, StateMachine, Transition};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// The quota states.
@@ -132,12 +132,8 @@ pub fn usage_key(tenant: &str) -> Key {
 
 /// The quota governor of one resource (`"tenant/resource"`).
 pub struct Quota {
-    key: String,
-    tenant: String,
-    start: State,
+    base: Base<State>,
     data: Data,
-    env: Option<Arc<GovernorEnv>>,
-    refused: Option<GovernorError>,
     pid: Option<Pid>,
     /// Whether the window timer runs (not while the window is empty).
     rolling: bool,
@@ -145,10 +141,7 @@ pub struct Quota {
 
 impl Quota {
     fn cfg(&self) -> Config {
-        self.env
-            .as_ref()
-            .map(|e| e.cfg.quota.clone())
-            .unwrap_or_default()
+        self.base.cfg(|c| &c.quota)
     }
 
     fn level(&self, used: u64) -> State {
@@ -164,13 +157,13 @@ impl Quota {
 
     /// Moves this governor's registry counter by `delta` (a view: failures are only logged).
     fn count(&self, delta: i64) {
-        if let (Some(env), Some(pid)) = (&self.env, self.pid) {
+        if let (Some(env), Some(pid)) = (&self.base.env, self.pid) {
             if let Err(e) =
                 env.global
                     .registry()
-                    .update_counter(usage_key(&self.tenant), pid, delta)
+                    .update_counter(usage_key(&self.base.tenant), pid, delta)
             {
-                tracing::debug!(key = %self.key, "quota counter: {e}");
+                tracing::debug!(key = %self.base.key, "quota counter: {e}");
             }
         }
     }
@@ -210,10 +203,8 @@ impl Quota {
 
     /// Restarts the keep-alive while the governor waits for its window to roll over.
     fn keep_alive(&self, s: &State, ctx: &mut Ctx<'_, Self>) {
-        let every = self.env.as_ref().and_then(|e| e.cfg.keep_alive);
-        if let (Some(every), true) = (every, self.data.used > 0 || *s != State::Within) {
-            ctx.generic_timeout(Timer::KeepAlive, every, Msg::KeepAlive);
-        }
+        let waiting = self.data.used > 0 || *s != State::Within;
+        (self.base).keep_alive(waiting, ctx, Timer::KeepAlive, Msg::KeepAlive);
     }
 
     async fn handle(
@@ -224,30 +215,17 @@ impl Quota {
     ) -> Transition<Self> {
         match ev {
             Event::Call(cmd, from) => {
-                let res = match &self.refused {
-                    Some(e) => Err(e.clone()),
-                    None => self.step(*s, &cmd),
-                };
-                match res {
-                    Ok(next) => {
-                        if !self.rolling && self.data.used > 0 {
-                            self.rolling = true;
-                            ctx.generic_timeout(Timer::Window, self.cfg().window, Msg::Roll);
-                        }
-                        let view = View {
-                            state: next,
-                            data: self.data.clone(),
-                            limit: self.cfg().limit,
-                        };
-                        ctx.reply(from, Ok(view));
-                        Transition::NextState(next)
-                    }
-                    Err(e) => {
-                        refusal(&self.env, Self::KIND, &self.key, &e);
-                        ctx.reply(from, Err(e));
-                        Transition::KeepState
-                    }
+                let res = self.base.admit().and_then(|()| self.step(*s, &cmd));
+                if res.is_ok() && !self.rolling && self.data.used > 0 {
+                    self.rolling = true;
+                    ctx.generic_timeout(Timer::Window, self.cfg().window, Msg::Roll);
                 }
+                let (data, limit) = (&self.data, self.cfg().limit);
+                self.base.answer(res, from, ctx, |state| View {
+                    state,
+                    data: data.clone(),
+                    limit,
+                })
             }
             Event::GenericTimeout(Timer::Window, Msg::Roll)
                 if self.data.used == 0 && *s == State::Within =>
@@ -276,29 +254,25 @@ impl StateMachine for Quota {
     type Timer = Timer;
 
     async fn init(&mut self, ctx: &mut Ctx<'_, Self>) -> Result<State, ExitReason> {
-        let env = need_env(ctx.node()).await?;
-        match env.check_tenant(&self.key) {
-            Ok(tenant) => {
-                self.tenant = tenant;
-                let reg = env.global.registry();
-                let (key, pid) = (usage_key(&self.tenant), ctx.pid());
-                // The first quota governor of the tenant holds the aggregate; the others
-                // find it taken.
-                let _ = reg.register(Kind::AggregatedCounter, key.clone(), pid, ());
-                if let Err(e) = reg.register(Kind::Counter, key, pid, self.data.used as i64) {
-                    tracing::warn!(key = %self.key, "quota counter: {e}");
-                }
-                self.pid = Some(pid);
-                if self.data.used > 0 || self.start != State::Within {
-                    self.rolling = true;
-                    ctx.generic_timeout(Timer::Window, env.cfg.quota.window, Msg::Roll);
-                }
+        let env = self.base.init(ctx.node()).await?;
+        let start = self.base.start;
+        if self.base.refused.is_none() {
+            let reg = env.global.registry();
+            let (key, pid) = (usage_key(&self.base.tenant), ctx.pid());
+            // The first quota governor of the tenant holds the aggregate; the others
+            // find it taken.
+            let _ = reg.register(Kind::AggregatedCounter, key.clone(), pid, ());
+            if let Err(e) = reg.register(Kind::Counter, key, pid, self.data.used as i64) {
+                tracing::warn!(key = %self.base.key, "quota counter: {e}");
             }
-            Err(e) => self.refused = Some(e),
+            self.pid = Some(pid);
+            if self.data.used > 0 || start != State::Within {
+                self.rolling = true;
+                ctx.generic_timeout(Timer::Window, env.cfg.quota.window, Msg::Roll);
+            }
         }
-        self.env = Some(env);
-        self.keep_alive(&self.start, ctx);
-        Ok(self.start)
+        self.keep_alive(&start, ctx);
+        Ok(start)
     }
 
     async fn handle_event(
@@ -308,30 +282,18 @@ impl StateMachine for Quota {
         ctx: &mut Ctx<'_, Self>,
     ) -> Transition<Self> {
         let t = self.handle(s, ev, ctx).await;
-        let next = match &t {
-            Transition::NextState(next) => *next,
-            _ => *s,
-        };
-        self.keep_alive(&next, ctx);
+        self.keep_alive(&next_state(&t, s), ctx);
         t
     }
 
     fn on_transition(&mut self, t: &Observed<'_, Self>) {
-        let Some(env) = &self.env else { return };
-        if t.from == t.to {
+        let Some(env) = self.base.publish(Self::KIND, t.from, t.to) else {
             return;
-        }
-        env.publish(StateChange {
-            tenant: self.tenant.clone(),
-            kind: Self::KIND.into(),
-            key: self.key.clone(),
-            from: format!("{:?}", t.from),
-            to: format!("{:?}", t.to),
-        });
+        };
         if *t.to == State::Breached {
             env.publish_breach(&QuotaBreached {
-                tenant: self.tenant.clone(),
-                quota: self.key.clone(),
+                tenant: self.base.tenant.clone(),
+                quota: self.base.key.clone(),
                 window: self.data.window,
                 used: self.data.used,
                 limit: self.cfg().limit,
@@ -349,16 +311,10 @@ impl Entity for Quota {
     type Data = Data;
 
     fn activate(key: &str, last: Option<(State, Data)>) -> Self {
-        let (start, data) = last.unwrap_or((State::Within, Data::default()));
+        let (base, data) = Base::activate(key, last, State::Within);
         Quota {
-            key: key.to_string(),
-            tenant: super::split_key(key)
-                .map(|(t, _)| t.to_string())
-                .unwrap_or_default(),
-            start,
+            base,
             data,
-            env: None,
-            refused: None,
             pid: None,
             rolling: false,
         }
@@ -369,7 +325,7 @@ impl Entity for Quota {
     }
 
     fn tenant(&self) -> String {
-        self.tenant.clone()
+        self.base.tenant.clone()
     }
 }
 

@@ -4,6 +4,7 @@ use super::super::billing::{self, Billing};
 use super::super::entitlement::{self, Entitlement};
 use super::super::testkit::*;
 use super::*;
+use std::sync::Arc;
 use State::*;
 
 fn cfg(window: Duration) -> super::super::GovernorsConfig {
