@@ -5,10 +5,8 @@
 mod common;
 
 use actor_cluster::membership::{MemberEvent, Membership, QuorumState};
-use actor_core::Node;
-use actor_dist::Dist;
-use common::procs::{node_spec, start_three, Proc};
-use common::{dist_config, member_config, name, T};
+use common::procs::{node_dist, node_spec, start_three, stdin_lines, Proc};
+use common::{member_config, name, T};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
@@ -22,10 +20,7 @@ fn node_process() {
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
-        let mut cfg = dist_config();
-        cfg.seeds = seeds;
-        let dist = Dist::start(&Node::new(name(i)), cfg).await.unwrap();
-        println!("LISTEN {}", dist.local_addr());
+        let dist = node_dist(i, seeds).await;
         let m = Membership::start(&dist, member_config(i));
         let mut events = m.subscribe();
         tokio::spawn(async move {
@@ -36,15 +31,8 @@ fn node_process() {
             }
         });
         let m2 = m.clone();
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-        // Commands on stdin (read on a thread of its own); the node exits when it closes.
-        std::thread::spawn(move || {
-            for l in std::io::stdin().lines() {
-                let Ok(l) = l else { break };
-                let _ = tx.send(l);
-            }
-            std::process::exit(0);
-        });
+        // Commands on stdin; the node exits when it closes.
+        let mut rx = stdin_lines();
         tokio::spawn(async move {
             while let Some(l) = rx.recv().await {
                 if l == "leave" {

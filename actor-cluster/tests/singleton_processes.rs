@@ -7,10 +7,9 @@ mod common;
 use actor_cluster::locks::Locks;
 use actor_cluster::membership::Membership;
 use actor_cluster::singleton::{Singleton, SingletonConfig, SingletonEvent};
-use actor_core::{Actor, Context, Message, Node, ReplyTo};
-use actor_dist::Dist;
-use common::procs::{node_spec, start_three};
-use common::{dist_config, member_config, name};
+use actor_core::{Actor, Context, Message, ReplyTo};
+use common::procs::{node_dist, node_spec, start_three, stdin_lines};
+use common::{member_config, name};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -40,10 +39,7 @@ fn singleton_node() {
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
-        let mut cfg = dist_config();
-        cfg.seeds = seeds;
-        let dist = Dist::start(&Node::new(name(i)), cfg).await.unwrap();
-        println!("LISTEN {}", dist.local_addr());
+        let dist = node_dist(i, seeds).await;
         // Nobody is quorate (and hosts) before all three are up together.
         let m = Membership::start(&dist, member_config(i).min_members(3));
         let locks = Locks::start(&dist).await.unwrap();
@@ -54,14 +50,7 @@ fn singleton_node() {
         .await;
         let mut events = s.subscribe();
         // The node exits when stdin closes (the test ended).
-        std::thread::spawn(|| {
-            for l in std::io::stdin().lines() {
-                if l.is_err() {
-                    break;
-                }
-            }
-            std::process::exit(0);
-        });
+        let _stdin = stdin_lines();
         let p = s.proxy();
         while let Some(ev) = events.recv().await {
             match ev {

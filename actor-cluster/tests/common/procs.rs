@@ -4,7 +4,9 @@
 //! the test process. A node prints `LISTEN <addr>` first, then lines the test waits for.
 
 use super::proxy::LinkProxy;
-use super::{name, T};
+use super::{dist_config, name, T};
+use actor_core::Node;
+use actor_dist::Dist;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -26,6 +28,30 @@ pub fn node_spec(env: &str) -> Option<(usize, Vec<(String, SocketAddr)>)> {
         })
         .collect();
     Some((i, seeds))
+}
+
+/// In a node process: starts node `i`'s distribution, dialing `seeds`, and tells the test
+/// process its address (`LISTEN <addr>`).
+pub async fn node_dist(i: usize, seeds: Vec<(String, SocketAddr)>) -> Dist {
+    let mut cfg = dist_config();
+    cfg.seeds = seeds;
+    let dist = Dist::start(&Node::new(name(i)), cfg).await.unwrap();
+    println!("LISTEN {}", dist.local_addr());
+    dist
+}
+
+/// In a node process: the lines the test process writes to its stdin (read on a thread of
+/// their own); the process exits when stdin closes (the test ended).
+pub fn stdin_lines() -> tokio::sync::mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for l in std::io::stdin().lines() {
+            let Ok(l) = l else { break };
+            let _ = tx.send(l);
+        }
+        std::process::exit(0);
+    });
+    rx
 }
 
 /// One node process.
