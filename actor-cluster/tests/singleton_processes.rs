@@ -7,19 +7,11 @@ mod common;
 use actor_cluster::locks::Locks;
 use actor_cluster::membership::Membership;
 use actor_cluster::singleton::{Singleton, SingletonConfig, SingletonEvent};
-use actor_core::{Actor, Context, Message, Node, ReplyTo};
-use actor_dist::Dist;
-use common::proxy::LinkProxy;
-use common::{dist_config, member_config, name, T};
+use actor_core::{Actor, Context, Message, ReplyTo};
+use common::procs::{node_dist, node_spec, start_three, stdin_lines};
+use common::{member_config, name};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-use tokio::sync::Mutex;
 
 const NODE_ENV: &str = "ACTOR_CLUSTER_SINGLETON_NODE";
 
@@ -42,23 +34,12 @@ impl Actor for Inst {
 /// Runs as a node process when asked (`<i> [<name>=<addr>]...`); otherwise does nothing.
 #[test]
 fn singleton_node() {
-    let Ok(spec) = std::env::var(NODE_ENV) else {
+    let Some((i, seeds)) = node_spec(NODE_ENV) else {
         return;
     };
-    let mut it = spec.split_whitespace();
-    let i: usize = it.next().unwrap().parse().unwrap();
-    let seeds: Vec<(String, SocketAddr)> = it
-        .map(|s| {
-            let (n, a) = s.split_once('=').unwrap();
-            (n.to_string(), a.parse().unwrap())
-        })
-        .collect();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
-        let mut cfg = dist_config();
-        cfg.seeds = seeds;
-        let dist = Dist::start(&Node::new(name(i)), cfg).await.unwrap();
-        println!("LISTEN {}", dist.local_addr());
+        let dist = node_dist(i, seeds).await;
         // Nobody is quorate (and hosts) before all three are up together.
         let m = Membership::start(&dist, member_config(i).min_members(3));
         let locks = Locks::start(&dist).await.unwrap();
@@ -69,14 +50,7 @@ fn singleton_node() {
         .await;
         let mut events = s.subscribe();
         // The node exits when stdin closes (the test ended).
-        std::thread::spawn(|| {
-            for l in std::io::stdin().lines() {
-                if l.is_err() {
-                    break;
-                }
-            }
-            std::process::exit(0);
-        });
+        let _stdin = stdin_lines();
         let p = s.proxy();
         while let Some(ev) = events.recv().await {
             match ev {
@@ -95,80 +69,9 @@ fn singleton_node() {
     });
 }
 
-struct Proc {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Proc {
-    async fn wait_line(&self, what: &str, f: impl Fn(&str) -> bool) {
-        let deadline = tokio::time::Instant::now() + T;
-        loop {
-            if self.lines.lock().await.iter().any(|l| f(l)) {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "not seen: {what}; lines {:?}",
-                self.lines.lock().await
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-    async fn count(&self, prefix: &str) -> usize {
-        let l = self.lines.lock().await;
-        l.iter().filter(|x| x.starts_with(prefix)).count()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_processes_sigkill_of_the_host_moves_the_singleton() {
-    let mut links = BTreeMap::new();
-    for i in 1..=3 {
-        for j in i + 1..=3 {
-            links.insert((i, j), LinkProxy::start().await);
-        }
-    }
-    let exe = std::env::current_exe().unwrap();
-    let mut procs = Vec::new();
-    for i in 1..=3usize {
-        let mut spec = i.to_string();
-        for j in i + 1..=3 {
-            spec.push_str(&format!(" {}={}", name(j), links[&(i, j)].addr));
-        }
-        let mut child = Command::new(&exe)
-            .args([
-                "--exact",
-                "singleton_node",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(NODE_ENV, spec)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr: SocketAddr = loop {
-            let l = out.next_line().await.unwrap().expect("LISTEN line");
-            if let Some(a) = l.split("LISTEN ").nth(1) {
-                break a.trim().parse().unwrap();
-            }
-        };
-        for k in 1..i {
-            links[&(k, i)].set_target(addr);
-        }
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let l = lines.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = out.next_line().await {
-                l.lock().await.push(line);
-            }
-        });
-        procs.push(Proc { child, lines });
-    }
+    let (_links, mut procs) = start_three("singleton_node", NODE_ENV).await;
 
     // n1 (the oldest) hosts it; every node reaches it through its proxy.
     procs[0].wait_line("n1 started", |l| l == "STARTED").await;

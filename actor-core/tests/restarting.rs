@@ -3,7 +3,7 @@
 //! toward the intensity (OTP's `try_again_restart`).
 mod common;
 use actor_core::supervisor::{
-    ChildState, Strategy, Supervisor, SupervisorError, SupervisorMsg, SupervisorSpec,
+    ChildState, Strategy, Supervisor, SupervisorError, SupervisorMsg, SupervisorRef, SupervisorSpec,
 };
 use actor_core::{ExitReason, Node};
 use common::sup::*;
@@ -17,21 +17,38 @@ fn state_of(kids: &[actor_core::supervisor::ChildInfo], id: &str) -> ChildState 
         .state
 }
 
-#[tokio::test]
-async fn a_failed_restart_shows_restarting_and_requests_are_answered_between_attempts() {
+/// A supervisor (`strategy`, at most `max` restarts in 5 s) of workers named `ids`, the one
+/// named `gated_id` a [`gated`] worker whose first start the helper lets succeed; started, with
+/// every child's start seen on the returned receiver.
+async fn start_gated(
+    strategy: Strategy,
+    max: u32,
+    ids: &[&str],
+    gated_id: &str,
+) -> (Node, mpsc::UnboundedReceiver<Ev>, Gate, SupervisorRef) {
     let node = Node::new("retry@localhost");
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let (w, mut gate) = gated("w", &tx);
-    let spec = SupervisorSpec::new(Strategy::OneForOne)
-        .intensity(10, Duration::from_secs(5))
-        .child(w);
-    let sup = {
-        let start = Supervisor::start(&node, spec);
-        let answer = attempt(&mut gate, true);
-        let (sup, ()) = tokio::join!(start, answer);
-        sup.unwrap()
-    };
-    expect(&mut rx, &[started("w")]).await;
+    let (g, mut gate) = gated(gated_id, &tx);
+    let mut spec = SupervisorSpec::new(strategy).intensity(max, Duration::from_secs(5));
+    let mut g = Some(g);
+    for id in ids {
+        let child = if *id == gated_id {
+            g.take().expect("one gated child")
+        } else {
+            worker(id, &tx)
+        };
+        spec = spec.child(child);
+    }
+    let (sup, ()) = tokio::join!(Supervisor::start(&node, spec), attempt(&mut gate, true));
+    let sup = sup.unwrap();
+    let starts: Vec<_> = ids.iter().map(|id| started(id)).collect();
+    expect(&mut rx, &starts).await;
+    (node, rx, gate, sup)
+}
+
+#[tokio::test]
+async fn a_failed_restart_shows_restarting_and_requests_are_answered_between_attempts() {
+    let (node, mut rx, mut gate, sup) = start_gated(Strategy::OneForOne, 10, &["w"], "w").await;
 
     crash(&node, &sup, "w", ExitReason::error("boom")).await;
     expect(&mut rx, &[stopped("w", ExitReason::error("boom"))]).await;
@@ -63,17 +80,7 @@ async fn a_failed_restart_shows_restarting_and_requests_are_answered_between_att
 
 #[tokio::test]
 async fn every_attempt_counts_toward_the_intensity() {
-    let node = Node::new("retry@localhost");
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let (w, mut gate) = gated("w", &tx);
-    let spec = SupervisorSpec::new(Strategy::OneForOne)
-        .intensity(2, Duration::from_secs(5))
-        .child(w);
-    let sup = {
-        let (sup, ()) = tokio::join!(Supervisor::start(&node, spec), attempt(&mut gate, true));
-        sup.unwrap()
-    };
-    expect(&mut rx, &[started("w")]).await;
+    let (node, _rx, mut gate, sup) = start_gated(Strategy::OneForOne, 2, &["w"], "w").await;
     let down = node.wait_exit(sup.pid());
     crash(&node, &sup, "w", ExitReason::error("boom")).await;
     // Restart 1 fails, its retry (restart 2) fails, the next retry is restart 3 > 2.
@@ -86,19 +93,8 @@ async fn every_attempt_counts_toward_the_intensity() {
 
 #[tokio::test]
 async fn one_for_all_restart_failing_part_way_is_retried_as_a_whole() {
-    let node = Node::new("retry@localhost");
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let (b, mut gate) = gated("b", &tx);
-    let spec = SupervisorSpec::new(Strategy::OneForAll)
-        .intensity(10, Duration::from_secs(5))
-        .child(worker("a", &tx))
-        .child(b)
-        .child(worker("c", &tx));
-    let sup = {
-        let (sup, ()) = tokio::join!(Supervisor::start(&node, spec), attempt(&mut gate, true));
-        sup.unwrap()
-    };
-    expect(&mut rx, &[started("a"), started("b"), started("c")]).await;
+    let (node, mut rx, mut gate, sup) =
+        start_gated(Strategy::OneForAll, 10, &["a", "b", "c"], "b").await;
 
     crash(&node, &sup, "a", ExitReason::error("a")).await;
     expect(
@@ -138,24 +134,8 @@ async fn one_for_all_restart_failing_part_way_is_retried_as_a_whole() {
 
 #[tokio::test]
 async fn rest_for_one_retry_restarts_from_the_child_that_failed() {
-    let node = Node::new("retry@localhost");
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let (b, mut gate) = gated("b", &tx);
-    let spec = SupervisorSpec::new(Strategy::RestForOne)
-        .intensity(10, Duration::from_secs(5))
-        .child(worker("a", &tx))
-        .child(b)
-        .child(worker("c", &tx))
-        .child(worker("d", &tx));
-    let sup = {
-        let (sup, ()) = tokio::join!(Supervisor::start(&node, spec), attempt(&mut gate, true));
-        sup.unwrap()
-    };
-    expect(
-        &mut rx,
-        &[started("a"), started("b"), started("c"), started("d")],
-    )
-    .await;
+    let (node, mut rx, mut gate, sup) =
+        start_gated(Strategy::RestForOne, 10, &["a", "b", "c", "d"], "b").await;
 
     crash(&node, &sup, "a", ExitReason::error("a")).await;
     expect(
@@ -189,17 +169,7 @@ async fn rest_for_one_retry_restarts_from_the_child_that_failed() {
 
 #[tokio::test]
 async fn restart_and_delete_are_refused_while_restarting_and_terminate_stops_the_retries() {
-    let node = Node::new("retry@localhost");
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let (w, mut gate) = gated("w", &tx);
-    let spec = SupervisorSpec::new(Strategy::OneForOne)
-        .intensity(10, Duration::from_secs(5))
-        .child(w);
-    let sup = {
-        let (sup, ()) = tokio::join!(Supervisor::start(&node, spec), attempt(&mut gate, true));
-        sup.unwrap()
-    };
-    expect(&mut rx, &[started("w")]).await;
+    let (node, mut rx, mut gate, sup) = start_gated(Strategy::OneForOne, 10, &["w"], "w").await;
     crash(&node, &sup, "w", ExitReason::error("boom")).await;
     expect(&mut rx, &[stopped("w", ExitReason::error("boom"))]).await;
     let restart = queue(&sup, |r| SupervisorMsg::RestartChild("w".into(), r));

@@ -130,6 +130,13 @@ impl Subscriber for Capture {
     }
 }
 
+/// A capturing subscriber, the default of this thread until the guard drops.
+fn capture() -> (Capture, tracing::subscriber::DefaultGuard) {
+    let cap = Capture::default();
+    let guard = tracing::subscriber::set_default(cap.clone());
+    (cap, guard)
+}
+
 impl Capture {
     fn spans_named(&self, name: &str) -> Vec<SpanRec> {
         let all = self.0.spans.lock();
@@ -209,6 +216,12 @@ async fn pair() -> (Dist, Dist) {
     (a, b)
 }
 
+/// A [`Tracee`] on `on`, addressed from `from`.
+async fn tracee(on: &Dist, from: &Dist) -> ActorRef<Tr> {
+    let pid = on.node().spawn(Tracee::default()).await.unwrap().pid();
+    from.actor_ref::<Tr>(pid).unwrap()
+}
+
 /// The span id (hex) the sender logged with the trace id it sent, and the trace id.
 fn sent(cap: &Capture) -> Vec<(String, String)> {
     cap.events("message sent with trace context")
@@ -217,13 +230,34 @@ fn sent(cap: &Capture) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The one context sent, (trace id, span id), and the event logging it, which must be
+/// inside the span `request`.
+fn sent_once_in_request(cap: &Capture) -> (String, String, EventRec) {
+    let sent = sent(cap);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let (trace_id, span_id) = sent[0].clone();
+    let ev = cap.events("message sent with trace context")[0].clone();
+    assert_eq!(cap.span(ev.spans[0]).name, "request");
+    (trace_id, span_id, ev)
+}
+
+/// The one span `name` the receiver opened: a child of the remote span `span_id` of trace
+/// `trace_id`, from peer `a`.
+fn received_once(cap: &Capture, name: &str, trace_id: &str, span_id: &str) -> SpanRec {
+    let spans = cap.spans_named(name);
+    assert_eq!(spans.len(), 1, "{spans:?}");
+    let s = spans[0].clone();
+    assert_eq!(s.fields["trace_id"], trace_id);
+    assert_eq!(s.fields["parent_span_id"], span_id);
+    assert_eq!(s.fields["peer"], "a@127.0.0.1");
+    s
+}
+
 #[tokio::test]
 async fn a_remote_call_continues_the_callers_trace_on_the_other_node() {
-    let cap = Capture::default();
-    let _g = tracing::subscriber::set_default(cap.clone());
+    let (cap, _g) = capture();
     let (a, b) = pair().await;
-    let on_b = b.node().spawn(Tracee::default()).await.unwrap();
-    let remote = a.actor_ref::<Tr>(on_b.pid()).unwrap();
+    let remote = tracee(&b, &a).await;
 
     let request = tracing::info_span!("request", user = "u1");
     let answer = remote
@@ -233,36 +267,26 @@ async fn a_remote_call_continues_the_callers_trace_on_the_other_node() {
         .unwrap();
 
     // The sender logged the context it sent, inside its own span.
-    let sent = sent(&cap);
-    assert_eq!(sent.len(), 1, "{sent:?}");
-    let (trace_id, span_id) = sent[0].clone();
-    let ev = &cap.events("message sent with trace context")[0];
-    assert_eq!(cap.span(ev.spans[0]).name, "request");
+    let (trace_id, span_id, _) = sent_once_in_request(&cap);
     // The handler ran with that context...
     let ctx = TraceContext::parse_traceparent(&answer.expect("handled with a context")).unwrap();
     assert_eq!(ctx.trace_id_hex(), trace_id);
     assert_eq!(ctx.span_id_hex(), span_id);
     // ...inside a span on b whose parent is the remote span, and its log shows the trace id.
-    let rm = cap.spans_named("remote_message");
-    assert_eq!(rm.len(), 1);
-    assert_eq!(rm[0].fields["trace_id"], trace_id);
-    assert_eq!(rm[0].fields["parent_span_id"], span_id);
-    assert_eq!(rm[0].fields["peer"], "a@127.0.0.1");
+    let rm = received_once(&cap, "remote_message", &trace_id, &span_id);
     let handled = &cap.events("handled")[0];
     assert_eq!(cap.span(handled.spans[0]).fields["trace_id"], trace_id);
     assert_eq!(
-        rm[0].parent, None,
+        rm.parent, None,
         "not a child of whatever span was current locally"
     );
 }
 
 #[tokio::test]
 async fn a_remote_tell_carries_the_trace_and_untraced_sends_carry_none() {
-    let cap = Capture::default();
-    let _g = tracing::subscriber::set_default(cap.clone());
+    let (cap, _g) = capture();
     let (a, b) = pair().await;
-    let on_b = b.node().spawn(Tracee::default()).await.unwrap();
-    let remote = a.actor_ref::<Tr>(on_b.pid()).unwrap();
+    let remote = tracee(&b, &a).await;
 
     remote.tell(Tr::Tell(1)).unwrap(); // no span: no context
     {
@@ -291,16 +315,13 @@ async fn a_remote_tell_carries_the_trace_and_untraced_sends_carry_none() {
 
 #[tokio::test]
 async fn the_trace_continues_across_a_second_hop() {
-    let cap = Capture::default();
-    let _g = tracing::subscriber::set_default(cap.clone());
+    let (cap, _g) = capture();
     let (a, b) = pair().await;
     let c = start("c@127.0.0.1").await;
     c.register::<Tr>();
     connect(&b, &c).await;
-    let on_b = b.node().spawn(Tracee::default()).await.unwrap();
-    let on_c = c.node().spawn(Tracee::default()).await.unwrap();
-    let b_ref = a.actor_ref::<Tr>(on_b.pid()).unwrap();
-    let c_from_b: ActorRef<Tr> = b.actor_ref::<Tr>(on_c.pid()).unwrap();
+    let b_ref = tracee(&b, &a).await;
+    let c_from_b = tracee(&c, &b).await;
     let got = b_ref
         .call(|r| Tr::Hop(c_from_b, r), T)
         .instrument(tracing::info_span!("request"))
@@ -320,8 +341,7 @@ async fn the_trace_continues_across_a_second_hop() {
 
 #[tokio::test]
 async fn an_rpc_carries_the_trace_and_the_function_runs_in_it() {
-    let cap = Capture::default();
-    let _g = tracing::subscriber::set_default(cap.clone());
+    let (cap, _g) = capture();
     let (a, b) = pair().await;
     b.register_rpc("whoami", |(): ()| async {
         tracing::info!("rpc ran");
@@ -337,22 +357,14 @@ async fn an_rpc_carries_the_trace_and_the_function_runs_in_it() {
         .await
         .unwrap();
     // The caller's side: the context it sent, logged inside its span.
-    let sent = sent(&cap);
-    assert_eq!(sent.len(), 1, "{sent:?}");
-    let (trace_id, span_id) = sent[0].clone();
-    let ev = &cap.events("message sent with trace context")[0];
-    assert_eq!(cap.span(ev.spans[0]).name, "request");
+    let (trace_id, span_id, ev) = sent_once_in_request(&cap);
     assert_eq!(ev.fields["to"], "whoami");
     // The function's side: it ran with that context, in a span showing the trace id.
     let ctx = TraceContext::parse_traceparent(&answer.expect("ran with a context")).unwrap();
     assert_eq!(ctx.trace_id_hex(), trace_id);
     assert_eq!(ctx.span_id_hex(), span_id);
-    let rr = cap.spans_named("remote_rpc");
-    assert_eq!(rr.len(), 1);
-    assert_eq!(rr[0].fields["trace_id"], trace_id);
-    assert_eq!(rr[0].fields["parent_span_id"], span_id);
-    assert_eq!(rr[0].fields["peer"], "a@127.0.0.1");
-    assert_eq!(rr[0].fields["func"], "whoami");
+    let rr = received_once(&cap, "remote_rpc", &trace_id, &span_id);
+    assert_eq!(rr.fields["func"], "whoami");
     let ran = cap.events("rpc ran");
     assert_eq!(ran.len(), 2);
     assert!(ran[0].spans.is_empty(), "the untraced call ran in no span");
@@ -370,12 +382,10 @@ async fn an_rpc_carries_the_trace_and_the_function_runs_in_it() {
 
 #[tokio::test]
 async fn without_a_propagator_nothing_is_sent() {
-    let cap = Capture::default();
-    let _g = tracing::subscriber::set_default(cap.clone());
+    let (cap, _g) = capture();
     let (a, b) = pair().await;
     a.set_trace_propagator(None);
-    let on_b = b.node().spawn(Tracee::default()).await.unwrap();
-    let remote = a.actor_ref::<Tr>(on_b.pid()).unwrap();
+    let remote = tracee(&b, &a).await;
     let answer = remote
         .call(Tr::Ask, T)
         .instrument(tracing::info_span!("request"))
@@ -412,10 +422,27 @@ async fn read_frame(s: &mut TcpStream) -> Vec<u8> {
     body
 }
 
+/// Reads frames until `kind` says whether one is the plain (`false`) or the traced (`true`)
+/// frame looked for.
+async fn traced_next(s: &mut TcpStream, kind: impl Fn(&Frame) -> Option<bool>) -> bool {
+    loop {
+        let body = read_frame(s).await;
+        if let Some(traced) = kind(&decode_frame(&body).unwrap()) {
+            return traced;
+        }
+    }
+}
+
+/// `f`, encoded.
+fn encoded(f: &Frame) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_frame(f, 1 << 20, &mut out).unwrap();
+    out
+}
+
 #[tokio::test]
 async fn a_peer_without_the_capability_gets_plain_frames() {
-    let cap = Capture::default();
-    let _g = tracing::subscriber::set_default(cap.clone());
+    let (_cap, _g) = capture();
     let b = start("b@127.0.0.1").await;
     b.register::<Tr>();
     for (caps, traced) in [(0, false), (capability::ALL, true)] {
@@ -430,14 +457,12 @@ async fn a_peer_without_the_capability_gets_plain_frames() {
         async { on_raw.tell(Tr::Tell(7)).unwrap() }
             .instrument(tracing::info_span!("request"))
             .await;
-        let was_traced = loop {
-            let body = read_frame(&mut s).await;
-            match decode_frame(&body).unwrap() {
-                Frame::Send { .. } => break false,
-                Frame::Traced { .. } => break true,
-                _ => continue,
-            }
-        };
+        let was_traced = traced_next(&mut s, |f| match f {
+            Frame::Send { .. } => Some(false),
+            Frame::Traced { .. } => Some(true),
+            _ => None,
+        })
+        .await;
         assert_eq!(was_traced, traced, "caps {caps}");
         // An rpc cast, likewise.
         assert!(
@@ -445,29 +470,25 @@ async fn a_peer_without_the_capability_gets_plain_frames() {
                 .instrument(tracing::info_span!("request"))
                 .await
         );
-        let rpc_traced = loop {
-            let body = read_frame(&mut s).await;
-            match decode_frame(&body).unwrap() {
-                Frame::Rpc { func: "f", .. } => break false,
-                Frame::TracedRpc { func: "f", .. } => break true,
-                _ => continue,
-            }
-        };
+        let rpc_traced = traced_next(&mut s, |f| match f {
+            Frame::Rpc { func: "f", .. } => Some(false),
+            Frame::TracedRpc { func: "f", .. } => Some(true),
+            _ => None,
+        })
+        .await;
         assert_eq!(rpc_traced, traced, "rpc, caps {caps}");
     }
 }
 
 #[tokio::test]
 async fn a_malformed_context_is_counted_and_the_message_delivered_without_it() {
-    let cap = Capture::default();
-    let _g = tracing::subscriber::set_default(cap.clone());
+    let (cap, _g) = capture();
     let b = start("b@127.0.0.1").await;
     b.register::<Tr>();
     let on_b = b.node().spawn(Tracee::default()).await.unwrap();
     let mut s = raw(&b, "raw@127.0.0.1", capability::ALL).await;
     let payload = postcard::to_allocvec(&Tr::Tell(5)).unwrap();
     for (trace_id, span_id) in [([0; 16], [1; 8]), ([1; 16], [0; 8]), ([2; 16], [3; 8])] {
-        let mut out = Vec::new();
         let f = Frame::Traced {
             to: on_b.pid(),
             tag: <Tr as Message>::tag(),
@@ -479,11 +500,9 @@ async fn a_malformed_context_is_counted_and_the_message_delivered_without_it() {
                 flags: 1,
             },
         };
-        encode_frame(&f, 1 << 20, &mut out).unwrap();
-        s.write_all(&out).await.unwrap();
+        s.write_all(&encoded(&f)).await.unwrap();
     }
     // A truncated traced frame: a decode error, skipped.
-    let mut out = Vec::new();
     let f = Frame::Traced {
         to: on_b.pid(),
         tag: <Tr as Message>::tag(),
@@ -495,7 +514,7 @@ async fn a_malformed_context_is_counted_and_the_message_delivered_without_it() {
             flags: 0,
         },
     };
-    encode_frame(&f, 1 << 20, &mut out).unwrap();
+    let mut out = encoded(&f);
     let cut = out.len() - 10;
     out.truncate(cut);
     out[..4].copy_from_slice(&((cut - 4) as u32).to_be_bytes());
@@ -526,8 +545,7 @@ async fn a_malformed_context_is_counted_and_the_message_delivered_without_it() {
 
 #[tokio::test]
 async fn an_rpc_with_a_malformed_context_runs_without_it() {
-    let cap = Capture::default();
-    let _g = tracing::subscriber::set_default(cap.clone());
+    let (cap, _g) = capture();
     let b = start("b@127.0.0.1").await;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     b.register_rpc("note", move |n: u32| {
@@ -554,9 +572,7 @@ async fn an_rpc_with_a_malformed_context_runs_without_it() {
             args: &args,
             trace,
         };
-        let mut out = Vec::new();
-        encode_frame(&f, 1 << 20, &mut out).unwrap();
-        s.write_all(&out).await.unwrap();
+        s.write_all(&encoded(&f)).await.unwrap();
     }
     let mut got = vec![
         tokio::time::timeout(T, rx.recv()).await.unwrap().unwrap(),

@@ -179,8 +179,14 @@ impl Registry {
         let value = value.into();
         self.check_pid(pid)?;
         let at = self.stamp();
+        self.change(|st| self.register_locked(st, kind, key, pid, value, at))
+    }
+
+    /// Runs `f` on the state under its lock, then flushes what it queued (operations for the
+    /// peers, settles, entries of pids found dead) before releasing it.
+    fn change<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let mut st = self.inner.state.lock();
-        let r = self.register_locked(&mut st, kind, key, pid, value, at);
+        let r = f(&mut st);
         self.flush(&mut st);
         r
     }
@@ -468,10 +474,7 @@ impl Registry {
         let key = key.into();
         let value = value.into();
         self.check_owner(pid)?;
-        let mut st = self.inner.state.lock();
-        let r = self.set_value_locked(&mut st, kind, key, pid, value);
-        self.flush(&mut st);
-        r
+        self.change(|st| self.set_value_locked(st, kind, key, pid, value))
     }
 
     /// Sets a value; on success in a global scope, queues the change for the peers.
@@ -555,18 +558,17 @@ impl Registry {
         let value = value.into();
         self.check_pid(pid)?;
         let at = self.stamp();
-        let mut st = self.inner.state.lock();
-        let held = st
-            .by_pid
-            .get(&pid)
-            .is_some_and(|s| s.keys.contains(&(kind, key.clone())));
-        let r = if held {
-            self.set_value_locked(&mut st, kind, key, pid, value)
-        } else {
-            self.register_locked(&mut st, kind, key, pid, value, at)
-        };
-        self.flush(&mut st);
-        r
+        self.change(|st| {
+            let held = st
+                .by_pid
+                .get(&pid)
+                .is_some_and(|s| s.keys.contains(&(kind, key.clone())));
+            if held {
+                self.set_value_locked(st, kind, key, pid, value)
+            } else {
+                self.register_locked(st, kind, key, pid, value, at)
+            }
+        })
     }
 
     /// Adds `delta` to the counter `key` held by `pid` and returns the new value (gproc

@@ -2,10 +2,11 @@
 //! layer, well-formed but invalid ones are counted and skipped by the registry; neither
 //! corrupts an entry or stops replication.
 mod common;
-use actor_core::{ExitReason, Pid, ReplyTo};
-use actor_dist::{Dist, Message};
+use actor_core::{ExitReason, Pid};
+use actor_dist::Message;
 use actor_registry::{GlobalStats, Key, Kind, Value};
 use common::cluster::{cluster, eventually, T};
+use common::forged::{server_of, Forged, ForgedOp};
 use common::spawn;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
@@ -15,62 +16,6 @@ use std::sync::atomic::Ordering;
 struct Garbage(Vec<u8>);
 impl Message for Garbage {
     const NAME: &'static str = "actor_registry.Sync";
-}
-
-/// The registry's sync message, as a peer could forge it (same layout).
-#[derive(Serialize, Deserialize)]
-enum Forged {
-    Discover {
-        from: Pid,
-        scope: String,
-    },
-    Ack {
-        from: Pid,
-        scope: String,
-        state: Vec<ForgedOp>,
-        more: bool,
-    },
-    Ops {
-        from: Pid,
-        ops: Vec<ForgedOp>,
-        ack: Option<ReplyTo<bool>>,
-    },
-}
-impl Message for Forged {
-    const NAME: &'static str = "actor_registry.Sync";
-}
-
-#[derive(Serialize, Deserialize)]
-enum ForgedOp {
-    Reg {
-        kind: Kind,
-        key: Key,
-        pid: Pid,
-        value: Value,
-        at: u64,
-    },
-    Unreg {
-        kind: Kind,
-        key: Key,
-        pid: Pid,
-    },
-    Set {
-        kind: Kind,
-        key: Key,
-        pid: Pid,
-        value: Value,
-    },
-    Exit {
-        pid: Pid,
-        reason: ExitReason,
-    },
-}
-
-async fn server_of(from: &Dist, on: &str) -> Pid {
-    from.call::<(), Option<Pid>>(on, "actor_registry.whereis/test", &(), T)
-        .await
-        .unwrap()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

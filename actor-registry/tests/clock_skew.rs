@@ -3,55 +3,13 @@
 //! skewed clock would stamp them) does not win the conflicts, every replica decides alike,
 //! and a far-future stamp does not run the other replicas' clocks up.
 mod common;
-use actor_core::{Pid, ReplyTo};
-use actor_dist::{Dist, Message};
+use actor_core::ReplyTo;
 use actor_registry::{Candidate, GlobalConfig, GlobalStats, Key, Kind, Value};
 use common::cluster::{config, eventually, member_with, synced, Member, SCOPE, T};
+use common::forged::{server_of, Forged, ForgedOp};
 use common::spawn;
-use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// The registry's sync message as a peer could send it (same layout).
-#[derive(Serialize, Deserialize)]
-enum Forged {
-    Discover {
-        from: Pid,
-        scope: String,
-    },
-    Ack {
-        from: Pid,
-        scope: String,
-        state: Vec<ForgedOp>,
-        more: bool,
-    },
-    Ops {
-        from: Pid,
-        ops: Vec<ForgedOp>,
-        ack: Option<ReplyTo<bool>>,
-    },
-}
-impl Message for Forged {
-    const NAME: &'static str = "actor_registry.Sync";
-}
-
-#[derive(Serialize, Deserialize)]
-enum ForgedOp {
-    Reg {
-        kind: Kind,
-        key: Key,
-        pid: Pid,
-        value: Value,
-        at: u64,
-    },
-}
-
-async fn server_of(from: &Dist, on: &str) -> Pid {
-    from.call::<(), Option<Pid>>(on, &format!("actor_registry.whereis/{SCOPE}"), &(), T)
-        .await
-        .unwrap()
-        .unwrap()
-}
 
 fn wall_micros(skew: Duration, ahead: bool) -> u64 {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();

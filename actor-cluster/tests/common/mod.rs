@@ -4,6 +4,7 @@
 //! no two sides are quorate at once, and polling with a deadline.
 #![allow(dead_code)]
 
+pub mod procs;
 pub mod proxy;
 
 use actor_cluster::membership::{

@@ -185,21 +185,28 @@ mod tests {
     use super::*;
     use tokio::time::Instant;
 
+    /// A liveness watch of a fresh byte counter (the counter, the start, and the watch's task
+    /// answering when it declared the peer down).
+    fn watch(tick: Duration) -> (Arc<AtomicU64>, Instant, tokio::task::JoinHandle<Instant>) {
+        let received = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
+        let watcher = tokio::spawn({
+            let received = received.clone();
+            async move {
+                watch_liveness(tick, &received, |_| {}).await;
+                Instant::now()
+            }
+        });
+        (received, start, watcher)
+    }
+
     /// A peer that sends bytes at some phase of the check cycle and then freezes is declared
     /// down between 1.0 and 1.25 tick times after its last byte, whatever the phase.
     #[tokio::test(start_paused = true)]
     async fn a_frozen_peer_is_down_between_1_and_1_25_ticks_after_its_last_byte() {
         let tick = Duration::from_millis(800);
         for phase in 0..40u32 {
-            let received = Arc::new(AtomicU64::new(0));
-            let start = Instant::now();
-            let watcher = tokio::spawn({
-                let received = received.clone();
-                async move {
-                    watch_liveness(tick, &received, |_| {}).await;
-                    Instant::now()
-                }
-            });
+            let (received, start, watcher) = watch(tick);
             // Traffic for a while (a byte every 10 ms: a large transfer trickling in), then
             // the last byte at a phase that sweeps a whole check period.
             let mut t = start;
@@ -226,15 +233,7 @@ mod tests {
     async fn a_cut_is_detected_between_1_and_1_25_ticks_after_it_whatever_the_phase() {
         let tick = Duration::from_millis(800);
         for phase in 0..40u32 {
-            let received = Arc::new(AtomicU64::new(0));
-            let start = Instant::now();
-            let watcher = tokio::spawn({
-                let received = received.clone();
-                async move {
-                    watch_liveness(tick, &received, |_| {}).await;
-                    Instant::now()
-                }
-            });
+            let (received, start, watcher) = watch(tick);
             // The peer's own tick cycle is offset from ours by `phase`.
             let offset = tick / 8 * phase / 40;
             let cut = start + tick * 3 + tick * phase / 40;

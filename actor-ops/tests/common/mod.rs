@@ -9,8 +9,10 @@ use actor_journal::{JournalConfig, JournalStore, RedbJournal};
 use actor_ops::Ops;
 use actor_registry::{GlobalConfig, GlobalRegistry};
 use statem::{Ctx, Event, RemoteMachine, StateMachine, Transition};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub const COOKIE: &str = "ops-test-cookie";
 pub const T: Duration = Duration::from_secs(10);
@@ -189,4 +191,20 @@ pub async fn eventually<F: std::future::Future<Output = bool>>(mut f: impl FnMut
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A plain HTTP/1.1 GET; (status, body).
+pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(T, s.read_to_end(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_string())
 }

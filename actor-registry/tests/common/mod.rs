@@ -37,3 +37,4 @@ pub async fn spawn_with(node: &Node) -> (ActorRef<Msg>, mpsc::UnboundedReceiver<
     (node.spawn(Sink(Some(tx))).await.unwrap(), rx)
 }
 pub mod cluster;
+pub mod forged;
