@@ -111,7 +111,7 @@ pub(crate) trait KindOps: Send + Sync {
 }
 
 struct KindHost<E: Entity> {
-    /// Started with the key and what its new epoch recovered from the log.
+    /// Started with the key and what was read from the log for it.
     sup: DynamicSupervisorRef<(String, Recovered)>,
     log: Arc<dyn EntityLog>,
     /// The cluster's quorum state, when configured: no activation outside a quorate side.
@@ -122,9 +122,10 @@ struct KindHost<E: Entity> {
 impl<E: Entity> KindOps for KindHost<E> {
     fn start(&self, key: String) -> BoxFuture<'_, Result<Pid, EntityError>> {
         Box::pin(async move {
-            // The epoch (log round trips, fsyncs) is taken here, not in the supervisor's
-            // start function: the supervisor starts its children one at a time, and a
-            // failover reactivating many keys at once would wait for each one's log in turn.
+            // The last state is read here (log round trips; no write: the epoch is taken at
+            // the first write, see `log`), not in the supervisor's start function: the
+            // supervisor starts its children one at a time, and a failover reactivating many
+            // keys at once would wait for each one's log in turn.
             let ekey = EntityKey {
                 kind: E::KIND.to_string(),
                 key: key.as_bytes().to_vec(),
@@ -135,7 +136,7 @@ impl<E: Entity> KindOps for KindHost<E> {
             }
             let rec = self
                 .log
-                .activate(&ekey)
+                .load(&ekey)
                 .await
                 .map_err(|e| Refusal::log(&e).into_error(E::KIND, &key))?;
             match self.sup.start_child((key.clone(), rec)).await {
@@ -469,9 +470,9 @@ struct ActivationEnv {
     quorum: Option<actor_cluster::membership::Quorum>,
 }
 
-/// The start function of an activation, given the epoch it took from the log (which fenced
-/// every older activation) and what came with it: rebuild the machine from the last durable
-/// state, start it.
+/// The start function of an activation, given what the log holds for its key (and the epoch,
+/// if the log took one already; otherwise the first write takes it): rebuild the machine from
+/// the last durable state, start it.
 async fn start_activation<E: Entity>(
     node: actor_core::Node,
     sup: Pid,
@@ -509,6 +510,7 @@ async fn start_activation<E: Entity>(
         kind: E::KIND,
         key: key.clone(),
         epoch: rec.epoch,
+        read: rec.position(),
         seq: rec.last_seq,
         last: last_bytes,
         buf: Vec::new(),
