@@ -17,7 +17,7 @@ use actor_core::supervisor::{
 use actor_core::{ExitReason, Pid, SpawnError};
 use actor_dist::Dist;
 use actor_journal::EntityKey;
-use actor_registry::{GlobalRegistry, Key, KeyPart, Kind, RegistryError, Value};
+use actor_registry::{GlobalRegistry, Key, KeyPart, Kind, Value};
 use futures::future::BoxFuture;
 use parking_lot::{Mutex, RwLock};
 use statem::{Statem, StatemMsg};
@@ -419,20 +419,16 @@ impl Entities {
         let pid = tokio::time::timeout(self.inner.cfg.activation_timeout, ops.start(key.into()))
             .await
             .map_err(|_| activation_err(kind, key, "timed out".into()))??;
+        // Named here at once; the other nodes learn it as it propagates. No waiting for
+        // every node: the key's coordinator (the only place that activates it) waits until
+        // it lists the name (`place_here`), and a node that does not list it yet asks the
+        // coordinator.
         let registered = self
             .inner
             .global
-            .register_sync(
-                Kind::Name,
-                dir.clone(),
-                pid,
-                Value::None,
-                self.inner.cfg.activation_timeout,
-            )
-            .await;
+            .register(Kind::Name, dir.clone(), pid, Value::None);
         match registered {
-            // A peer that did not answer in time still gets the name as it propagates.
-            Ok(()) | Err(RegistryError::SyncTimeout { .. }) => {
+            Ok(()) => {
                 // Named: from now on idle time counts.
                 if let Some(e) = self.inner.live.entries.lock().get(&pid) {
                     e.activity

@@ -196,6 +196,8 @@ impl ReplicatedLog {
             tokio::time::sleep(pause).await;
         };
         self.hint(&key, epoch);
+        // Phase 2 gets a timeout of its own, as an eager activation's append did.
+        let deadline = Instant::now() + self.inner.config.timeout;
         let adopted = self
             .adopt(&key, &replicas, epoch, &promises, deadline)
             .await?;
