@@ -21,8 +21,10 @@
 //! 1. **Activation.** The first use of a key anywhere asks placement for a node; that node's
 //!    host reads the key's last durable (state, data) from the log, **writing nothing**,
 //!    rebuilds the machine from it, starts it under the kind's supervisor and names it
-//!    cluster-wide as `("entity", kind, key)` in the global registry. Later uses from any
-//!    node find the name.
+//!    cluster-wide as `("entity", kind, key)` in the global registry. The activation is
+//!    handed back once the key's coordinator (which alone activates the key, one request at a
+//!    time) lists the name; other nodes learn it as it propagates, and until then ask the
+//!    coordinator. Later uses from any node find the name.
 //! 2. **Transitions.** After every event the (state, data) pair is encoded; if it changed, a
 //!    receipt carrying it is appended with the activation's epoch and the next sequence
 //!    number, and only then are the event's replies sent (statem's `Persist` hook). The
