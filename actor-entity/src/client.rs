@@ -303,7 +303,8 @@ impl Entities {
             .clone();
         let result = {
             let _turn = gate.lock().await;
-            match (self.named(&directory_key(kind, key)), to) {
+            let named = self.named(&directory_key(kind, key));
+            let placed = match (named, to) {
                 (Some(pid), None) => Ok(pid),
                 (None, None) => self.place_and_activate(kind, key, origin).await,
                 (Some(pid), Some(to)) if pid.node == actor_core::NodeId::from_name(to) => Ok(pid),
@@ -314,13 +315,52 @@ impl Entities {
                     }
                     self.activate_at(to, kind, key, old).await
                 }
+            };
+            // The host names its activation without waiting for every node; this turn holds
+            // until this node (the key's coordinator) lists it, so that the next request for
+            // the key here finds it rather than activating another one.
+            if let Ok(pid) = placed {
+                self.await_named(&directory_key(kind, key), pid, named)
+                    .await;
             }
+            placed
         };
         let mut activating = self.inner.activating.lock();
         if Arc::strong_count(&gate) <= 2 {
             activating.remove(&slot);
         }
         result
+    }
+
+    /// Waits until this node's replica of the names lists `pid` under `dir`, at most the
+    /// activation timeout. Stops waiting when another holder than `old` (the activation a
+    /// move replaced) is listed (a conflict the registry resolves), or `pid` is gone.
+    async fn await_named(&self, dir: &actor_registry::Key, pid: Pid, old: Option<Pid>) {
+        let deadline = tokio::time::Instant::now() + self.inner.cfg.activation_timeout;
+        let node = self.inner.dist.node();
+        loop {
+            let holder = self.inner.global.where_(dir);
+            if holder == Some(pid) || holder.is_some_and(|h| Some(h) != old) {
+                return;
+            }
+            let gone = if pid.node == node.pid().node {
+                !node.is_alive(pid)
+            } else {
+                !self.inner.dist.is_up(pid.node)
+            };
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if gone || left.is_zero() {
+                return;
+            }
+            match holder {
+                // Nothing listed yet: woken by the registration.
+                None => {
+                    let _ = self.inner.global.await_name(dir.clone(), left).await;
+                }
+                // The replaced activation is still listed: its removal comes soon.
+                Some(_) => tokio::time::sleep(Duration::from_millis(1).min(left)).await,
+            }
+        }
     }
 
     async fn place_and_activate(

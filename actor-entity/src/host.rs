@@ -17,7 +17,7 @@ use actor_core::supervisor::{
 use actor_core::{ExitReason, Pid, SpawnError};
 use actor_dist::Dist;
 use actor_journal::EntityKey;
-use actor_registry::{GlobalRegistry, Key, KeyPart, Kind, RegistryError, Value};
+use actor_registry::{GlobalRegistry, Key, KeyPart, Kind, Value};
 use futures::future::BoxFuture;
 use parking_lot::{Mutex, RwLock};
 use statem::{Statem, StatemMsg};
@@ -111,7 +111,7 @@ pub(crate) trait KindOps: Send + Sync {
 }
 
 struct KindHost<E: Entity> {
-    /// Started with the key and what its new epoch recovered from the log.
+    /// Started with the key and what was read from the log for it.
     sup: DynamicSupervisorRef<(String, Recovered)>,
     log: Arc<dyn EntityLog>,
     /// The cluster's quorum state, when configured: no activation outside a quorate side.
@@ -122,9 +122,10 @@ struct KindHost<E: Entity> {
 impl<E: Entity> KindOps for KindHost<E> {
     fn start(&self, key: String) -> BoxFuture<'_, Result<Pid, EntityError>> {
         Box::pin(async move {
-            // The epoch (log round trips, fsyncs) is taken here, not in the supervisor's
-            // start function: the supervisor starts its children one at a time, and a
-            // failover reactivating many keys at once would wait for each one's log in turn.
+            // The last state is read here (log round trips; no write: the epoch is taken at
+            // the first write, see `log`), not in the supervisor's start function: the
+            // supervisor starts its children one at a time, and a failover reactivating many
+            // keys at once would wait for each one's log in turn.
             let ekey = EntityKey {
                 kind: E::KIND.to_string(),
                 key: key.as_bytes().to_vec(),
@@ -135,7 +136,7 @@ impl<E: Entity> KindOps for KindHost<E> {
             }
             let rec = self
                 .log
-                .activate(&ekey)
+                .load(&ekey)
                 .await
                 .map_err(|e| Refusal::log(&e).into_error(E::KIND, &key))?;
             match self.sup.start_child((key.clone(), rec)).await {
@@ -418,20 +419,16 @@ impl Entities {
         let pid = tokio::time::timeout(self.inner.cfg.activation_timeout, ops.start(key.into()))
             .await
             .map_err(|_| activation_err(kind, key, "timed out".into()))??;
+        // Named here at once; the other nodes learn it as it propagates. No waiting for
+        // every node: the key's coordinator (the only place that activates it) waits until
+        // it lists the name (`place_here`), and a node that does not list it yet asks the
+        // coordinator.
         let registered = self
             .inner
             .global
-            .register_sync(
-                Kind::Name,
-                dir.clone(),
-                pid,
-                Value::None,
-                self.inner.cfg.activation_timeout,
-            )
-            .await;
+            .register(Kind::Name, dir.clone(), pid, Value::None);
         match registered {
-            // A peer that did not answer in time still gets the name as it propagates.
-            Ok(()) | Err(RegistryError::SyncTimeout { .. }) => {
+            Ok(()) => {
                 // Named: from now on idle time counts.
                 if let Some(e) = self.inner.live.entries.lock().get(&pid) {
                     e.activity
@@ -469,9 +466,9 @@ struct ActivationEnv {
     quorum: Option<actor_cluster::membership::Quorum>,
 }
 
-/// The start function of an activation, given the epoch it took from the log (which fenced
-/// every older activation) and what came with it: rebuild the machine from the last durable
-/// state, start it.
+/// The start function of an activation, given what the log holds for its key (and the epoch,
+/// if the log took one already; otherwise the first write takes it): rebuild the machine from
+/// the last durable state, start it.
 async fn start_activation<E: Entity>(
     node: actor_core::Node,
     sup: Pid,
@@ -509,6 +506,7 @@ async fn start_activation<E: Entity>(
         kind: E::KIND,
         key: key.clone(),
         epoch: rec.epoch,
+        read: rec.position(),
         seq: rec.last_seq,
         last: last_bytes,
         buf: Vec::new(),

@@ -45,7 +45,10 @@ pub(crate) struct Journaler {
     pub(crate) ids: Arc<Ids>,
     pub(crate) kind: &'static str,
     pub(crate) key: String,
+    /// The epoch held; 0: none yet (the first write claims one, from `read`).
     pub(crate) epoch: u64,
+    /// The log position the activation read.
+    pub(crate) read: actor_journal::LogPosition,
     /// The last sequence number written (or recovered).
     pub(crate) seq: u64,
     /// The encoding of the last (state, data) written.
@@ -146,8 +149,16 @@ impl<E: Entity> Persist<E> for Journaler {
             state: bytes.clone(),
         };
         Box::pin(async move {
-            match self.log.append(receipt).await {
-                Ok(()) => {
+            let written = if self.epoch == 0 {
+                self.log.claim(receipt, self.read).await.map(Some)
+            } else {
+                self.log.append(receipt).await.map(|()| None)
+            };
+            match written {
+                Ok(claimed) => {
+                    if let Some(epoch) = claimed {
+                        self.epoch = epoch;
+                    }
                     self.seq += 1;
                     self.durable = true;
                     self.buf = std::mem::replace(&mut self.last, bytes);

@@ -12,25 +12,34 @@
 //!   placements in flight, [`ConsistentHash`](placement::ConsistentHash),
 //!   [`PreferLocal`](placement::PreferLocal), [`ByRole`](placement::ByRole), custom).
 //! - [`log`]: the [`EntityLog`](log::EntityLog) seam between entities and their receipt log:
-//!   taking an epoch for a key (recovering its last state) and appending receipts that a
-//!   stale epoch cannot write. [`LocalLog`](log::LocalLog) keeps one node's journal;
+//!   reading a key's last state, taking an epoch for it at the first write, and appending
+//!   receipts that a stale epoch cannot write. [`LocalLog`](log::LocalLog) keeps one node's journal;
 //!   [`replicated`] keeps a key's log on a majority of its replicas (`ENTITIES.md`).
 //!
 //! # How an entity lives
 //!
 //! 1. **Activation.** The first use of a key anywhere asks placement for a node; that node's
-//!    host takes a new **epoch** for the key from the log (which fences every older
-//!    activation), rebuilds the machine from the last durable (state, data), starts it under
-//!    the kind's supervisor and names it cluster-wide as `("entity", kind, key)` in the global
-//!    registry. Later uses from any node find the name.
+//!    host reads the key's last durable (state, data) from the log, **writing nothing**,
+//!    rebuilds the machine from it, starts it under the kind's supervisor and names it
+//!    cluster-wide as `("entity", kind, key)` in the global registry. The activation is
+//!    handed back once the key's coordinator (which alone activates the key, one request at a
+//!    time) lists the name; other nodes learn it as it propagates, and until then ask the
+//!    coordinator. Later uses from any node find the name.
 //! 2. **Transitions.** After every event the (state, data) pair is encoded; if it changed, a
-//!    receipt carrying it is appended with the epoch and the next sequence number, and only
-//!    then are the event's replies sent (statem's `Persist` hook). A log that promised a newer
-//!    epoch refuses: the activation stops with `{shutdown, fenced}` and replies nothing.
+//!    receipt carrying it is appended with the activation's epoch and the next sequence
+//!    number, and only then are the event's replies sent (statem's `Persist` hook). The
+//!    activation's **first** write takes its **epoch** (above every one promised for the key,
+//!    fencing every older activation) in the same durable step as the receipt, and is refused
+//!    if the log moved on since the activation read it. A log that promised a newer epoch
+//!    refuses: the activation stops with `{shutdown, fenced}` and replies nothing (the next
+//!    use activates the key again from the newer state). An activation that has not written
+//!    holds no epoch (see [`log`]): activations that only read cost no fsync and no promise
+//!    round.
 //! 3. **Passivation.** An activation idle for `passivate_after` stops after its queued
 //!    requests; the next use activates it again from the log.
 //! 4. **Failover.** When the node of an activation dies, its name goes with it and the next
-//!    use activates the key elsewhere with a higher epoch, from the last acknowledged receipt.
+//!    use activates the key elsewhere from the last acknowledged receipt (its first write
+//!    takes a higher epoch).
 //! 5. **Rebalancing.** A host running clearly more activations than the cluster's mean
 //!    (by [`Rebalance::tolerance`]) moves a few per round ([`Rebalance::max_moves`]) to the
 //!    host with the fewest, as hand-offs: after a node joins, load spreads at a bounded rate.
@@ -113,7 +122,10 @@
 //! journal) and relies on the shard coordinator for single activation; Orleans admits
 //! duplicate activations during instability. Here duplicates can exist for a moment (two
 //! nodes activating one key at once, a partition), but the epoch check of the log lets only
-//! one of them ever commit, and the registry keeps one name.
+//! one of them ever commit, and the registry keeps one name. Epochs are taken at the first
+//! write, not at activation: a duplicate that only reads serves the last durable state and
+//! fences nobody; the first of them to write fences the others, whose first writes are then
+//! refused (neither Akka nor Orleans fences writers at all).
 #![warn(missing_docs)]
 
 mod cache;

@@ -1,14 +1,34 @@
 //! The seam between entities and their receipt log.
 //!
-//! An activation first takes an **epoch** for its key ([`EntityLog::activate`]): higher than
-//! any epoch promised before for that key, so that every older activation is fenced; with it
-//! comes what the log has accepted (the last receipt, which carries the entity's state after
-//! it, and the latest snapshot). Then every transition is an [`EntityLog::append`] of a
-//! receipt with that epoch and the next sequence number; a log that has promised a higher
-//! epoch refuses it with [`LogError::Fenced`], and the activation stops without replying
+//! # Epochs, taken lazily
+//!
+//! Every activation that writes holds an **epoch** for its key: higher than any epoch promised
+//! before for that key, so that every older activation is fenced. The host starts an
+//! activation with [`EntityLog::load`]: the key's last durable state (the last receipt, which
+//! carries the entity's state after it, and the latest snapshot) and the position it read,
+//! **without writing anything**: no fsync, no promise. The activation takes its epoch at its
+//! **first write** ([`EntityLog::claim`]), in the same durable step as that first receipt;
+//! the claim is refused (`Fenced`: the activation is stale and stops) if the key's log no
+//! longer ends where the activation read it. Later transitions are [`EntityLog::append`]s of
+//! receipts with that epoch and the next sequence number; a log that has promised a higher
+//! epoch refuses them with [`LogError::Fenced`], and the activation stops without replying
 //! success to anyone.
+//!
+//! So an activation that has only served reads **holds no epoch** ([`Recovered::epoch`] is 0)
+//! and fenced nobody: two activations of one key (a partition, a race) may both serve reads
+//! of the same durable state, and the first of them to write fences the other, whose own
+//! first write is then refused. What a write needs is unchanged: exactly one epoch commits.
+//! Before, every activation promised its epoch durably when it started (an fsync, and for a
+//! replicated log a round trip to a majority) even if it never wrote. Akka Cluster Sharding
+//! and Orleans take no epoch at all (an Akka entity's persistence id has one writer by
+//! convention; Orleans' grain directory may admit duplicates that both write); here a write
+//! of a stale activation is never acknowledged.
+//!
+//! [`EntityLog::activate`] still takes an epoch at once (the eager form, for tools and tests
+//! that want to fence a key now); a log that does not implement `load`/`claim` gets the eager
+//! behaviour through their default implementations.
 
-use actor_journal::{EntityKey, JournalError, JournalStore, Receipt, Snapshot};
+use actor_journal::{EntityKey, JournalError, JournalStore, LogPosition, Receipt, Snapshot};
 use std::future::Future;
 use std::ops::Range;
 use std::pin::Pin;
@@ -17,14 +37,18 @@ use std::sync::Arc;
 /// A boxed future of a log operation (so `dyn EntityLog` works).
 pub type LogFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, LogError>> + Send + 'a>>;
 
-/// What an activation holds after [`EntityLog::activate`].
+/// What an activation starts from: [`EntityLog::load`] or [`EntityLog::activate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recovered {
-    /// The epoch this activation holds: its receipts carry it.
+    /// The epoch this activation holds: its receipts carry it. 0: none yet (a lazy
+    /// [`load`](EntityLog::load)); the first write takes one with [`EntityLog::claim`].
     pub epoch: u64,
     /// The last sequence number accepted for the key (0 for a new key): the next receipt
     /// takes `last_seq + 1`.
     pub last_seq: u64,
+    /// The epoch of the receipt at `last_seq` (0 for a new key): with `last_seq`, the
+    /// position the activation read, which its first write must still find.
+    pub last_epoch: u64,
     /// The last accepted receipt (its `state` is the entity's state after it), if any.
     pub last: Option<Receipt>,
     /// The latest snapshot, if any (used when it is later than `last`).
@@ -32,6 +56,14 @@ pub struct Recovered {
 }
 
 impl Recovered {
+    /// The position of the key's log this activation read.
+    pub fn position(&self) -> LogPosition {
+        LogPosition {
+            seq: self.last_seq,
+            epoch: self.last_epoch,
+        }
+    }
+
     /// The entity's latest durable state (encoded): the later of the last receipt's state and
     /// the snapshot's; `None` for a key never written.
     pub fn state(&self) -> Option<&[u8]> {
@@ -92,8 +124,35 @@ impl Eq for LogError {}
 /// [`ReplicatedLog`](crate::replicated) (a majority of a key's replicas).
 pub trait EntityLog: Send + Sync + 'static {
     /// Takes a new epoch for `key`, above every epoch promised for it before, and returns what
-    /// the log has accepted for the key.
+    /// the log has accepted for the key (the eager form: the host uses
+    /// [`load`](EntityLog::load)).
     fn activate<'a>(&'a self, key: &'a EntityKey) -> LogFuture<'a, Recovered>;
+
+    /// What an activation of `key` starts from: the key's last durable state, including every
+    /// acknowledged write, read without writing when the log can (then
+    /// [`Recovered::epoch`] is 0, and the activation's first write is a
+    /// [`claim`](EntityLog::claim)). The default takes an epoch at once
+    /// ([`activate`](EntityLog::activate)).
+    fn load<'a>(&'a self, key: &'a EntityKey) -> LogFuture<'a, Recovered> {
+        self.activate(key)
+    }
+
+    /// An activation's first write after a lazy [`load`](EntityLog::load) that read the
+    /// log at `read`: takes an epoch above every one promised for the key and appends
+    /// `receipt` (its `seq` `read.seq + 1`; its `epoch` is set here) with it; resolves with
+    /// the epoch once the receipt is durable where this log promises. Refused with
+    /// [`LogError::Fenced`] if the key's log no longer ends at `read` (a newer activation
+    /// wrote: this one is stale); nothing of the receipt is then acknowledged.
+    ///
+    /// The default refuses (a log whose `load` takes the epoch eagerly never gets a claim).
+    fn claim(&self, receipt: Receipt, read: LogPosition) -> LogFuture<'_, u64> {
+        let _ = (receipt, read);
+        Box::pin(async {
+            Err(LogError::Journal(JournalError::Storage(
+                "this log takes epochs eagerly: claim is not implemented".into(),
+            )))
+        })
+    }
 
     /// Appends `receipt` (its `epoch` the activation's, its `seq` the next one). Resolves once
     /// the receipt is durable where this log promises (locally, or on a majority).
@@ -143,6 +202,7 @@ impl EntityLog for LocalLog {
                         return Ok(Recovered {
                             epoch,
                             last_seq: acc.last_seq,
+                            last_epoch: acc.last_epoch,
                             last: acc.entries.last().cloned(),
                             snapshot: acc.snapshot,
                         })
@@ -151,6 +211,32 @@ impl EntityLog for LocalLog {
                     Err(JournalError::Fenced { .. }) => continue,
                     Err(e) => return Err(e.into()),
                 }
+            }
+        })
+    }
+
+    fn load<'a>(&'a self, key: &'a EntityKey) -> LogFuture<'a, Recovered> {
+        Box::pin(async move {
+            let acc = self.store.head(key).await?;
+            Ok(Recovered {
+                epoch: 0,
+                last_seq: acc.last_seq,
+                last_epoch: acc.last_epoch,
+                last: acc.entries.last().cloned(),
+                snapshot: acc.snapshot,
+            })
+        })
+    }
+
+    fn claim(&self, receipt: Receipt, read: LogPosition) -> LogFuture<'_, u64> {
+        Box::pin(async move {
+            match self.store.claim(receipt, read).await {
+                Ok(epoch) => Ok(epoch),
+                // The log moved on since the activation read it: a newer one wrote.
+                Err(JournalError::Diverged { last_epoch, .. }) => Err(LogError::Fenced {
+                    promised: last_epoch,
+                }),
+                Err(e) => Err(e.into()),
             }
         })
     }

@@ -1,4 +1,4 @@
-//! Activations of one kind on one node take their epochs from the log concurrently: the
+//! Activations of one kind on one node read the log concurrently: the
 //! kind's supervisor only starts the machine (it starts children one at a time), so a
 //! failover that reactivates many keys at once does not wait for each key's log round trips
 //! in turn (W18).
@@ -7,14 +7,14 @@ mod common;
 
 use actor_entity::log::{EntityLog, LocalLog, LogFuture, Recovered};
 use actor_entity::EntityConfig;
-use actor_journal::{EntityKey, JournalConfig, Receipt, RedbJournal};
+use actor_journal::{EntityKey, JournalConfig, LogPosition, Receipt, RedbJournal};
 use common::{balance, Account};
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Barrier;
 
-/// A local log whose `activate` returns only once `n` activations are inside it at once.
+/// A local log whose `load` returns only once `n` activations are inside it at once.
 struct Gathering {
     inner: LocalLog,
     all_in: Barrier,
@@ -22,10 +22,18 @@ struct Gathering {
 
 impl EntityLog for Gathering {
     fn activate<'a>(&'a self, key: &'a EntityKey) -> LogFuture<'a, Recovered> {
+        self.inner.activate(key)
+    }
+
+    fn load<'a>(&'a self, key: &'a EntityKey) -> LogFuture<'a, Recovered> {
         Box::pin(async move {
             self.all_in.wait().await;
-            self.inner.activate(key).await
+            self.inner.load(key).await
         })
+    }
+
+    fn claim(&self, receipt: Receipt, read: LogPosition) -> LogFuture<'_, u64> {
+        self.inner.claim(receipt, read)
     }
 
     fn append(&self, receipt: Receipt) -> LogFuture<'_, ()> {
@@ -52,7 +60,7 @@ impl EntityLog for Gathering {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn activations_of_one_kind_take_their_epochs_concurrently() {
+async fn activations_of_one_kind_read_the_log_concurrently() {
     const N: usize = 8;
     let dir = tempfile::tempdir().unwrap();
     let store = RedbJournal::open(JournalConfig::new(dir.path())).unwrap();

@@ -29,6 +29,8 @@ pub enum JournalError {
     /// [`JournalStore::accept`](crate::JournalStore::accept): the key's log does not hold the
     /// receipt the accepted ones follow (it is shorter, or holds another epoch's receipt
     /// there). Nothing was written; the sender backs up and sends from an earlier position.
+    /// Also [`JournalStore::claim`](crate::JournalStore::claim)'s refusal: the log no longer
+    /// ends where the activation read it (the activation is stale).
     #[error("diverged: the log ends at seq {last_seq} (epoch {last_epoch})")]
     Diverged {
         /// The key's last sequence number.

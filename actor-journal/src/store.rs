@@ -67,6 +67,28 @@ pub trait JournalStore: Send + Sync {
         })
     }
 
+    /// Takes a new epoch for `receipt`'s key and appends the receipt with it, in one durable
+    /// write: the first write of an activation that read the key's log (with
+    /// [`head`](JournalStore::head)) without promising anything ("lazy epochs").
+    ///
+    /// Refused (nothing written) with [`JournalError::Diverged`] if the key's log no longer
+    /// ends at `read` (another activation wrote since: this one is stale), and with
+    /// [`JournalError::OutOfOrder`] if `receipt.seq` is not `read.seq + 1`. Otherwise the
+    /// epoch is one above every epoch the key has promised or accepted; it becomes the key's
+    /// promise (fencing every older activation), the receipt is stored with it, and it is
+    /// the answer.
+    ///
+    /// The default implementation refuses with [`JournalError::Storage`] (then use
+    /// [`promise`](JournalStore::promise) when the activation starts).
+    fn claim(&self, receipt: Receipt, read: LogPosition) -> JournalFuture<'_, u64> {
+        let _ = (receipt, read);
+        Box::pin(async {
+            Err(JournalError::Storage(
+                "this store does not implement claim".into(),
+            ))
+        })
+    }
+
     /// Records `snapshot` as the key's state up to `snapshot.seq`: its epoch must be at least
     /// the key's promise, and its sequence number between the latest snapshot's and the last
     /// accepted one. Then compacts the receipts it covers, per the store's
@@ -76,6 +98,17 @@ pub trait JournalStore: Send + Sync {
     /// What `key` has accepted (the latest snapshot and the receipts after it), without
     /// promising anything.
     fn last_state<'a>(&'a self, key: &'a EntityKey) -> JournalFuture<'a, Accepted>;
+
+    /// Like [`last_state`](JournalStore::last_state), but with at most the last receipt in
+    /// `entries`: what an activation needs, at a cost that does not grow with the log.
+    fn head<'a>(&'a self, key: &'a EntityKey) -> JournalFuture<'a, Accepted> {
+        Box::pin(async move {
+            let mut acc = self.last_state(key).await?;
+            let skip = acc.entries.len().saturating_sub(1);
+            acc.entries.drain(..skip);
+            Ok(acc)
+        })
+    }
 
     /// The stored receipts of `key` with a sequence number above `after`, in order, at most
     /// `limit` of them.

@@ -43,12 +43,12 @@ pub(crate) fn rendezvous(members: &[String], key: &EntityKey, r: usize) -> Vec<S
     scored.into_iter().take(r).map(|(_, m)| m.clone()).collect()
 }
 
-fn majority(n: usize) -> usize {
+pub(super) fn majority(n: usize) -> usize {
     n / 2 + 1
 }
 
 /// One replica's answer in a round.
-enum Answer<T> {
+pub(super) enum Answer<T> {
     Ok(T),
     Fenced(u64),
     Diverged(LogPosition),
@@ -71,6 +71,15 @@ impl<T> From<Result<Result<T, Refusal>, CallError>> for Answer<T> {
             }
         }
     }
+}
+
+/// What a new epoch re-proposes: see [`ReplicatedLog::adopt`].
+pub(super) struct Adopted {
+    pub(super) plan: recovery::Plan,
+    /// The position the tail follows.
+    pub(super) prev: LogPosition,
+    /// The adopted receipts after `prev`, with the new epoch.
+    pub(super) tail: Vec<Receipt>,
 }
 
 impl ReplicatedLog {
@@ -96,7 +105,7 @@ impl ReplicatedLog {
     }
 
     /// Calls `node`'s replica server, before `deadline`.
-    async fn ask<T: Send + 'static>(
+    pub(super) async fn ask<T: Send + 'static>(
         &self,
         node: &str,
         deadline: Instant,
@@ -116,7 +125,7 @@ impl ReplicatedLog {
         res.into()
     }
 
-    fn replica_set(&self, key: &EntityKey) -> Result<Vec<String>, LogError> {
+    pub(super) fn replica_set(&self, key: &EntityKey) -> Result<Vec<String>, LogError> {
         let set = self.replicas_of(key);
         if set.is_empty() {
             return Err(LogError::NoQuorum { needed: 1, got: 0 });
@@ -124,7 +133,7 @@ impl ReplicatedLog {
         Ok(set)
     }
 
-    fn no_quorum(&self, needed: usize, got: usize) -> LogError {
+    pub(super) fn no_quorum(&self, needed: usize, got: usize) -> LogError {
         self.inner.stats.no_quorum.fetch_add(1, Ordering::Relaxed);
         LogError::NoQuorum { needed, got }
     }
@@ -138,7 +147,7 @@ impl ReplicatedLog {
     }
 
     /// A back-off before the next prepare round: growing with the attempt, jittered.
-    fn backoff(&self, attempt: u32) -> Duration {
+    pub(super) fn backoff(&self, attempt: u32) -> Duration {
         let mut x = self.inner.jitter.lock();
         *x ^= *x << 13;
         *x ^= *x >> 7;
@@ -222,16 +231,45 @@ impl ReplicatedLog {
         answers: Vec<Promise>,
         deadline: Instant,
     ) -> Result<Recovered, LogError> {
-        let plan = recovery::plan(&answers);
+        let adopted = self.adopt(key, replicas, epoch, &answers, deadline).await?;
+        let last = adopted.tail.last().cloned();
+        let last_epoch = if last.is_some() {
+            epoch
+        } else {
+            adopted.plan.last.epoch
+        };
+        let last = last.or_else(|| answers[adopted.plan.source].tail.last().cloned());
+        if !adopted.tail.is_empty() {
+            self.replicate(key, replicas, epoch, adopted.prev, adopted.tail, deadline)
+                .await?;
+        }
+        self.inner.stats.activations.fetch_add(1, Ordering::Relaxed);
+        Ok(Recovered {
+            epoch,
+            last_seq: adopted.plan.last.seq,
+            last_epoch,
+            last,
+            snapshot: answers[adopted.plan.source].snapshot.clone(),
+        })
+    }
+
+    /// Phase 1's outcome from a majority's `answers`: the adopted log's tail to re-propose
+    /// under `epoch` (receipts re-tagged with it) after `prev` (see [`recovery::plan`]).
+    pub(super) async fn adopt(
+        &self,
+        key: &EntityKey,
+        replicas: &[String],
+        epoch: u64,
+        answers: &[Promise],
+        deadline: Instant,
+    ) -> Result<Adopted, LogError> {
+        let plan = recovery::plan(answers);
         let source = &answers[plan.source];
-        let snapshot = source.snapshot.clone();
         let Some(from) = plan.from else {
-            self.inner.stats.activations.fetch_add(1, Ordering::Relaxed);
-            return Ok(Recovered {
-                epoch,
-                last_seq: plan.last.seq,
-                last: source.tail.last().cloned(),
-                snapshot,
+            return Ok(Adopted {
+                plan,
+                prev: LogPosition::default(),
+                tail: Vec::new(),
             });
         };
         // The adopted receipts from `from.seq` (its own receipt gives the position's epoch)
@@ -267,16 +305,7 @@ impl ReplicatedLog {
             .stats
             .reproposed
             .fetch_add(tail.len() as u64, Ordering::Relaxed);
-        let last = tail.last().cloned();
-        self.replicate(key, replicas, epoch, prev, tail, deadline)
-            .await?;
-        self.inner.stats.activations.fetch_add(1, Ordering::Relaxed);
-        Ok(Recovered {
-            epoch,
-            last_seq: plan.last.seq,
-            last,
-            snapshot,
-        })
+        Ok(Adopted { plan, prev, tail })
     }
 
     /// Reads the adopted log (ending at `last`) from `first` on, from a replica whose log ends
@@ -347,7 +376,7 @@ impl ReplicatedLog {
 
     /// Phase 2: has `batch` (after `prev`) accepted by a majority of `replicas` under `epoch`,
     /// in chunks of the batch bound. Replicas behind are caught up from one that accepted.
-    async fn replicate(
+    pub(super) async fn replicate(
         &self,
         key: &EntityKey,
         replicas: &[String],

@@ -7,6 +7,12 @@
 //! [`JournalStore`]. A key's **replica set** is `R` members (default 3) chosen by rendezvous
 //! hashing of the key over the member list, so every node computes the same set.
 //!
+//! - **Lazy activation** ([`EntityLog::load`], what the entity host uses) reads the heads of a
+//!   majority without writing; when they agree, the activation serves that (committed) state
+//!   and holds no epoch until its first write ([`EntityLog::claim`]): phase 1 below, then one
+//!   accept of the re-proposed tail and the new receipt, refused (`Fenced`) if the majority's
+//!   log moved on from what the activation read. When the heads disagree, the load is an
+//!   eager activation. See `lazy.rs` for why this is safe.
 //! - **Activation** ([`EntityLog::activate`]) is Paxos phase 1. The client sends
 //!   `prepare(key, e)` to the key's replicas; a replica promises `e` durably if it is above
 //!   every epoch it promised for the key, and answers with its last position (sequence number
@@ -91,6 +97,7 @@
 //!   its own appends in flight instead.
 
 mod client;
+mod lazy;
 mod protocol;
 mod recovery;
 mod replica;
@@ -100,7 +107,7 @@ pub use protocol::WireBounds;
 use crate::log::{EntityLog, LogFuture, Recovered};
 use actor_core::{ActorRef, SpawnError};
 use actor_dist::Dist;
-use actor_journal::{EntityKey, JournalStore, Receipt};
+use actor_journal::{EntityKey, JournalStore, LogPosition, Receipt};
 use parking_lot::Mutex;
 use protocol::ReplicaMsg;
 use std::collections::HashMap;
@@ -171,12 +178,21 @@ impl Default for ReplicatedConfig {
 pub struct ReplicaStats {
     /// Prepares the replica server served.
     pub prepares: AtomicU64,
+    /// Head reads (lazy activations) the replica server served.
+    pub heads: AtomicU64,
     /// Accepts the replica server served.
     pub accepts: AtomicU64,
     /// Requests the replica server refused as invalid (bounds, bad receipts).
     pub invalid: AtomicU64,
-    /// Activations that took an epoch.
+    /// Epochs this client took: eager activations and lazy activations' first writes.
     pub activations: AtomicU64,
+    /// Lazy activations: a majority's heads read and agreed, no epoch taken.
+    pub loads: AtomicU64,
+    /// Lazy reads that found the majority's heads disagreeing (a write in flight or not
+    /// everywhere yet) and took an epoch at once, committing the adopted log.
+    pub eager_loads: AtomicU64,
+    /// Claims refused because a majority's log had moved on from what the activation read.
+    pub stale_claims: AtomicU64,
     /// Prepare rounds refused by a higher promise and retried.
     pub prepare_retries: AtomicU64,
     /// Receipts re-proposed by recoveries.
@@ -299,6 +315,14 @@ impl ReplicatedLog {
 impl EntityLog for ReplicatedLog {
     fn activate<'a>(&'a self, key: &'a EntityKey) -> LogFuture<'a, Recovered> {
         Box::pin(self.activate_key(key))
+    }
+
+    fn load<'a>(&'a self, key: &'a EntityKey) -> LogFuture<'a, Recovered> {
+        Box::pin(self.load_key(key))
+    }
+
+    fn claim(&self, receipt: Receipt, read: LogPosition) -> LogFuture<'_, u64> {
+        Box::pin(self.claim_receipt(receipt, read))
     }
 
     fn append(&self, receipt: Receipt) -> LogFuture<'_, ()> {

@@ -44,6 +44,19 @@ pub(crate) struct Promise {
     pub tail: Vec<Receipt>,
 }
 
+/// A replica's answer to a read of a key's head: what it has accepted, without promising.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Head {
+    /// The highest epoch it promised for the key.
+    pub promised: u64,
+    /// The position of its last receipt.
+    pub last: LogPosition,
+    /// Its latest snapshot, if any.
+    pub snapshot: Option<Snapshot>,
+    /// Its last receipt (none for an empty log, or one its snapshot compacted).
+    pub receipt: Option<Receipt>,
+}
+
 /// Why a replica did not do what it was asked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Refusal {
@@ -88,6 +101,11 @@ pub(crate) enum ReplicaMsg {
         end: u64,
         limit: u32,
         reply: ReplyTo<Result<Vec<Receipt>, Refusal>>,
+    },
+    /// What `key` has accepted (its last receipt), promising nothing: a lazy activation.
+    Head {
+        key: EntityKey,
+        reply: ReplyTo<Result<Head, Refusal>>,
     },
 }
 
@@ -160,6 +178,7 @@ mod tests {
             let _ = postcard::from_bytes::<Result<Promise, Refusal>>(&bytes);
             let _ = postcard::from_bytes::<Result<LogPosition, Refusal>>(&bytes);
             let _ = postcard::from_bytes::<Result<(LogPosition, Vec<Receipt>), Refusal>>(&bytes);
+            let _ = postcard::from_bytes::<Result<Head, Refusal>>(&bytes);
         }
 
         /// A huge length prefix does not make the decoder allocate it up front.

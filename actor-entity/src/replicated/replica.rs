@@ -3,7 +3,7 @@
 //! answered from a task when it is durable, so that requests of many keys share group commits
 //! and one slow fsync does not stop the mailbox.
 
-use super::protocol::{Promise, Refusal, ReplicaMsg, WireBounds};
+use super::protocol::{Head, Promise, Refusal, ReplicaMsg, WireBounds};
 use super::ReplicaStats;
 use actor_core::{Actor, Context, ReplyTo};
 use actor_journal::{JournalError, JournalStore, LogPosition};
@@ -146,6 +146,26 @@ impl Actor for Replica {
                         .await
                         .map_err(refusal)?;
                     Ok((last, entries))
+                };
+                self.serve(op, reply).await;
+            }
+            ReplicaMsg::Head { key, reply } => {
+                if let Err(why) = bounds.check_key(&key) {
+                    reply.send(Err(self.invalid(why)));
+                    return;
+                }
+                self.stats.heads.fetch_add(1, Ordering::Relaxed);
+                let op = async move {
+                    let acc = store.head(&key).await.map_err(refusal)?;
+                    Ok(Head {
+                        promised: acc.promised,
+                        last: LogPosition {
+                            seq: acc.last_seq,
+                            epoch: acc.last_epoch,
+                        },
+                        snapshot: acc.snapshot,
+                        receipt: acc.entries.into_iter().last(),
+                    })
                 };
                 self.serve(op, reply).await;
             }

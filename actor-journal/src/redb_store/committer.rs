@@ -42,6 +42,12 @@ pub(crate) enum Op {
         receipts: Vec<Receipt>,
         reply: Reply<LogPosition>,
     },
+    /// An activation's first write, taking its epoch ([`crate::JournalStore::claim`]).
+    Claim {
+        receipt: Receipt,
+        read: LogPosition,
+        reply: Reply<u64>,
+    },
     /// Finish what is queued, release the file, then answer.
     Close(oneshot::Sender<()>),
 }
@@ -146,6 +152,7 @@ enum Done {
     Accepted(Reply<Accepted>, Result<Accepted, JournalError>),
     Unit(Reply<()>, Result<(), JournalError>),
     Position(Reply<LogPosition>, Result<LogPosition, JournalError>),
+    Epoch(Reply<u64>, Result<u64, JournalError>),
 }
 
 impl Done {
@@ -155,6 +162,7 @@ impl Done {
             Done::Accepted(reply, result) => drop(reply.send(result)),
             Done::Unit(reply, result) => drop(reply.send(result)),
             Done::Position(reply, result) => drop(reply.send(result)),
+            Done::Epoch(reply, result) => drop(reply.send(result)),
         }
     }
 
@@ -163,6 +171,7 @@ impl Done {
             Done::Accepted(reply, _) => drop(reply.send(Err(err.clone()))),
             Done::Unit(reply, _) => drop(reply.send(Err(err.clone()))),
             Done::Position(reply, _) => drop(reply.send(Err(err.clone()))),
+            Done::Epoch(reply, _) => drop(reply.send(Err(err.clone()))),
         }
     }
 }
@@ -176,6 +185,7 @@ impl Op {
                 drop(reply.send(Err(err.clone())))
             }
             Op::Accept { reply, .. } => drop(reply.send(Err(err.clone()))),
+            Op::Claim { reply, .. } => drop(reply.send(Err(err.clone()))),
             Op::Close(done) => drop(done.send(())),
         }
     }
@@ -322,6 +332,17 @@ fn apply(
                     Ok(result) => done.push(Done::Position(reply, result)),
                     Err(fault) => {
                         done.push(Done::Position(reply, Err(fault.clone())));
+                        return Err(fault);
+                    }
+                },
+                Op::Claim {
+                    receipt,
+                    read,
+                    reply,
+                } => match tables.claim(receipt, read) {
+                    Ok(result) => done.push(Done::Epoch(reply, result)),
+                    Err(fault) => {
+                        done.push(Done::Epoch(reply, Err(fault.clone())));
                         return Err(fault);
                     }
                 },

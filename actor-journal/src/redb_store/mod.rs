@@ -209,6 +209,19 @@ impl JournalStore for RedbJournal {
         }))
     }
 
+    fn claim(&self, receipt: Receipt, read: LogPosition) -> JournalFuture<'_, u64> {
+        Box::pin(self.submit(move |reply| Op::Claim {
+            receipt,
+            read,
+            reply,
+        }))
+    }
+
+    fn head<'a>(&'a self, key: &'a EntityKey) -> JournalFuture<'a, Accepted> {
+        let key = key.clone();
+        self.read(move |txn| tables::read_head(txn, &key))
+    }
+
     fn last_state<'a>(&'a self, key: &'a EntityKey) -> JournalFuture<'a, Accepted> {
         let key = key.clone();
         self.read(move |txn| tables::read_accepted(txn, &key))

@@ -228,6 +228,29 @@ impl<'t> WriteTables<'t> {
         Ok(Ok(()))
     }
 
+    /// [`JournalStore::claim`](crate::JournalStore::claim) inside the transaction.
+    pub(crate) fn claim(&mut self, mut receipt: Receipt, read: LogPosition) -> Applied<u64> {
+        let key = receipt.entity();
+        let mut meta = meta_of(&self.keys, &key)?;
+        if (meta.last_seq, meta.last_epoch) != (read.seq, read.epoch) {
+            return Ok(Err(JournalError::Diverged {
+                last_seq: meta.last_seq,
+                last_epoch: meta.last_epoch,
+            }));
+        }
+        if Some(receipt.seq) != meta.last_seq.checked_add(1) {
+            return Ok(Err(JournalError::OutOfOrder {
+                expected: meta.last_seq.saturating_add(1),
+            }));
+        }
+        let epoch = meta.promised.max(meta.last_epoch).saturating_add(1);
+        receipt.epoch = epoch;
+        self.push(&mut meta, &receipt)?;
+        meta.promised = epoch;
+        self.put_meta(&key, &meta)?;
+        Ok(Ok(epoch))
+    }
+
     /// Writes `receipt` after the key's last one (the caller checked the rules).
     fn push(&mut self, meta: &mut KeyMeta, receipt: &Receipt) -> Result<(), JournalError> {
         let bytes = encode(receipt)?;
@@ -407,6 +430,23 @@ pub(crate) fn read_accepted(
         &txn.open_table(LOG)?,
         key,
     )
+}
+
+/// What `key` has accepted, with at most its last receipt, in a read transaction.
+pub(crate) fn read_head(txn: &ReadTransaction, key: &EntityKey) -> Result<Accepted, JournalError> {
+    let meta = meta_of(&txn.open_table(KEYS)?, key)?;
+    let snapshot = snapshot_of(&txn.open_table(SNAPSHOTS)?, key)?;
+    let after = snapshot
+        .as_ref()
+        .map_or(0, |s| s.seq)
+        .max(meta.last_seq.saturating_sub(1));
+    Ok(Accepted {
+        promised: meta.promised,
+        last_epoch: meta.last_epoch,
+        last_seq: meta.last_seq,
+        entries: entries_of(&txn.open_table(LOG)?, key, &meta, after, 1)?,
+        snapshot,
+    })
 }
 
 /// The receipts of `key` after `after`, in a read transaction.
