@@ -478,7 +478,15 @@ async fn drive<A: Actor>(
     let cell = ctx.cell.clone();
     let mut handled: u32 = 0;
     loop {
-        cell.mailbox.recv_batch(batch).await;
+        if cell.mailbox.recv_batch(batch).await {
+            // A stop request with nothing queued before it (kept out of the queue).
+            if cell.core.killed.load(Ordering::Acquire) {
+                return ExitReason::Killed;
+            }
+            let reason = cell.mailbox.take_stop();
+            actor.stopped(&reason, ctx).await;
+            return reason;
+        }
         loop {
             let Some(env) = batch.pop_front() else { break };
             if cell.core.killed.load(Ordering::Acquire) {
