@@ -66,6 +66,9 @@ struct State<M> {
     rx_waker: Option<Waker>,
     tx_waiters: Vec<Waker>,
     closed: bool,
+    /// A stop request made while nothing was queued: it stands at the head of the queue
+    /// without taking a place in it, so stopping an idle actor allocates nothing.
+    stop_first: bool,
     /// The reason of the first stop request; only the first one counts.
     stop: Option<ExitReason>,
 }
@@ -89,6 +92,7 @@ impl<M> Mailbox<M> {
                 rx_waker: None,
                 tx_waiters: Vec::new(),
                 closed: false,
+                stop_first: false,
                 stop: None,
             }),
             bound,
@@ -184,7 +188,11 @@ impl<M> Mailbox<M> {
             }
             if st.stop.is_none() {
                 st.stop = Some(reason);
-                st.queue.push_back(Envelope::Stop);
+                if st.queue.is_empty() {
+                    st.stop_first = true;
+                } else {
+                    st.queue.push_back(Envelope::Stop);
+                }
             }
             st.rx_waker.take()
         };
@@ -200,10 +208,16 @@ impl<M> Mailbox<M> {
     }
 
     /// Waits until the queue is non-empty and moves all of it into `buf` (which must be empty).
-    pub(crate) async fn recv_batch(&self, buf: &mut VecDeque<Envelope<M>>) {
+    /// `true` (and nothing moved) when a stop request stands before everything queued: the
+    /// actor stops now, as if it had reached an [`Envelope::Stop`].
+    pub(crate) async fn recv_batch(&self, buf: &mut VecDeque<Envelope<M>>) -> bool {
         debug_assert!(buf.is_empty());
         poll_fn(|cx| {
             let mut st = self.state.lock();
+            if st.stop_first {
+                st.stop_first = false;
+                return Poll::Ready(true);
+            }
             if st.queue.is_empty() {
                 match &st.rx_waker {
                     Some(w) if w.will_wake(cx.waker()) => {}
@@ -220,7 +234,7 @@ impl<M> Mailbox<M> {
                     w.wake();
                 }
             }
-            Poll::Ready(())
+            Poll::Ready(false)
         })
         .await
     }
@@ -230,6 +244,7 @@ impl<M> Mailbox<M> {
         let (queue, waiters) = {
             let mut st = self.state.lock();
             st.closed = true;
+            st.stop_first = false;
             st.rx_waker = None;
             st.user_len = 0;
             (
@@ -244,9 +259,11 @@ impl<M> Mailbox<M> {
         }
     }
 
-    /// Number of envelopes waiting (not counting a batch the actor is working through).
+    /// Number of envelopes waiting (not counting a batch the actor is working through), a
+    /// stop request included.
     pub(crate) fn len(&self) -> usize {
-        self.state.lock().queue.len()
+        let st = self.state.lock();
+        st.queue.len() + st.stop_first as usize
     }
 
     /// Envelopes waiting, and whether the owner is parked waiting for one (its waker is set
@@ -254,11 +271,8 @@ impl<M> Mailbox<M> {
     /// path nothing: the waker is what `recv_batch` stores anyway.
     pub(crate) fn status(&self) -> (usize, bool, bool) {
         let st = self.state.lock();
-        (
-            st.queue.len(),
-            st.queue.is_empty() && st.rx_waker.is_some(),
-            st.closed,
-        )
+        let queued = st.queue.len() + st.stop_first as usize;
+        (queued, queued == 0 && st.rx_waker.is_some(), st.closed)
     }
 }
 
@@ -308,6 +322,45 @@ mod tests {
         let mut buf = VecDeque::new();
         mb.recv_batch(&mut buf).await;
         assert!(mb.push(3u8).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_stop_request_keeps_its_place_without_taking_one_in_the_queue() {
+        // Nothing queued: the request stands at the head, the queue stays unallocated.
+        let mb = Mailbox::new(MailboxKind::Bounded(1));
+        assert!(mb.push_stop(ExitReason::Shutdown));
+        assert!(
+            mb.push(1u8).is_ok(),
+            "a stop request takes no room of the bound"
+        );
+        assert!(
+            mb.push_stop(ExitReason::Normal),
+            "later requests are accepted"
+        );
+        assert_eq!(mb.len(), 2);
+        assert_eq!(mb.status(), (2, false, false));
+        let mut buf = VecDeque::new();
+        assert!(mb.recv_batch(&mut buf).await, "the stop comes first");
+        assert!(buf.is_empty());
+        assert_eq!(
+            mb.take_stop(),
+            ExitReason::Shutdown,
+            "the first reason counts"
+        );
+        assert_eq!(mb.len(), 1);
+        // Behind queued messages: a marker in the queue, after them.
+        let mb = Mailbox::new(MailboxKind::Unbounded);
+        assert!(mb.push(1u8).is_ok());
+        assert!(mb.push_stop(ExitReason::Normal));
+        assert!(!mb.recv_batch(&mut buf).await);
+        assert!(matches!(buf.pop_front(), Some(Envelope::Msg(1))));
+        assert!(matches!(buf.pop_front(), Some(Envelope::Stop)));
+        // Closing forgets a pending request.
+        let mb = Mailbox::<u8>::new(MailboxKind::Unbounded);
+        assert!(mb.push_stop(ExitReason::Normal));
+        mb.close();
+        assert_eq!(mb.len(), 0);
+        assert!(!mb.push_stop(ExitReason::Normal));
     }
 
     #[tokio::test]

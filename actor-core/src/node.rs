@@ -72,7 +72,7 @@ pub(crate) struct NodeInner {
     pub(crate) dist: RwLock<Option<Arc<dyn Distribution>>>,
     pub(crate) timers: TimerService,
     /// Actor cells still allocated (see [`Node::cells_alive`]).
-    cells: Arc<crate::process::CellShared>,
+    pub(crate) cells: Arc<crate::process::CellShared>,
     /// Registered names (`register/2`).
     pub(crate) names: crate::names::SharedNames,
 }
@@ -327,7 +327,7 @@ impl Node {
         }
         let ctx = Context::new(self.clone(), cell.clone(), opts.parent);
         let (actor, ctx, guard) = start(actor, ctx).await.map_err(SpawnError::Init)?;
-        let fut = Running::new(run(actor, ctx, guard), cell.clone());
+        let fut = Running::new(run(actor, ctx), guard);
         let task = self.inner.rt.spawn(fut);
         let mut st = cell.core.state.lock();
         if st.exit.is_some() {

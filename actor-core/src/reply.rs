@@ -57,22 +57,33 @@ impl<R: DeserializeOwned + Send + 'static> ReplyDelivery for LocalDelivery<R> {
 }
 
 thread_local! {
-    static DROP_REASON: RefCell<Option<ExitReason>> = const { RefCell::new(None) };
+    /// The reason given to [`with_drop_reason`] while its closure runs (null otherwise): a
+    /// pointer, not a clone, so that every actor's exit (which drops its mailbox and state
+    /// under its reason) pays no clone unless a reply handle is actually dropped.
+    static DROP_REASON: std::cell::Cell<*const ExitReason> =
+        const { std::cell::Cell::new(std::ptr::null()) };
 }
 
 /// Runs `f` (which drops undeliverable messages) with `reason` as the reason their reply
 /// handles report to remote callers.
 pub fn with_drop_reason<T>(reason: &ExitReason, f: impl FnOnce() -> T) -> T {
-    struct Restore(Option<ExitReason>);
+    struct Restore(*const ExitReason);
     impl Drop for Restore {
         fn drop(&mut self) {
-            let prev = self.0.take();
-            DROP_REASON.with(|r| *r.borrow_mut() = prev);
+            DROP_REASON.with(|r| r.set(self.0));
         }
     }
-    let prev = DROP_REASON.with(|r| r.borrow_mut().replace(reason.clone()));
-    let _restore = Restore(prev);
+    let _restore = Restore(DROP_REASON.with(|r| r.replace(reason as *const _)));
     f()
+}
+
+/// The reason set by the innermost [`with_drop_reason`] running on this thread.
+fn drop_reason() -> Option<ExitReason> {
+    let p = DROP_REASON.with(|r| r.get());
+    // SAFETY: non-null only while `with_drop_reason` runs its closure on this thread, and
+    // its `reason` reference outlives that call (the previous value is restored after it,
+    // also when it unwinds).
+    (!p.is_null()).then(|| unsafe { &*p }.clone())
 }
 
 /// Sends an encoded reply to the node that waits for it.
@@ -214,7 +225,7 @@ impl<R: Send + 'static> Drop for ReplyTo<R> {
             unsafe { &*list }.push(notify);
             return;
         }
-        notify(DROP_REASON.with(|r| r.borrow().clone()));
+        notify(drop_reason());
     }
 }
 

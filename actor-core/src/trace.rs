@@ -142,6 +142,16 @@ pub(crate) struct Traced<M> {
     pub(crate) ctx: TraceContext,
 }
 
+impl<M> Traced<M> {
+    /// The message, its span and its context, out of the box (which is freed here rather
+    /// than held by the actor's loop while the handler runs).
+    #[allow(clippy::boxed_local)] // taking the box is the point: it is freed here
+    pub(crate) fn into_parts(self: Box<Self>) -> (M, tracing::Span, TraceContext) {
+        let Traced { msg, span, ctx } = *self;
+        (msg, span, ctx)
+    }
+}
+
 /// Polls `fut` inside `span` with `ctx` as [`current_remote`], poll by poll (other tasks run
 /// on this thread between polls), restoring the previous context after each poll, also when
 /// it unwinds. This is how an actor's handler runs a traced message; a distribution layer
@@ -154,20 +164,42 @@ pub(crate) struct Traced<M> {
 /// assert_eq!(futures::executor::block_on(work), Some(ctx));
 /// assert_eq!(trace::current_remote(), None);
 /// ```
-pub async fn in_trace<F: Future>(fut: F, span: tracing::Span, ctx: TraceContext) -> F::Output {
-    struct Restore(Option<TraceContext>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            CURRENT.with(|c| c.set(self.0));
+pub fn in_trace<F: Future>(
+    fut: F,
+    span: tracing::Span,
+    ctx: TraceContext,
+) -> impl Future<Output = F::Output> {
+    InTrace { fut, span, ctx }
+}
+
+/// The future of [`in_trace`]: a struct, not an `async fn`, so that it holds `fut` once (an
+/// `async fn` keeps its argument and its pinned copy side by side, and this future is part of
+/// every actor's task).
+struct InTrace<F> {
+    fut: F,
+    span: tracing::Span,
+    ctx: TraceContext,
+}
+
+impl<F: Future> Future for InTrace<F> {
+    type Output = F::Output;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        struct Restore(Option<TraceContext>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                CURRENT.with(|c| c.set(self.0));
+            }
         }
+        // SAFETY: `fut` is structurally pinned: it is never moved out of `self` and is
+        // dropped in place with it; `span` and `ctx` are not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let _enter = this.span.enter();
+        let _restore = Restore(CURRENT.with(|c| c.replace(Some(this.ctx))));
+        unsafe { std::pin::Pin::new_unchecked(&mut this.fut) }.poll(cx)
     }
-    let mut fut = std::pin::pin!(fut);
-    std::future::poll_fn(|cx| {
-        let _enter = span.enter();
-        let _restore = Restore(CURRENT.with(|c| c.replace(Some(ctx))));
-        fut.as_mut().poll(cx)
-    })
-    .await
 }
 
 #[cfg(test)]
