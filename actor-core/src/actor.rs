@@ -418,8 +418,9 @@ async fn drive<A: Actor>(
     }
     let cell = ctx.cell.clone();
     let mut handled: u32 = 0;
+    let mut registered = crate::mailbox::Registered::default();
     loop {
-        cell.mailbox.recv_batch(batch).await;
+        cell.mailbox.recv_batch(batch, &mut registered).await;
         while let Some(env) = batch.pop_front() {
             if cell.core.killed.load(Ordering::Acquire) {
                 // The reason is already decided by whoever killed us.
