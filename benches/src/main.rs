@@ -34,10 +34,11 @@
 //! - `-1t`: a current-thread runtime, everything on one thread.
 //!
 //! W1, W2, W3 and W4 run in both multi-thread placements for actor-core, ractor and kameo,
-//! W3 also in `-1t`, W2 and W4 also `actor-core-1t`; actix runs as `actix-1t` only (its own
+//! W3 also in `-1t`, W1, W2 and W4 also `actor-core-1t`; actix runs as `actix-1t` only (its own
 //! single-threaded `System`, as its users run it). kameo and actix are packages of their own
 //! (`kameo-peer/`, `actix-peer/`, built by this binary on first use, skipped under `--quick`;
-//! `external.rs`). W7a and W7d (raw tokio) run as `raw-tokio` and `raw-tokio-task` (W7d also
+//! `external.rs`). W1's floor runs as `raw-tokio` and `raw-tokio-1t` (a bare task per actor
+//! waiting on a oneshot); W7a and W7d (raw tokio) run as `raw-tokio` and `raw-tokio-task` (W7d also
 //! `-1t`); W2b runs as `actor-core`, `actor-core-task`, `ractor`, `kameo`, `actix-1t` and
 //! `raw-tokio` (8 tokio tasks on one `unbounded_channel`); W8 as `statem` and `statem-task`; W9 as
 //! `actor-registry` and `actor-registry-task` (`registry_peer.rs`).
@@ -142,6 +143,7 @@ fn driver(workload: &str, base: &str, c: Counts) -> Option<Driver> {
         ("W3", "ractor") => Box::pin(ractor_peer::w3_ask(c)),
         ("W2b", "ractor") => Box::pin(ractor_peer::w2b_many_senders(c)),
         ("W4", "ractor") => Box::pin(ractor_peer::w4_ring(c)),
+        ("W1", "raw-tokio") => Box::pin(raw::w1_spawn(c)),
         ("W7a", "raw-tokio") => Box::pin(raw::w7a_mpsc(c)),
         ("W2b", "raw-tokio") => Box::pin(raw::w2b_many_senders(c)),
         ("W7d", "raw-tokio") => Box::pin(raw::w7d_ask(c)),

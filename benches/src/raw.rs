@@ -1,8 +1,37 @@
 //! Raw tokio references (peer `raw-tokio`): the floor under any actor mailbox.
 
-use crate::{rate, Counts, Latencies, Metrics};
+use crate::{rate, rss_bytes, spawn_metrics, Counts, Latencies, Metrics};
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
+
+/// W1's floor: what any runtime on tokio pays at least per actor. Each "actor" is a bare
+/// task waiting on a oneshot channel (its one-message mailbox); the driver keeps the sender
+/// and the join handle (a way to reach the task and to await its end), sends on each
+/// channel, then awaits every handle. No start-up to await: the task exists once spawned.
+pub async fn w1_spawn(c: Counts) -> Metrics {
+    let mut live = Vec::with_capacity(c.spawns);
+    let rss_before = rss_bytes();
+    let start = Instant::now();
+    for _ in 0..c.spawns {
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = rx.await;
+        });
+        live.push((tx, task));
+    }
+    let spawn_phase = start.elapsed();
+    let rss_alive = rss_bytes();
+    let mut tasks = Vec::with_capacity(c.spawns);
+    for (tx, task) in live {
+        let _ = tx.send(());
+        tasks.push(task);
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let total = start.elapsed();
+    spawn_metrics(c.spawns, spawn_phase, total, rss_before, rss_alive)
+}
 
 /// W7a: the driver sends `raw_msgs` numbers through an `unbounded_channel` to one consumer
 /// task, which signals when it has received them all.

@@ -19,6 +19,9 @@ pub(crate) const WORKLOADS: &[Workload] = &[
             "actor-core-task",
             "ractor-task",
             "kameo-task",
+            "actor-core-1t",
+            "raw-tokio",
+            "raw-tokio-1t",
         ],
         metrics: &[
             ("spawn_stop_per_actor", "us"),
