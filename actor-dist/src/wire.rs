@@ -388,37 +388,52 @@ impl Reassembly {
         more: bool,
         bytes: &[u8],
     ) -> Result<Option<Vec<u8>>, FragmentError> {
+        self.open(id, more, bytes.len())?.extend_from_slice(bytes);
+        Ok(self.close(id, more))
+    }
+
+    /// Makes room for the `n` bytes of one fragment of frame `id` (`more`: whether pieces
+    /// follow it) and returns the buffer they are to be appended to, so that a reader can
+    /// move them from the socket straight into place (no copy through a frame buffer). The
+    /// caller appends exactly those bytes and then calls [`Reassembly::close`]. Limits as
+    /// [`Reassembly::push`]: room grows with the bytes announced by pieces that arrive
+    /// (at most `max_frame` per frame), never with a declared total.
+    pub fn open(&mut self, id: u64, more: bool, n: usize) -> Result<&mut Vec<u8>, FragmentError> {
         let i = match self.parts.iter().position(|(p, _)| *p == id) {
             Some(i) => i,
             None => {
-                if !more {
-                    // A frame in one piece.
-                    if bytes.len() > self.max_frame {
-                        return Err(FragmentError::TooLarge {
-                            max: self.max_frame,
-                        });
-                    }
-                    return Ok(Some(bytes.to_vec()));
+                if n > self.max_frame {
+                    return Err(FragmentError::TooLarge {
+                        max: self.max_frame,
+                    });
                 }
-                if self.parts.len() >= self.max_parts {
+                // A frame in one piece is taken at once (by `close`): it holds no slot.
+                if more && self.parts.len() >= self.max_parts {
                     return Err(FragmentError::TooMany(self.max_parts));
                 }
                 self.parts.push((id, Vec::new()));
                 self.parts.len() - 1
             }
         };
-        let buf = &mut self.parts[i].1;
-        if buf.len() + bytes.len() > self.max_frame {
+        if self.parts[i].1.len() + n > self.max_frame {
             self.parts.swap_remove(i);
             return Err(FragmentError::TooLarge {
                 max: self.max_frame,
             });
         }
-        buf.extend_from_slice(bytes);
+        let buf = &mut self.parts[i].1;
+        buf.reserve(n);
+        Ok(buf)
+    }
+
+    /// The piece [`Reassembly::open`] made room for is in: the whole frame body if it was
+    /// the last (`more` false), `None` otherwise.
+    pub fn close(&mut self, id: u64, more: bool) -> Option<Vec<u8>> {
         if more {
-            return Ok(None);
+            return None;
         }
-        Ok(Some(self.parts.swap_remove(i).1))
+        let i = self.parts.iter().position(|(p, _)| *p == id)?;
+        Some(self.parts.swap_remove(i).1)
     }
 
     /// Bytes held for frames in progress.
@@ -447,6 +462,44 @@ pub fn encode_frame<T: Serialize>(
     }
     out[start..start + 4].copy_from_slice(&(len as u32).to_be_bytes());
     Ok(())
+}
+
+/// The variant index of [`Frame::Fragment`] in its encoding (a test checks it).
+const FRAGMENT_VARIANT: u32 = 14;
+
+/// Bytes that always hold the start of a fragment frame up to its bytes: the variant, `id`
+/// and `more`, and the length of `bytes` (varints of at most 5, 10 and 10 bytes).
+pub const FRAGMENT_HEAD_MAX: usize = 5 + 10 + 1 + 10;
+
+/// The start of an encoded [`Frame::Fragment`], up to its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FragmentHead {
+    /// Which frame.
+    pub id: u64,
+    /// Whether more pieces follow.
+    pub more: bool,
+    /// Bytes of the piece, after the head.
+    pub len: usize,
+    /// Bytes of the head itself.
+    pub head_len: usize,
+}
+
+/// Decodes the head of a [`Frame::Fragment`] from the first bytes of a frame body, so that
+/// a reader can read the piece's bytes straight into place; `None` if `start` is not (or
+/// not long enough to show) the head of a fragment. A frame whose body is exactly
+/// `head_len + len` bytes decodes (with [`decode_frame`]) to the same fragment.
+pub fn fragment_head(start: &[u8]) -> Option<FragmentHead> {
+    let (variant, rest) = postcard::take_from_bytes::<u32>(start).ok()?;
+    if variant != FRAGMENT_VARIANT {
+        return None;
+    }
+    let ((id, more, len), rest) = postcard::take_from_bytes::<(u64, bool, usize)>(rest).ok()?;
+    Some(FragmentHead {
+        id,
+        more,
+        len,
+        head_len: start.len() - rest.len(),
+    })
 }
 
 /// Reads a length prefix; refuses lengths above `max`.

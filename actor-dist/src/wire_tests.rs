@@ -254,6 +254,65 @@ proptest! {
     }
 
     #[test]
+    fn fragment_heads_of_arbitrary_bytes_never_panic_and_agree_with_the_decoder(
+        bytes in proptest::collection::vec(any::<u8>(), 0..64)
+    ) {
+        for start in [&bytes[..], &[&[14u8][..], &bytes].concat()[..]] {
+            if let Some(h) = fragment_head(start) {
+                prop_assert!(h.head_len <= start.len().min(FRAGMENT_HEAD_MAX));
+                // A body of exactly head + piece decodes to the same fragment.
+                let mut body = start[..h.head_len].to_vec();
+                body.resize(h.head_len + h.len.min(4096), 7);
+                if h.len <= 4096 {
+                    let Ok(Frame::Fragment { id, more, bytes }) = decode_frame(&body) else {
+                        panic!("a fragment head starts a fragment");
+                    };
+                    prop_assert_eq!((id, more, bytes.len()), (h.id, h.more, h.len));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fragment_heads_are_read_from_encoded_fragments(
+        id in any::<u64>(), more in any::<bool>(), len in 0usize..70_000, cut in 0usize..40
+    ) {
+        let bytes = vec![3u8; len];
+        let mut framed = Vec::new();
+        encode_frame(&Frame::Fragment { id, more, bytes: &bytes }, usize::MAX, &mut framed).unwrap();
+        let body = &framed[4..];
+        let h = fragment_head(&body[..FRAGMENT_HEAD_MAX.min(body.len())]).expect("a head");
+        prop_assert_eq!((h.id, h.more, h.len), (id, more, len));
+        prop_assert_eq!(h.head_len + h.len, body.len());
+        // A cut head is not mistaken for another one.
+        if let Some(c) = fragment_head(&body[..cut.min(body.len())]) {
+            prop_assert_eq!(c, h);
+        }
+        let other = Frame::Send { to: pid(), tag: 5, payload: &bytes[..len.min(64)] };
+        let mut framed = Vec::new();
+        encode_frame(&other, usize::MAX, &mut framed).unwrap();
+        prop_assert_eq!(fragment_head(&framed[4..]), None);
+    }
+
+    #[test]
+    fn pieces_read_into_open_buffers_reassemble_exactly(len in 0usize..5000, piece in 1usize..700) {
+        let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let mut whole = Vec::new();
+        encode_frame(&Frame::Send { to: pid(), tag: 5, payload: &payload }, 1 << 20, &mut whole).unwrap();
+        let body = &whole[4..];
+        let mut r = Reassembly::new(1 << 20);
+        let chunks: Vec<&[u8]> = body.chunks(piece).collect();
+        let mut out = None;
+        for (i, c) in chunks.iter().enumerate() {
+            let more = i + 1 < chunks.len();
+            r.open(1, more, c.len()).unwrap().extend_from_slice(c);
+            if let Some(done) = r.close(1, more) { out = Some(done); }
+        }
+        prop_assert_eq!(out.as_deref(), Some(body));
+        prop_assert_eq!(r.held(), 0);
+    }
+
+    #[test]
     fn fragmented_frames_reassemble_exactly(len in 0usize..5000, piece in 1usize..700, other in proptest::collection::vec(any::<u8>(), 0..100)) {
         let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
         let mut whole = Vec::new();

@@ -229,6 +229,8 @@ pub(crate) const WORKLOADS: &[Workload] = &[
             ("bulk_call_p99", "us"),
             ("base_call_p50", "us"),
             ("base_call_p99", "us"),
+            ("floor_call_p50", "us"),
+            ("floor_call_p99", "us"),
             ("calls_failed", "count"),
             ("bulk_throughput", "MB/s"),
             ("nodedowns", "count"),

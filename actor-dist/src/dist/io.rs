@@ -7,7 +7,10 @@ use crate::conn::{slice_end, Round, SLICE};
 use crate::events::DownReason;
 use crate::message::Decoder;
 use crate::transport::{BoxRead, BoxWrite};
-use crate::wire::{decode_frame, frame_len, Frame, Reassembly, FRAGMENT_SIZE};
+use crate::wire::{
+    decode_frame, fragment_head, frame_len, FragmentError, Frame, Reassembly, FRAGMENT_HEAD_MAX,
+    FRAGMENT_SIZE,
+};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -49,6 +52,11 @@ impl AsyncRead for Counted {
 /// keeping an idle connection's memory small (a node of a 100-node mesh holds 99 of these).
 const READ_BUFFER: usize = 16 * 1024;
 
+/// Frames at least this long are looked at for a fragment head first, so that a fragment's
+/// bytes are read straight into its frame's reassembly buffer (one copy from the socket,
+/// none through a frame buffer); shorter ones are read whole and decoded.
+const DIRECT_MIN: usize = 4 * 1024;
+
 pub(super) async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: BoxRead) {
     let rd = Counted {
         inner: rd,
@@ -72,50 +80,57 @@ pub(super) async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: BoxRead) {
                 break DownReason::ConnectionClosed;
             }
         };
+        // The first bytes of a long frame: a fragment's head?
+        let mut head = [0u8; FRAGMENT_HEAD_MAX];
+        let mut head_read = 0;
+        if len >= DIRECT_MIN {
+            if rd.read_exact(&mut head).await.is_err() {
+                break DownReason::ConnectionClosed;
+            }
+            head_read = head.len();
+            if let Some(h) = fragment_head(&head).filter(|h| h.head_len + h.len == len) {
+                let piece = match reassembly.open(h.id, h.more, h.len) {
+                    Ok(buf) => {
+                        buf.extend_from_slice(&head[h.head_len..]);
+                        let rest = h.len - (head.len() - h.head_len);
+                        if read_append(&mut rd, buf, rest).await.is_err() {
+                            break DownReason::ConnectionClosed;
+                        }
+                        Ok(reassembly.close(h.id, h.more))
+                    }
+                    Err(e) => Err(e),
+                };
+                match taken(&inner, &conn, h.len, h.more, &mut unacked, piece).await {
+                    Ok(Some(whole)) => dispatch_whole(&inner, &conn, &whole, &mut cache),
+                    Ok(None) => {}
+                    Err(reason) => break reason,
+                }
+                continue;
+            }
+        }
+        body.clear();
+        body.extend_from_slice(&head[..head_read]);
         body.resize(len, 0);
-        if rd.read_exact(&mut body).await.is_err() {
+        if rd.read_exact(&mut body[head_read..]).await.is_err() {
             break DownReason::ConnectionClosed;
         }
         // Frames are counted as logical ones: a fragmented frame once, when whole.
-        let decoded = decode_frame(&body);
-        if !matches!(decoded, Ok(Frame::Fragment { .. })) {
-            conn.frames_in.fetch_add(1, Ordering::Relaxed);
-        }
-        match decoded {
+        match decode_frame(&body) {
             Ok(Frame::Fragment { id, more, bytes }) => {
-                // Acknowledged as taken (in batches): the sender's window moves on.
-                unacked += bytes.len() as u64;
-                if unacked >= FRAGMENT_SIZE as u64 || !more {
-                    inner.send_prio(&conn, &Frame::FragmentAck { bytes: unacked });
-                    unacked = 0;
-                    // The writer was just woken on this worker thread, in its next-task slot
-                    // (which other workers cannot steal): let it send the acknowledgement now
-                    // rather than when this reader next waits for bytes.
-                    tokio::task::yield_now().await;
-                }
-                match reassembly.push(id, more, bytes) {
+                let piece = reassembly.push(id, more, bytes);
+                match taken(&inner, &conn, bytes.len(), more, &mut unacked, piece).await {
+                    Ok(Some(whole)) => dispatch_whole(&inner, &conn, &whole, &mut cache),
                     Ok(None) => {}
-                    Ok(Some(whole)) => match count(&conn, decode_frame(&whole)) {
-                        Ok(Frame::Fragment { .. }) => {
-                            inner.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(peer = %conn.name, "nested fragment skipped");
-                        }
-                        Ok(frame) => inner.dispatch(&conn, frame, &mut cache),
-                        Err(e) => {
-                            inner.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(peer = %conn.name, error = %e, "undecodable frame skipped");
-                        }
-                    },
-                    Err(e) => {
-                        inner.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(peer = %conn.name, error = %e, "closing connection");
-                        break DownReason::ConnectionClosed;
-                    }
+                    Err(reason) => break reason,
                 }
             }
-            Ok(frame) => inner.dispatch(&conn, frame, &mut cache),
+            Ok(frame) => {
+                conn.frames_in.fetch_add(1, Ordering::Relaxed);
+                inner.dispatch(&conn, frame, &mut cache);
+            }
             Err(e) => {
                 // The length prefix keeps frame boundaries intact: skip this one.
+                conn.frames_in.fetch_add(1, Ordering::Relaxed);
                 inner.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(peer = %conn.name, error = %e, "undecodable frame skipped");
             }
@@ -125,6 +140,64 @@ pub(super) async fn read_loop(inner: Arc<Inner>, conn: Arc<Conn>, rd: BoxRead) {
         }
     };
     inner.conn_down(&conn, reason);
+}
+
+/// Appends exactly `n` bytes from `rd` to `buf`, into its spare capacity (not zeroed first).
+async fn read_append<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    buf: &mut Vec<u8>,
+    mut n: usize,
+) -> std::io::Result<()> {
+    while n > 0 {
+        let got = (&mut *rd).take(n as u64).read_buf(buf).await?;
+        if got == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        n -= got;
+    }
+    Ok(())
+}
+
+/// A fragment of `len` bytes was taken (into reassembly: `piece`). Acknowledges fragment
+/// bytes in batches (the sender's window moves on); the whole frame once its last piece is
+/// in; the reason to close the connection if reassembly refused the piece.
+async fn taken(
+    inner: &Inner,
+    conn: &Conn,
+    len: usize,
+    more: bool,
+    unacked: &mut u64,
+    piece: Result<Option<Vec<u8>>, FragmentError>,
+) -> Result<Option<Vec<u8>>, DownReason> {
+    *unacked += len as u64;
+    if *unacked >= FRAGMENT_SIZE as u64 || !more {
+        inner.send_prio(conn, &Frame::FragmentAck { bytes: *unacked });
+        *unacked = 0;
+        // The writer was just woken on this worker thread, in its next-task slot (which
+        // other workers cannot steal): let it send the acknowledgement now rather than when
+        // this reader next waits for bytes.
+        tokio::task::yield_now().await;
+    }
+    piece.map_err(|e| {
+        inner.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(peer = %conn.name, error = %e, "closing connection");
+        DownReason::ConnectionClosed
+    })
+}
+
+/// Decodes and dispatches a reassembled frame body (borrowed: no copy of its bytes).
+fn dispatch_whole(inner: &Arc<Inner>, conn: &Arc<Conn>, whole: &[u8], cache: &mut ReaderCache) {
+    match count(conn, decode_frame(whole)) {
+        Ok(Frame::Fragment { .. }) => {
+            inner.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(peer = %conn.name, "nested fragment skipped");
+        }
+        Ok(frame) => inner.dispatch(conn, frame, cache),
+        Err(e) => {
+            inner.stats.bad_frames.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(peer = %conn.name, error = %e, "undecodable frame skipped");
+        }
+    }
 }
 
 /// Counts a reassembled frame as received.
