@@ -86,6 +86,20 @@ fn commits(c: &[Member]) -> u64 {
     c.iter().map(|m| m.store.stats().commits).sum()
 }
 
+/// Waits until every replica has committed as often as the others (each served the same
+/// requests), so that no commit of a straggler is still on its way.
+async fn settled(c: &[Member]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let counts: Vec<u64> = c.iter().map(|m| m.store.stats().commits).collect();
+        if counts.windows(2).all(|w| w[0] == w[1]) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{counts:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// What every replica holds for `k`: (seq, epoch, state), once all agree (the accept of the
 /// slowest replica may still be on its way).
 async fn agreed(c: &[Member], k: &EntityKey) -> Vec<(u64, u64, String)> {
@@ -137,7 +151,10 @@ async fn a_load_writes_nothing_and_the_first_write_takes_the_epoch() {
             (2, epoch, "state-2-by-1".to_string())
         ]
     );
-    // A new activation elsewhere reads the acknowledged state, still writing nothing.
+    // A new activation elsewhere reads the acknowledged state, still writing nothing. Every
+    // replica served the same prepare and accepts: once their commit counts agree, the slowest
+    // one's last commit is counted (its receipts may be visible before its counter moves).
+    settled(&c).await;
     let before = commits(&c);
     let again = c[2].log.load(&k).await.unwrap();
     assert_eq!(again.epoch, 0);
