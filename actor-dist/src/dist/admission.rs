@@ -98,8 +98,8 @@ impl Admission {
     }
 
     /// Admits a socket from `ip`, closing older unauthenticated ones if a bound is reached,
-    /// and starts its set-up with `start` (called under the lock, so that the ticket is
-    /// registered before the task can use it). Returns how many older sockets it closed.
+    /// and starts its set-up with `start` (called once the ticket is registered, so that the
+    /// task can use it, and without the lock). Returns how many older sockets it closed.
     pub(super) fn admit(
         self: &Arc<Self>,
         ip: IpAddr,
@@ -128,11 +128,16 @@ impl Admission {
             },
         );
         *st.per_ip.entry(ip).or_default() += 1;
+        // Started without the lock: a spawn on a runtime that is shutting down drops the task
+        // at once, and the ticket's drop takes the lock (a self-deadlock when it was held).
+        // The ticket is registered already; a socket evicted before its abort handle is stored
+        // below finds `authenticated() == false` and changes nothing until its deadline.
+        drop(st);
         let task = start(Ticket {
             adm: self.clone(),
             seq,
         });
-        if let Some(p) = st.pending.get_mut(&seq) {
+        if let Some(p) = self.state.lock().pending.get_mut(&seq) {
             p.task = Some(task);
         }
         Ok(evicted)
