@@ -239,15 +239,16 @@ pub(crate) fn serve(
 
 impl Dist {
     /// The least loaded of `nodes` (this node included if listed), by mailbox backlog, then
-    /// live actors, from the load reports peers send every second. Nodes with no report yet
-    /// count as unloaded only if connected; unknown nodes are skipped.
+    /// live actors, from the load reports nodes send every second (this node's own too:
+    /// [`reported_load`](Dist::reported_load), as old as the others). Nodes with no report
+    /// yet count as unloaded only if connected; unknown nodes are skipped.
     pub fn least_loaded(&self, nodes: &[String]) -> Option<String> {
         let loads = self.loads();
         nodes
             .iter()
             .filter_map(|n| {
                 let l = if n == self.name() {
-                    Some(self.local_load())
+                    Some(self.reported_load())
                 } else {
                     loads.get(n).copied()
                 };

@@ -100,3 +100,32 @@ async fn a_shut_down_node_makes_no_new_connections() {
     assert!(remote.call(|r| Cmd::Echo(1, r), T).await.is_err());
     assert!(a.nodes().is_empty());
 }
+
+/// `reported_load` is what the peers were told (as old as their reports), not a new walk of
+/// the process table: actors spawned after the last report show only in the next one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reported_load_is_what_the_peers_see() {
+    let a = start("a@127.0.0.1").await;
+    let b = start("b@127.0.0.1").await;
+    connect(&a, &b).await;
+    let mut keep = Vec::new();
+    for _ in 0..50 {
+        keep.push(a.node().spawn(Probe::new()).await.unwrap());
+    }
+    until(|| b.loads().get("a@127.0.0.1").is_some_and(|l| l.actors >= 50)).await;
+    until(|| b.loads().get("a@127.0.0.1").map(|l| l.actors) == Some(a.reported_load().actors))
+        .await;
+    let before = a.reported_load().actors;
+    for _ in 0..20 {
+        keep.push(a.node().spawn(Probe::new()).await.unwrap());
+    }
+    // Fresh count sees them at once; the reported one only after the next report.
+    assert!(a.local_load().actors >= before + 20);
+    until(|| a.reported_load().actors >= before + 20).await;
+    until(|| {
+        b.loads()
+            .get("a@127.0.0.1")
+            .is_some_and(|l| l.actors >= before + 20)
+    })
+    .await;
+}

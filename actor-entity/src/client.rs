@@ -195,7 +195,8 @@ impl Entities {
         if !self.inner.leaving.load(Ordering::Relaxed) && !exclude.contains(&me) {
             out.push(Candidate {
                 in_flight: placed.get(&me).map_or(0, |t| t.len() as u64),
-                load: dist.local_load(),
+                // As old as the peers' reports (a fresh one walks every process here).
+                load: dist.reported_load(),
                 local: me == origin,
                 node: me,
             });

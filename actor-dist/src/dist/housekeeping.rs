@@ -76,6 +76,7 @@ pub(super) async fn housekeeping(inner: Weak<Inner>) {
         let Some(inner) = inner.upgrade() else { return };
         inner.replies.lock().retain(|_, (_, d)| !d.is_closed());
         let report = inner.local_load();
+        *inner.reported.lock() = Some(report);
         let conns: Vec<_> = inner
             .conns
             .read()

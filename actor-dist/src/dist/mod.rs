@@ -146,6 +146,8 @@ pub(crate) struct Inner {
     pending: Mutex<HashMap<u64, Pending>>,
     subscribers: Mutex<Vec<mpsc::Sender<NodeEvent>>>,
     pub(crate) loads: Mutex<HashMap<NodeId, LoadReport>>,
+    /// This node's load as last reported to its peers (by housekeeping, every second).
+    pub(crate) reported: Mutex<Option<LoadReport>>,
     pub(crate) stats: Stats,
     tasks: Mutex<Vec<AbortHandle>>,
     /// Names of the message types this node knows of (registered, or sent through a typed
@@ -267,6 +269,7 @@ impl Dist {
             pending: Mutex::new(HashMap::new()),
             subscribers: Mutex::new(Vec::new()),
             loads: Mutex::new(HashMap::new()),
+            reported: Mutex::new(None),
             stats: Stats::default(),
             tasks: Mutex::new(Vec::new()),
             admission: admission::Admission::new(cfg_bounds.0, cfg_bounds.1),
@@ -537,9 +540,34 @@ impl Dist {
             .collect()
     }
 
-    /// This node's load now.
+    /// This node's load now. It walks the process table (every mailbox's backlog) and reads
+    /// `/proc/self/status`: O(live actors). For a cheap figure, and one of the same age as
+    /// the peers' reports in [`loads`](Dist::loads), see [`reported_load`](Dist::reported_load).
     pub fn local_load(&self) -> LoadReport {
         self.inner.local_load()
+    }
+
+    /// This node's load as last reported to its peers (reports go out every second): what
+    /// they see of this node, and as old as their reports in [`loads`](Dist::loads), so
+    /// comparing it with theirs is fair. Cheap: no walk of the process table. Before the
+    /// first report it is measured now ([`local_load`](Dist::local_load)).
+    ///
+    /// ```
+    /// # use actor_dist::{Cookie, Dist, DistConfig};
+    /// # #[tokio::main] async fn main() {
+    /// let node = actor_core::Node::new("load@127.0.0.1");
+    /// let dist = Dist::start(&node, DistConfig::new(Cookie::new("c").unwrap())).await.unwrap();
+    /// // Nothing queued here: no backlog reported.
+    /// assert_eq!(dist.reported_load().backlog, 0);
+    /// # }
+    /// ```
+    pub fn reported_load(&self) -> LoadReport {
+        if let Some(r) = *self.inner.reported.lock() {
+            return r;
+        }
+        let r = self.inner.local_load();
+        *self.inner.reported.lock() = Some(r);
+        r
     }
 }
 

@@ -94,6 +94,11 @@ impl Shared {
         self.slot.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether the database is open (not faulted, closed or never opened).
+    pub(crate) fn is_open(&self) -> bool {
+        matches!(self.read().as_ref(), Some(Slot::Open(_)))
+    }
+
     /// Runs `f` on the open database (reopening a faulted one first), or fails with why it is
     /// not open.
     pub(crate) fn with_db<T>(
